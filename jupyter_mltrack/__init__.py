@@ -1,0 +1,129 @@
+"""jupyter_mltrack: ML experiment tracking, models and a model registry, native to Jupyter.
+
+The names MLflow users know, on a project-local SQLite store by default::
+
+    import jupyter_mltrack as mltrack
+
+    mltrack.set_experiment("mnist")
+    with mltrack.start_run():
+        mltrack.log_param("lr", 0.01)
+        for step in range(100):
+            mltrack.log_metric("loss", 1 / (step + 1), step=step)
+    mltrack.search_runs(filter_string="metrics.loss < 0.1")
+
+Heavy libraries (SQLAlchemy, pandas, the ML frameworks) load on first use.
+"""
+
+from ._version import __version__
+from .entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from .errors import (
+    ExperimentNotFound,
+    InvalidFilter,
+    InvalidParameter,
+    MLTrackError,
+    NotFound,
+    ParamConflict,
+    RunNotFound,
+)
+from .tracking.client import Client
+from .tracking.fluent import (
+    ActiveRun,
+    active_run,
+    create_experiment,
+    delete_experiment,
+    delete_run,
+    end_run,
+    flush,
+    get_artifact_uri,
+    get_experiment,
+    get_experiment_by_name,
+    get_experiment_id,
+    get_metric_history,
+    get_run,
+    get_tracking_uri,
+    last_active_run,
+    log_artifact,
+    log_artifacts,
+    log_batch,
+    log_dict,
+    log_figure,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    restore_run,
+    search_experiments,
+    search_runs,
+    set_experiment,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
+
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "Experiment",
+    "ExperimentNotFound",
+    "FileInfo",
+    "InvalidFilter",
+    "InvalidParameter",
+    "MLTrackError",
+    "Metric",
+    "NotFound",
+    "Param",
+    "ParamConflict",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunNotFound",
+    "RunStatus",
+    "RunTag",
+    "ViewType",
+    "__version__",
+    "active_run",
+    "create_experiment",
+    "delete_experiment",
+    "delete_run",
+    "end_run",
+    "flush",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_experiment_id",
+    "get_metric_history",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_batch",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "restore_run",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

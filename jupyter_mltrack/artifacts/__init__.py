@@ -1,0 +1,250 @@
+"""Where run artifacts live: a local folder, or any fsspec URL (s3://, gs://, ...).
+
+``artifact_repository(uri)`` returns the repository for a run's artifact root.
+Every path goes through :func:`clean_artifact_path`; the local repository
+also refuses symlinks that lead out of the root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from .._importers import import_optional
+from ..entities import FileInfo
+from ..errors import InvalidArtifactPath, NotFound
+from .paths import clean_artifact_path, inside
+
+__all__ = ["ArtifactRepository", "artifact_repository", "clean_artifact_path",
+           "register_artifact_repository"]
+
+
+class ArtifactRepository(Protocol):
+    """The files of one run (or one model version)."""
+
+    root: str
+
+    def log_file(self, local_file: str | os.PathLike[str], artifact_path: str = "") -> str:
+        """Copy a file into ``artifact_path/``; returns its artifact path."""
+
+    def log_dir(self, local_dir: str | os.PathLike[str], artifact_path: str = "") -> None:
+        """Copy a folder's contents into ``artifact_path/``."""
+
+    def write_bytes(self, artifact_file: str, data: bytes) -> None:
+        """Write ``data`` to the file ``artifact_file``."""
+
+    def read_bytes(self, artifact_file: str) -> bytes:
+        """The content of one artifact file."""
+
+    def list(self, path: str = "") -> list[FileInfo]:
+        """Files and folders directly under ``path``."""
+
+    def download(self, path: str, dst: str | os.PathLike[str]) -> str:
+        """Copy a file or folder to the local folder ``dst``; returns the local path."""
+
+    def delete_all(self) -> None:
+        """Remove every artifact of this root."""
+
+
+def _is_url(uri: str) -> bool:
+    return "://" in uri and not uri.startswith("file://")
+
+
+class LocalArtifactRepository:
+    """Artifacts in a local folder."""
+
+    def __init__(self, root: str):
+        if root.startswith("file://"):
+            root = root[len("file://"):]
+        self.root = root
+        self._root = Path(root)
+
+    def _path(self, artifact_path: str, create_parent: bool = False) -> Path:
+        rel = clean_artifact_path(artifact_path)
+        if create_parent:
+            self._root.mkdir(parents=True, exist_ok=True)
+            parent = posix_parent(rel)
+            if parent:
+                inside(self._root, parent).mkdir(parents=True, exist_ok=True)
+        return inside(self._root, rel)
+
+    def log_file(self, local_file: str | os.PathLike[str], artifact_path: str = "") -> str:
+        source = Path(local_file)
+        if not source.is_file():
+            raise NotFound(f"{source} is not a file; pass the path of a file to log.")
+        rel = clean_artifact_path(_join(artifact_path, source.name))
+        target = self._path(rel, create_parent=True)
+        _atomic_copy(source, target)
+        return rel
+
+    def log_dir(self, local_dir: str | os.PathLike[str], artifact_path: str = "") -> None:
+        source = Path(local_dir)
+        if not source.is_dir():
+            raise NotFound(f"{source} is not a folder; pass the path of a folder to log.")
+        base = clean_artifact_path(artifact_path)
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                rel = path.relative_to(source).as_posix()
+                self.log_file(path, _join(base, posix_parent(rel)))
+
+    def write_bytes(self, artifact_file: str, data: bytes) -> None:
+        rel = clean_artifact_path(artifact_file)
+        if not rel:
+            raise InvalidArtifactPath("An artifact file needs a name, such as 'notes.txt'.")
+        target = self._path(rel, create_parent=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+
+    def read_bytes(self, artifact_file: str) -> bytes:
+        target = self._path(artifact_file)
+        if not target.is_file():
+            raise NotFound(f"No artifact file {artifact_file!r} under {self.root}.")
+        return target.read_bytes()
+
+    def list(self, path: str = "") -> list[FileInfo]:
+        rel = clean_artifact_path(path)
+        folder = self._path(rel)
+        if not folder.exists():
+            return []
+        if folder.is_file():
+            return [FileInfo(rel, False, folder.stat().st_size)]
+        out = []
+        for child in sorted(folder.iterdir()):
+            if child.name.endswith(".tmp") and child.name.startswith("."):
+                continue
+            child_rel = _join(rel, child.name)
+            if child.is_dir():
+                out.append(FileInfo(child_rel, True, None))
+            else:
+                out.append(FileInfo(child_rel, False, child.stat().st_size))
+        return out
+
+    def download(self, path: str, dst: str | os.PathLike[str]) -> str:
+        source = self._path(path)
+        if not source.exists():
+            raise NotFound(f"No artifact {path!r} under {self.root}.")
+        target = Path(dst) / (source.name if clean_artifact_path(path) else "artifacts")
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            Path(dst).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        return str(target)
+
+    def local_path(self, path: str = "") -> str:
+        """The artifact's own path on disk (no copy)."""
+        return str(self._path(path))
+
+    def delete_all(self) -> None:
+        shutil.rmtree(self._root, ignore_errors=True)
+
+
+class FsspecArtifactRepository:
+    """Artifacts behind any fsspec URL (s3://bucket/prefix, gs://, memory://, ...)."""
+
+    def __init__(self, root: str):
+        fsspec = import_optional("fsspec", extra="s3")
+        self.root = root.rstrip("/")
+        self.fs, self._base = fsspec.core.url_to_fs(self.root)
+
+    def _url(self, rel: str) -> str:
+        rel = clean_artifact_path(rel)
+        return f"{self._base}/{rel}" if rel else self._base
+
+    def log_file(self, local_file: str | os.PathLike[str], artifact_path: str = "") -> str:
+        source = Path(local_file)
+        if not source.is_file():
+            raise NotFound(f"{source} is not a file; pass the path of a file to log.")
+        rel = clean_artifact_path(_join(artifact_path, source.name))
+        self.fs.put_file(str(source), self._url(rel))
+        return rel
+
+    def log_dir(self, local_dir: str | os.PathLike[str], artifact_path: str = "") -> None:
+        source = Path(local_dir)
+        if not source.is_dir():
+            raise NotFound(f"{source} is not a folder; pass the path of a folder to log.")
+        base = clean_artifact_path(artifact_path)
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                rel = path.relative_to(source).as_posix()
+                self.log_file(path, _join(base, posix_parent(rel)))
+
+    def write_bytes(self, artifact_file: str, data: bytes) -> None:
+        with self.fs.open(self._url(artifact_file), "wb") as handle:
+            handle.write(data)
+
+    def read_bytes(self, artifact_file: str) -> bytes:
+        try:
+            return bytes(self.fs.cat_file(self._url(artifact_file)))
+        except FileNotFoundError:
+            raise NotFound(f"No artifact file {artifact_file!r} under {self.root}.") from None
+
+    def list(self, path: str = "") -> list[FileInfo]:
+        rel = clean_artifact_path(path)
+        try:
+            entries = self.fs.ls(self._url(rel), detail=True)
+        except FileNotFoundError:
+            return []
+        out = []
+        prefix = self._base.rstrip("/") + "/"
+        for entry in entries:
+            name = entry["name"].split(prefix, 1)[-1] if prefix in entry["name"] else entry["name"]
+            is_dir = entry.get("type") == "directory"
+            out.append(FileInfo(name.strip("/"), is_dir, None if is_dir else entry.get("size")))
+        return sorted(out, key=lambda f: f.path)
+
+    def download(self, path: str, dst: str | os.PathLike[str]) -> str:
+        rel = clean_artifact_path(path)
+        target = Path(dst) / (rel.rsplit("/", 1)[-1] if rel else "artifacts")
+        url = self._url(rel)
+        if not self.fs.exists(url):
+            raise NotFound(f"No artifact {path!r} under {self.root}.")
+        if self.fs.isdir(url):
+            self.fs.get(url.rstrip("/") + "/", str(target) + "/", recursive=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.fs.get_file(url, str(target))
+        return str(target)
+
+    def delete_all(self) -> None:
+        if self.fs.exists(self._base):
+            self.fs.rm(self._base, recursive=True)
+
+
+def posix_parent(rel: str) -> str:
+    return rel.rsplit("/", 1)[0] if "/" in rel else ""
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+def _atomic_copy(source: Path, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+_FACTORIES: dict[str, Callable[[str], Any]] = {}
+
+
+def register_artifact_repository(scheme: str, factory: Callable[[str], Any]) -> None:
+    """Use ``factory(root_uri)`` for artifact roots of ``scheme`` ('' means local paths)."""
+    _FACTORIES[scheme] = factory
+
+
+register_artifact_repository("", LocalArtifactRepository)
+register_artifact_repository("file", LocalArtifactRepository)
+
+
+def artifact_repository(root: str) -> Any:
+    """The repository for an artifact root: a local path or an fsspec URL."""
+    if not _is_url(root):
+        scheme = "file" if root.startswith("file://") else ""
+        return _FACTORIES[scheme](root)
+    scheme = root.split("://", 1)[0].lower()
+    return _FACTORIES.get(scheme, FsspecArtifactRepository)(root)

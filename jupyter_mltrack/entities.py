@@ -1,0 +1,193 @@
+"""Plain data objects shared by every layer.
+
+These are what the store returns and what the API hands to users. They hold no
+database handles and can be pickled, compared and printed.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class RunStatus(str, enum.Enum):
+    """Life of a run: RUNNING until it ends as FINISHED, FAILED or KILLED."""
+
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    @classmethod
+    def parse(cls, value: str | RunStatus) -> RunStatus:
+        from .errors import InvalidParameter
+
+        try:
+            return cls(value.upper() if isinstance(value, str) else value)
+        except ValueError:
+            names = ", ".join(s.value for s in cls)
+            raise InvalidParameter(f"Unknown run status {value!r}; use one of {names}.") from None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+
+class LifecycleStage(str, enum.Enum):
+    """Soft deletion state of experiments and runs."""
+
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class ViewType(str, enum.Enum):
+    """Which lifecycle stages a search returns."""
+
+    ACTIVE_ONLY = "active_only"
+    DELETED_ONLY = "deleted_only"
+    ALL = "all"
+
+    @classmethod
+    def parse(cls, value: str | ViewType) -> ViewType:
+        from .errors import InvalidParameter
+
+        try:
+            return cls(value.lower() if isinstance(value, str) else value)
+        except ValueError:
+            raise InvalidParameter(
+                f"Unknown view type {value!r}; use 'active_only', 'deleted_only' or 'all'."
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str = LifecycleStage.ACTIVE.value
+    creation_time: int | None = None
+    last_update_time: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+
+    def __eq__(self, other: object) -> bool:
+        # NaN == NaN here: a stored NaN must compare equal to the logged one.
+        if not isinstance(other, Metric):
+            return NotImplemented
+        same_value = self.value == other.value or (
+            math.isnan(self.value) and math.isnan(other.value)
+        )
+        return (
+            same_value
+            and self.key == other.key
+            and self.timestamp == other.timestamp
+            and self.step == other.step
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.timestamp, self.step))
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunTag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    experiment_id: str
+    run_name: str
+    status: str
+    start_time: int
+    end_time: int | None
+    lifecycle_stage: str
+    user_id: str
+    artifact_uri: str
+    parent_run_id: str | None = None
+
+    # MLflow spelling, for users who reach for it.
+    @property
+    def run_uuid(self) -> str:
+        return self.run_id
+
+
+@dataclass(frozen=True, slots=True)
+class RunData:
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    info: RunInfo
+    data: RunData
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "info": {
+                "run_id": self.info.run_id,
+                "experiment_id": self.info.experiment_id,
+                "run_name": self.info.run_name,
+                "status": self.info.status,
+                "start_time": self.info.start_time,
+                "end_time": self.info.end_time,
+                "lifecycle_stage": self.info.lifecycle_stage,
+                "user_id": self.info.user_id,
+                "artifact_uri": self.info.artifact_uri,
+                "parent_run_id": self.info.parent_run_id,
+            },
+            "data": {
+                "params": dict(self.data.params),
+                "metrics": dict(self.data.metrics),
+                "tags": dict(self.data.tags),
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """An artifact file or folder, relative to a run's artifact root."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PagedList:
+    """One page of results and the token for the next page (``None`` at the end)."""
+
+    items: list[Any]
+    next_page_token: str | None = None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.items[index]

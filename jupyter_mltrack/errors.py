@@ -1,0 +1,130 @@
+"""The error hierarchy of jupyter_mltrack.
+
+Every error the package raises on purpose derives from :class:`MLTrackError`;
+lower-layer errors (SQLAlchemy, OS, fsspec) are mapped at the layer boundary
+with ``raise ... from exc``::
+
+    MLTrackError
+    ├── InvalidParameter          bad input from the caller (HTTP 400)
+    │   ├── InvalidFilter         a search filter that does not parse
+    │   ├── InvalidArtifactPath   a path that escapes the artifact root
+    │   ├── InvalidURI            a runs:/ or models:/ URI that does not parse
+    │   └── ParamConflict         a param logged again with another value
+    ├── NotFound                  the thing asked for does not exist (HTTP 404)
+    │   ├── ExperimentNotFound
+    │   ├── RunNotFound
+    │   ├── RegisteredModelNotFound
+    │   └── ModelVersionNotFound
+    ├── AlreadyExists             a unique name taken (HTTP 409)
+    ├── InvalidState              the operation does not fit the object's state (HTTP 409)
+    │   └── StageTransitionDenied a registry transition refused by policy or gate
+    ├── StoreError                the store could not do its work (HTTP 500)
+    │   ├── WriteFailed           the background writer gave up on a batch
+    │   └── SchemaError           the database schema is newer or broken
+    └── MissingDependency         an optional extra is not installed
+"""
+
+from __future__ import annotations
+
+
+class MLTrackError(Exception):
+    """Base class of every error raised by jupyter_mltrack."""
+
+    http_status = 500
+
+
+class InvalidParameter(MLTrackError, ValueError):
+    """The caller passed a value that cannot be used; the message says how to fix it."""
+
+    http_status = 400
+
+
+class InvalidFilter(InvalidParameter):
+    """A search filter or order-by clause that does not parse.
+
+    ``position`` is the 0-based offset of the problem in ``text``.
+    """
+
+    def __init__(self, message: str, text: str = "", position: int | None = None):
+        self.text = text
+        self.position = position
+        if text and position is not None:
+            pointer = " " * position + "^"
+            message = f"{message} (at position {position})\n  {text}\n  {pointer}"
+        super().__init__(message)
+
+
+class InvalidArtifactPath(InvalidParameter):
+    """An artifact path that is absolute, escapes the artifact root or is malformed."""
+
+
+class InvalidURI(InvalidParameter):
+    """A model or run URI that does not parse."""
+
+
+class ParamConflict(InvalidParameter):
+    """A parameter was logged again with a different value; params are immutable."""
+
+
+class NotFound(MLTrackError, LookupError):
+    """The object asked for does not exist."""
+
+    http_status = 404
+
+
+class ExperimentNotFound(NotFound):
+    """No experiment with that id or name."""
+
+
+class RunNotFound(NotFound):
+    """No run with that id."""
+
+
+class RegisteredModelNotFound(NotFound):
+    """No registered model with that name."""
+
+
+class ModelVersionNotFound(NotFound):
+    """No such version of a registered model."""
+
+
+class AlreadyExists(MLTrackError):
+    """A name that must be unique is taken."""
+
+    http_status = 409
+
+
+class InvalidState(MLTrackError):
+    """The operation does not fit the current state of the object."""
+
+    http_status = 409
+
+
+class StageTransitionDenied(InvalidState):
+    """A registry stage transition refused by a policy or a failing gate."""
+
+
+class StoreError(MLTrackError):
+    """The store could not complete an operation."""
+
+    http_status = 500
+
+
+class WriteFailed(StoreError):
+    """The background writer could not store a batch after retrying."""
+
+
+class SchemaError(StoreError):
+    """The database schema cannot be used by this version of jupyter_mltrack."""
+
+
+class MissingDependency(MLTrackError, ImportError):
+    """An optional dependency is not installed; the message names the extra."""
+
+
+#: HTTP status for each error class, used by every server of the project.
+def http_status_for(exc: BaseException) -> int:
+    """Return the HTTP status code that represents ``exc``."""
+    if isinstance(exc, MLTrackError):
+        return exc.http_status
+    return 500

@@ -1,0 +1,67 @@
+"""Persistence of experiments, runs and the registry.
+
+``open_store(uri)`` picks a backend by the URI's scheme. Backends register
+through :func:`register_store`, the built-in SQL store included, so a new one
+(the team server's REST store, say) is one module and one call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import InvalidParameter
+from .base import MetricRow, TrackingStore
+
+__all__ = ["MetricRow", "TrackingStore", "open_store", "register_store"]
+
+_FACTORIES: dict[str, Callable[[str, str | None], Any]] = {}
+_OPEN: dict[tuple[str, str | None], Any] = {}
+_LOCK = threading.Lock()
+
+
+def register_store(scheme: str, factory: Callable[[str, str | None], Any]) -> None:
+    """Register ``factory(uri, artifact_root)`` as the store for URIs of ``scheme``."""
+    _FACTORIES[scheme] = factory
+
+
+def _sql_store(uri: str, artifact_root: str | None) -> Any:
+    from .sql import SqlStore
+
+    return SqlStore(uri, artifact_root)
+
+
+for _scheme in ("sqlite", "postgresql"):
+    register_store(_scheme, _sql_store)
+
+
+def open_store(uri: str, artifact_root: str | None = None) -> Any:
+    """The store for a resolved tracking URI; one instance per URI in a process."""
+    key = (uri, artifact_root)
+    store = _OPEN.get(key)
+    if store is not None:
+        return store
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
+    factory = _FACTORIES.get(scheme)
+    if factory is None:
+        known = ", ".join(sorted(_FACTORIES))
+        raise InvalidParameter(
+            f"No store for {scheme!r} URIs here; known schemes: {known}. "
+            "A team server (http://...) needs the 'server' extra once it ships."
+        )
+    with _LOCK:
+        store = _OPEN.get(key)
+        if store is None:
+            store = _OPEN[key] = factory(uri, artifact_root)
+    return store
+
+
+def close_stores() -> None:
+    """Dispose every open store (tests use this between databases)."""
+    with _LOCK:
+        for store in _OPEN.values():
+            close = getattr(store, "close", None)
+            if close is not None:
+                close()
+        _OPEN.clear()

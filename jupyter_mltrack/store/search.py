@@ -1,0 +1,342 @@
+"""The search-filter grammar: text -> syntax tree, with positions for error messages.
+
+The grammar is MLflow's, plus ``OR``, parentheses and ``NOT``::
+
+    filter     := or_expr
+    or_expr    := and_expr ("OR" and_expr)*
+    and_expr   := not_expr ("AND" not_expr)*
+    not_expr   := "NOT" not_expr | atom
+    atom       := "(" or_expr ")" | comparison
+    comparison := field op value
+                | field ["NOT"] "IN" "(" value ("," value)* ")"
+                | field "IS" ["NOT"] "NULL"
+    field      := [prefix "."] key        key: a word, `back ticked`, or "quoted"
+    op         := = | != | <> | < | <= | > | >= | [NOT] LIKE | [NOT] ILIKE
+    value      := number | 'string' | "string"
+
+This module only parses; ``store/sql_search.py`` turns the tree into SQL with
+bound parameters, so no text of the filter ever reaches SQL as code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+from ..errors import InvalidFilter
+
+MAX_FILTER_LENGTH = 20_000
+
+PREFIXES = {
+    "metric": "metric",
+    "metrics": "metric",
+    "param": "param",
+    "params": "param",
+    "parameter": "param",
+    "parameters": "param",
+    "tag": "tag",
+    "tags": "tag",
+    "attribute": "attribute",
+    "attributes": "attribute",
+    "attr": "attribute",
+    "run": "attribute",
+}
+
+COMPARISONS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    kind: str | None  # "metric", "param", "tag", "attribute" or None when unprefixed
+    key: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    field: Field
+    op: str  # one of COMPARISONS, "IN", "NOT IN", "IS NULL", "IS NOT NULL"
+    value: object  # float | int | str | tuple of those | None
+    quoted: bool  # the value was written as a string literal
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    parts: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    parts: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    part: Node
+
+
+Node = Union[Compare, And, Or, Not]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBy:
+    field: Field
+    ascending: bool
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|Infinity)(?![\w.]))
+  | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
+  | (?P<backtick>`[^`]*`)
+  | (?P<op><=|>=|!=|<>|==|=|<|>)
+  | (?P<punct>[(),])
+  | (?P<word>[A-Za-z_][\w\-/:]*(?:\.[\w\-/:]+)*\.?)
+    """,
+    re.VERBOSE,
+)
+
+_KEYWORDS = {"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL", "ASC", "DESC"}
+
+
+@dataclass(slots=True)
+class _Token:
+    kind: str
+    text: str
+    pos: int
+
+
+def _tokenize(text: str) -> list[_Token]:
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidFilter(
+            f"Filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}."
+        )
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            ch = text[pos]
+            hint = ""
+            if ch in "'\"`":
+                hint = "; a quote is not closed"
+            raise InvalidFilter(f"Unexpected character {ch!r}{hint}", text, pos)
+        kind = m.lastgroup or ""
+        if kind != "ws":
+            word = m.group()
+            if kind == "word" and word.upper() in _KEYWORDS:
+                kind = "kw"
+                word = word.upper()
+            tokens.append(_Token(kind, word, pos))
+        pos = m.end()
+    tokens.append(_Token("end", "", len(text)))
+    return tokens
+
+
+def _unquote(token: _Token) -> str:
+    body = token.text[1:-1]
+    q = token.text[0]
+    if q == "`":
+        return body
+    body = body.replace(q + q, q)
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    @property
+    def tok(self) -> _Token:
+        return self.tokens[self.i]
+
+    def error(self, message: str, token: _Token | None = None) -> InvalidFilter:
+        token = token or self.tok
+        return InvalidFilter(message, self.text, token.pos)
+
+    def take(self) -> _Token:
+        token = self.tok
+        self.i += 1
+        return token
+
+    def accept_kw(self, *words: str) -> bool:
+        if self.tok.kind == "kw" and self.tok.text in words:
+            self.i += 1
+            return True
+        return False
+
+    def expect_punct(self, ch: str) -> None:
+        if self.tok.kind != "punct" or self.tok.text != ch:
+            found = self.tok.text or "the end of the filter"
+            raise self.error(f"Expected {ch!r} but found {found!r}")
+        self.i += 1
+
+    # filter := or_expr END
+    def parse_filter(self) -> Node | None:
+        if self.tok.kind == "end":
+            return None
+        node = self.or_expr()
+        if self.tok.kind != "end":
+            raise self.error(
+                f"Unexpected {self.tok.text!r}; join conditions with AND or OR"
+            )
+        return node
+
+    def or_expr(self) -> Node:
+        parts = [self.and_expr()]
+        while self.accept_kw("OR"):
+            parts.append(self.and_expr())
+        return parts[0] if len(parts) == 1 else Or(tuple(parts))
+
+    def and_expr(self) -> Node:
+        parts = [self.not_expr()]
+        while self.accept_kw("AND"):
+            parts.append(self.not_expr())
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+    def not_expr(self) -> Node:
+        if self.accept_kw("NOT"):
+            return Not(self.not_expr())
+        return self.atom()
+
+    def atom(self) -> Node:
+        if self.tok.kind == "punct" and self.tok.text == "(":
+            self.take()
+            node = self.or_expr()
+            self.expect_punct(")")
+            return node
+        return self.comparison()
+
+    def field(self) -> Field:
+        token = self.tok
+        if token.kind in ("backtick", "string"):
+            self.take()
+            return Field(None, _unquote(token), token.pos)
+        if token.kind != "word":
+            found = token.text or "the end of the filter"
+            raise self.error(
+                f"Expected a field such as metrics.acc, params.lr, tags.team or "
+                f"attributes.status, but found {found!r}"
+            )
+        self.take()
+        word = token.text
+        head, dot, rest = word.partition(".")
+        if dot and head.lower() in PREFIXES:
+            kind = PREFIXES[head.lower()]
+            if rest:
+                return Field(kind, rest, token.pos)
+            quoted = self.tok
+            if quoted.kind not in ("backtick", "string"):
+                raise self.error(
+                    f"Expected a key after {word!r}; write {word}`my key` for keys with "
+                    "spaces or symbols",
+                    quoted,
+                )
+            self.take()
+            return Field(kind, _unquote(quoted), token.pos)
+        if word.endswith("."):
+            raise self.error(f"Unknown prefix {head!r}; use metrics., params., tags. or "
+                             "attributes.", token)
+        if dot:
+            raise self.error(
+                f"Unknown prefix {head!r} in {word!r}; use metrics., params., tags. or "
+                "attributes.",
+                token,
+            )
+        return Field(None, word, token.pos)
+
+    def value(self) -> tuple[object, bool]:
+        token = self.tok
+        if token.kind == "number":
+            self.take()
+            text = token.text
+            if text.lstrip("+-") in ("inf", "Infinity"):
+                return float(text.replace("Infinity", "inf")), False
+            if re.fullmatch(r"[-+]?\d+", text):
+                return int(text), False
+            return float(text), False
+        if token.kind == "string":
+            self.take()
+            return _unquote(token), True
+        found = token.text or "the end of the filter"
+        raise self.error(f"Expected a number or a quoted string, but found {found!r}")
+
+    def comparison(self) -> Node:
+        field = self.field()
+        token = self.tok
+        if token.kind == "op":
+            self.take()
+            op = {"<>": "!=", "==": "="}.get(token.text, token.text)
+            value, quoted = self.value()
+            return Compare(field, op, value, quoted, token.pos)
+        if token.kind == "kw":
+            negate = self.accept_kw("NOT")
+            word = self.tok
+            if self.accept_kw("LIKE", "ILIKE"):
+                value, quoted = self.value()
+                if not quoted:
+                    raise self.error(f"{word.text} needs a quoted pattern such as 'vis%'", word)
+                op = ("NOT " if negate else "") + word.text
+                return Compare(field, op, value, True, token.pos)
+            if self.accept_kw("IN"):
+                self.expect_punct("(")
+                values = []
+                kinds = set()
+                while True:
+                    value, quoted = self.value()
+                    values.append(value)
+                    kinds.add(quoted)
+                    if self.tok.kind == "punct" and self.tok.text == ",":
+                        self.take()
+                        continue
+                    break
+                self.expect_punct(")")
+                if len(kinds) > 1:
+                    raise self.error("IN lists must be all strings or all numbers", token)
+                op = "NOT IN" if negate else "IN"
+                return Compare(field, op, tuple(values), kinds.pop(), token.pos)
+            if not negate and self.accept_kw("IS"):
+                is_not = self.accept_kw("NOT")
+                if not self.accept_kw("NULL"):
+                    raise self.error("Expected NULL after IS")
+                return Compare(field, "IS NOT NULL" if is_not else "IS NULL", None, False,
+                               token.pos)
+        found = token.text or "the end of the filter"
+        raise self.error(
+            f"Expected a comparison (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, IS NULL) after "
+            f"{field.key!r}, but found {found!r}",
+            token,
+        )
+
+    def parse_order_by(self) -> OrderBy:
+        field = self.field()
+        ascending = True
+        if self.accept_kw("DESC"):
+            ascending = False
+        else:
+            self.accept_kw("ASC")
+        if self.tok.kind != "end":
+            raise self.error(f"Unexpected {self.tok.text!r}; write e.g. 'metrics.acc DESC'")
+        return OrderBy(field, ascending)
+
+
+def parse_filter(text: str | None) -> Node | None:
+    """Parse a filter string; ``None`` or blank means "everything"."""
+    if text is None or not text.strip():
+        return None
+    if not isinstance(text, str):
+        raise InvalidFilter(f"A filter must be a string, not {type(text).__name__}.")
+    return _Parser(text).parse_filter()
+
+
+def parse_order_by(clause: str) -> OrderBy:
+    """Parse one ``order_by`` clause such as ``'metrics.acc DESC'``."""
+    if not isinstance(clause, str) or not clause.strip():
+        raise InvalidFilter("An order_by clause must be a non-empty string such as "
+                            "'metrics.acc DESC'.")
+    return _Parser(clause).parse_order_by()

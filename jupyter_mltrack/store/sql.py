@@ -1,0 +1,788 @@
+"""The SQLAlchemy tracking store for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from ..entities import (
+    Experiment,
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Run,
+    RunInfo,
+    RunStatus,
+    ViewType,
+)
+from ..errors import (
+    AlreadyExists,
+    ExperimentNotFound,
+    InvalidParameter,
+    InvalidState,
+    NotFound,
+    ParamConflict,
+    RunNotFound,
+    StoreError,
+)
+from ..uris import default_artifact_root
+from . import schema as t
+from .base import MetricRow
+from .migrate import ensure_schema
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_EXPERIMENT_NAME = "Default"
+BUSY_TIMEOUT_S = 60.0
+_RETRIES = 8
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def param_number(value: str) -> float | None:
+    """The param value as a finite float when it reads as a number, else None."""
+    if not value or len(value) > 64:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _is_locked(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text or "deadlock" in text
+
+
+class SqlStore:
+    """A tracking store on SQLite or PostgreSQL (the registry extends it in ``registry_sql``)."""
+
+    def __init__(self, uri: str, artifact_root: str | None = None):
+        self.uri = uri
+        self.artifact_root = artifact_root or default_artifact_root(uri)
+        self.engine = _make_engine(uri)
+        self.dialect = self.engine.dialect.name
+        self._run_pk: dict[str, int] = {}
+        self._pk_lock = threading.Lock()
+        try:
+            ensure_schema(self.engine)
+        except OperationalError as exc:
+            raise StoreError(f"Cannot open the tracking store at {_safe(uri)}: {exc.orig}") from exc
+        self._insert_metric_sql = self._driver_sql(
+            "INSERT INTO metrics (run_id, key, value, step, timestamp, is_nan) "
+            "VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        self._upsert_latest = self._latest_upsert_statement()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({_safe(self.uri)!r})"
+
+    # -- transactions ------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; SQLite takes the write lock up front (BEGIN IMMEDIATE)
+        so that two writers queue on the busy timeout instead of failing on upgrade."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    def _retrying(self, fn: Any, *args: Any) -> Any:
+        """Run a write function, retrying when the database reports a lock or deadlock."""
+        delay = 0.05
+        for attempt in range(_RETRIES):
+            try:
+                return fn(*args)
+            except (OperationalError, DBAPIError) as exc:
+                if not _is_locked(exc) or attempt == _RETRIES - 1:
+                    raise StoreError(f"Write to {_safe(self.uri)} failed: {exc.orig}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
+
+    def _driver_sql(self, sql: str) -> str:
+        if self.engine.dialect.paramstyle in ("format", "pyformat"):
+            return sql.replace("?", "%s")
+        return sql
+
+    # -- experiments -------------------------------------------------------------------
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidParameter("An experiment needs a non-empty name.")
+        if len(name) > t.MAX_NAME:
+            raise InvalidParameter(f"Experiment name is longer than {t.MAX_NAME} characters.")
+
+        def work() -> str:
+            with self._write() as conn:
+                if conn.execute(
+                    select(t.experiments.c.experiment_id).where(t.experiments.c.name == name)
+                ).first():
+                    raise AlreadyExists(
+                        f"An experiment named {name!r} exists already; pick another name or "
+                        "use set_experiment() to reuse it."
+                    )
+                now = now_ms()
+                result = conn.execute(
+                    t.experiments.insert().values(
+                        name=name,
+                        artifact_location=artifact_location or "",
+                        lifecycle_stage=LifecycleStage.ACTIVE.value,
+                        creation_time=now,
+                        last_update_time=now,
+                    )
+                )
+                exp_id = result.inserted_primary_key[0]
+                if not artifact_location:
+                    conn.execute(
+                        update(t.experiments)
+                        .where(t.experiments.c.experiment_id == exp_id)
+                        .values(artifact_location=_join(self.artifact_root, str(exp_id)))
+                    )
+                if tags:
+                    conn.execute(
+                        t.experiment_tags.insert(),
+                        [{"experiment_id": exp_id, "key": k, "value": str(v)}
+                         for k, v in tags.items()],
+                    )
+                return str(exp_id)
+
+        try:
+            return self._retrying(work)
+        except IntegrityError as exc:  # a concurrent creator won the race
+            raise AlreadyExists(f"An experiment named {name!r} exists already.") from exc
+
+    def get_or_create_experiment(self, name: str) -> str:
+        found = self.get_experiment_by_name(name)
+        if found is not None:
+            if found.lifecycle_stage == LifecycleStage.DELETED.value:
+                raise InvalidState(
+                    f"Experiment {name!r} is deleted; restore it (mltrack experiments restore) "
+                    "or choose another name."
+                )
+            return found.experiment_id
+        try:
+            return self.create_experiment(name)
+        except AlreadyExists:
+            found = self.get_experiment_by_name(name)
+            assert found is not None
+            return found.experiment_id
+
+    def _experiments(self, conn: Connection, where: Any) -> list[Experiment]:
+        rows = conn.execute(
+            select(t.experiments).where(where).order_by(t.experiments.c.experiment_id)
+        ).all()
+        if not rows:
+            return []
+        tag_rows = conn.execute(
+            select(t.experiment_tags).where(
+                t.experiment_tags.c.experiment_id.in_([r.experiment_id for r in rows])
+            )
+        ).all()
+        tags: dict[int, dict[str, str]] = {}
+        for tr in tag_rows:
+            tags.setdefault(tr.experiment_id, {})[tr.key] = tr.value
+        return [
+            Experiment(
+                experiment_id=str(r.experiment_id),
+                name=r.name,
+                artifact_location=r.artifact_location,
+                lifecycle_stage=r.lifecycle_stage,
+                creation_time=r.creation_time,
+                last_update_time=r.last_update_time,
+                tags=tags.get(r.experiment_id, {}),
+            )
+            for r in rows
+        ]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        exp_int = _experiment_int(experiment_id)
+        with self._read() as conn:
+            found = self._experiments(conn, t.experiments.c.experiment_id == exp_int)
+        if not found:
+            raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        with self._read() as conn:
+            found = self._experiments(conn, t.experiments.c.name == name)
+        return found[0] if found else None
+
+    def search_experiments(self, view_type: ViewType = ViewType.ACTIVE_ONLY) -> list[Experiment]:
+        with self._read() as conn:
+            return self._experiments(conn, _lifecycle_clause(t.experiments, view_type))
+
+    def set_experiment_lifecycle(self, experiment_id: str, deleted: bool) -> None:
+        exp_int = _experiment_int(experiment_id)
+        stage = LifecycleStage.DELETED if deleted else LifecycleStage.ACTIVE
+
+        def work() -> None:
+            with self._write() as conn:
+                result = conn.execute(
+                    update(t.experiments)
+                    .where(t.experiments.c.experiment_id == exp_int)
+                    .values(lifecycle_stage=stage.value, last_update_time=now_ms())
+                )
+                if result.rowcount == 0:
+                    raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
+                conn.execute(
+                    update(t.runs)
+                    .where(t.runs.c.experiment_id == exp_int)
+                    .values(
+                        lifecycle_stage=stage.value, deleted_time=now_ms() if deleted else None
+                    )
+                )
+
+        self._retrying(work)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        exp_int = _experiment_int(experiment_id)
+        self.get_experiment(experiment_id)
+
+        def work() -> None:
+            with self._write() as conn:
+                self._upsert(conn, t.experiment_tags, {"experiment_id": exp_int, "key": key},
+                             {"value": value})
+
+        self._retrying(work)
+
+    # -- runs --------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str | None,
+        start_time: int,
+        user_id: str,
+        parent_run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RunInfo:
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE.value:
+            raise InvalidState(
+                f"Experiment {experiment.name!r} is deleted; restore it or log to another one."
+            )
+        run_id = uuid.uuid4().hex
+        name = run_name or _random_name()
+        artifact_uri = _join(experiment.artifact_location, run_id, "artifacts")
+
+        def work() -> int:
+            with self._write() as conn:
+                if parent_run_id is not None:
+                    self._pk(conn, parent_run_id)
+                pk = conn.execute(
+                    t.runs.insert().values(
+                        run_uuid=run_id,
+                        experiment_id=int(experiment_id),
+                        name=name,
+                        status=RunStatus.RUNNING.value,
+                        start_time=start_time,
+                        lifecycle_stage=LifecycleStage.ACTIVE.value,
+                        user_id=user_id or "",
+                        artifact_uri=artifact_uri,
+                        parent_run_uuid=parent_run_id,
+                        heartbeat=now_ms(),
+                    )
+                ).inserted_primary_key[0]
+                if tags:
+                    conn.execute(
+                        t.tags.insert(),
+                        [{"run_id": pk, "key": k, "value": v} for k, v in tags.items()],
+                    )
+                return int(pk)
+
+        pk = self._retrying(work)
+        with self._pk_lock:
+            self._run_pk[run_id] = pk
+        return RunInfo(
+            run_id=run_id,
+            experiment_id=str(experiment_id),
+            run_name=name,
+            status=RunStatus.RUNNING.value,
+            start_time=start_time,
+            end_time=None,
+            lifecycle_stage=LifecycleStage.ACTIVE.value,
+            user_id=user_id or "",
+            artifact_uri=artifact_uri,
+            parent_run_id=parent_run_id,
+        )
+
+    def _pk(self, conn: Connection, run_id: str) -> int:
+        pk = self._run_pk.get(run_id)
+        if pk is not None:
+            return pk
+        row = conn.execute(select(t.runs.c.id).where(t.runs.c.run_uuid == run_id)).first()
+        if row is None:
+            raise RunNotFound(f"No run with id {run_id!r}.")
+        with self._pk_lock:
+            self._run_pk[run_id] = row.id
+        return int(row.id)
+
+    def _pks(self, conn: Connection, run_ids: Iterable[str]) -> dict[str, int]:
+        missing = [r for r in set(run_ids) if r not in self._run_pk]
+        if missing:
+            rows = conn.execute(
+                select(t.runs.c.run_uuid, t.runs.c.id).where(t.runs.c.run_uuid.in_(missing))
+            ).all()
+            with self._pk_lock:
+                for row in rows:
+                    self._run_pk[row.run_uuid] = row.id
+            unknown = set(missing) - {row.run_uuid for row in rows}
+            if unknown:
+                raise RunNotFound(f"No run with id {sorted(unknown)[0]!r}.")
+        return self._run_pk
+
+    def _check_active(self, conn: Connection, run_id: str) -> int:
+        row = conn.execute(
+            select(t.runs.c.id, t.runs.c.lifecycle_stage).where(t.runs.c.run_uuid == run_id)
+        ).first()
+        if row is None:
+            raise RunNotFound(f"No run with id {run_id!r}.")
+        if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+            raise InvalidState(f"Run {run_id} is deleted; restore it before logging to it.")
+        return int(row.id)
+
+    def update_run(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        values: dict[str, Any] = {}
+        if status is not None:
+            values["status"] = RunStatus.parse(status).value
+        if end_time is not None:
+            values["end_time"] = end_time
+        if run_name is not None:
+            values["name"] = run_name
+        if values.get("status") == RunStatus.RUNNING.value:
+            values["end_time"] = None
+            values["heartbeat"] = now_ms()
+
+        def work() -> None:
+            with self._write() as conn:
+                pk = self._pk(conn, run_id)
+                if values:
+                    conn.execute(update(t.runs).where(t.runs.c.id == pk).values(**values))
+
+        self._retrying(work)
+        return self.get_run(run_id).info
+
+    def set_run_lifecycle(self, run_id: str, deleted: bool) -> None:
+        def work() -> None:
+            with self._write() as conn:
+                pk = self._pk(conn, run_id)
+                conn.execute(
+                    update(t.runs)
+                    .where(t.runs.c.id == pk)
+                    .values(
+                        lifecycle_stage=(LifecycleStage.DELETED if deleted
+                                         else LifecycleStage.ACTIVE).value,
+                        deleted_time=now_ms() if deleted else None,
+                    )
+                )
+
+        self._retrying(work)
+
+    def get_run(self, run_id: str) -> Run:
+        from .sql_search import load_runs
+
+        with self._read() as conn:
+            pk = self._pk(conn, run_id)
+            found = load_runs(conn, [pk])
+        if not found:
+            raise RunNotFound(f"No run with id {run_id!r}.")
+        return found[0]
+
+    def heartbeat(self, run_ids: Iterable[str], now: int) -> None:
+        ids = list(run_ids)
+        if not ids:
+            return
+
+        def work() -> None:
+            with self._write() as conn:
+                conn.execute(
+                    update(t.runs)
+                    .where(t.runs.c.run_uuid.in_(ids), t.runs.c.status == RunStatus.RUNNING.value)
+                    .values(heartbeat=now)
+                )
+
+        self._retrying(work)
+
+    def mark_stale_runs(self, cutoff: int) -> list[str]:
+        stale_where = and_(
+            t.runs.c.status == RunStatus.RUNNING.value, t.runs.c.heartbeat < cutoff
+        )
+        with self._read() as conn:
+            if conn.execute(select(t.runs.c.id).where(stale_where).limit(1)).first() is None:
+                return []
+
+        def work() -> list[str]:
+            with self._write() as conn:
+                rows = conn.execute(
+                    select(t.runs.c.id, t.runs.c.run_uuid, t.runs.c.heartbeat).where(stale_where)
+                ).all()
+                for row in rows:
+                    conn.execute(
+                        update(t.runs)
+                        .where(t.runs.c.id == row.id)
+                        .values(status=RunStatus.KILLED.value, end_time=row.heartbeat)
+                    )
+                return [row.run_uuid for row in rows]
+
+        return list(self._retrying(work))
+
+    def deleted_runs(self, older_than: int | None = None) -> list[RunInfo]:
+        from .sql_search import run_info
+
+        where = t.runs.c.lifecycle_stage == LifecycleStage.DELETED.value
+        if older_than is not None:
+            where = and_(where, t.runs.c.deleted_time <= older_than)
+        with self._read() as conn:
+            return [run_info(r) for r in conn.execute(select(t.runs).where(where)).all()]
+
+    def purge_runs(self, run_ids: Sequence[str]) -> None:
+        ids = list(run_ids)
+        if not ids:
+            return
+
+        def work() -> None:
+            with self._write() as conn:
+                pks = select(t.runs.c.id).where(t.runs.c.run_uuid.in_(ids))
+                for table in (t.metrics, t.latest_metrics, t.params, t.tags):
+                    conn.execute(delete(table).where(table.c.run_id.in_(pks)))
+                conn.execute(delete(t.runs).where(t.runs.c.run_uuid.in_(ids)))
+
+        self._retrying(work)
+        with self._pk_lock:
+            for run_id in ids:
+                self._run_pk.pop(run_id, None)
+
+    # -- params, tags, metrics ---------------------------------------------------------
+
+    def _upsert(self, conn: Connection, table: Any, keys: dict[str, Any],
+                values: dict[str, Any]) -> None:
+        where = and_(*(table.c[k] == v for k, v in keys.items()))
+        if conn.execute(update(table).where(where).values(**values)).rowcount == 0:
+            conn.execute(table.insert().values(**keys, **values))
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        def work() -> None:
+            with self._write() as conn:
+                pk = self._check_active(conn, run_id)
+                if params:
+                    self._insert_params(conn, pk, run_id, params)
+                for key, value in (tags or {}).items():
+                    self._upsert(conn, t.tags, {"run_id": pk, "key": key}, {"value": value})
+                if metrics:
+                    self._write_metric_rows(
+                        conn, [(pk, m.key, m.value, m.step, m.timestamp) for m in metrics]
+                    )
+
+        self._retrying(work)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        def work() -> None:
+            with self._write() as conn:
+                pk = self._check_active(conn, run_id)
+                result = conn.execute(delete(t.tags).where(t.tags.c.run_id == pk,
+                                                           t.tags.c.key == key))
+                if result.rowcount == 0:
+                    raise NotFound(f"Run {run_id} has no tag {key!r}.")
+
+        self._retrying(work)
+
+    def _insert_params(self, conn: Connection, pk: int, run_id: str,
+                       params: dict[str, str]) -> None:
+        existing = dict(
+            conn.execute(
+                select(t.params.c.key, t.params.c.value).where(
+                    t.params.c.run_id == pk, t.params.c.key.in_(list(params))
+                )
+            ).all()
+        )
+        for key, value in params.items():
+            if key in existing and existing[key] != value:
+                raise ParamConflict(
+                    f"Param {key!r} of run {run_id} is {existing[key]!r} already and cannot "
+                    f"become {value!r}: params are immutable. Log the new value under "
+                    "another key, or start a new run."
+                )
+        new = [
+            {"run_id": pk, "key": k, "value": v, "num": param_number(v)}
+            for k, v in params.items()
+            if k not in existing
+        ]
+        if new:
+            conn.execute(t.params.insert(), new)
+
+    def write_metrics(self, rows: Sequence[MetricRow]) -> None:
+        if not rows:
+            return
+
+        def work() -> None:
+            with self._write() as conn:
+                pks = self._pks(conn, (r[0] for r in rows))
+                self._write_metric_rows(
+                    conn, [(pks[r[0]], r[1], r[2], r[3], r[4]) for r in rows]
+                )
+
+        self._retrying(work)
+
+    def _write_metric_rows(self, conn: Connection, rows: list[tuple[int, str, float, int, int]]
+                           ) -> None:
+        history = []
+        latest: dict[tuple[int, str], tuple[int, int, float]] = {}
+        for pk, key, value, step, ts in rows:
+            nan = value != value
+            history.append((pk, key, None if nan else value, step, ts, nan))
+            current = latest.get((pk, key))
+            if current is None or (step, ts) >= (current[0], current[1]):
+                latest[(pk, key)] = (step, ts, value)
+        conn.exec_driver_sql(self._insert_metric_sql, history)
+        conn.execute(
+            self._upsert_latest,
+            [
+                {"run_id": pk, "key": key, "value": None if v != v else v, "step": step,
+                 "timestamp": ts, "is_nan": v != v}
+                for (pk, key), (step, ts, v) in latest.items()
+            ],
+        )
+
+    def _latest_upsert_statement(self) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif self.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - guarded in _make_engine
+            raise StoreError(f"Unsupported database {self.dialect!r}.")
+        stmt = insert(t.latest_metrics)
+        current = t.latest_metrics.c
+        newer = or_(
+            stmt.excluded.step > current.step,
+            and_(stmt.excluded.step == current.step, stmt.excluded.timestamp >= current.timestamp),
+        )
+        return stmt.on_conflict_do_update(
+            index_elements=[current.run_id, current.key],
+            set_={
+                "value": stmt.excluded.value,
+                "step": stmt.excluded.step,
+                "timestamp": stmt.excluded.timestamp,
+                "is_nan": stmt.excluded.is_nan,
+            },
+            where=newer,
+        )
+
+    def get_metric_history(self, run_id: str, key: str) -> pd.DataFrame:
+        import numpy as np
+        import pandas as pd
+
+        with self._read() as conn:
+            pk = self._pk(conn, run_id)
+            cursor = conn.exec_driver_sql(
+                self._driver_sql(
+                    "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
+                    "ORDER BY step, timestamp"
+                ),
+                (pk, key),
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return pd.DataFrame(
+                {"step": np.array([], dtype="int64"), "value": np.array([], dtype="float64"),
+                 "timestamp": np.array([], dtype="int64")}
+            )
+        steps, values, stamps = zip(*rows)
+        return pd.DataFrame(
+            {
+                "step": np.fromiter(steps, dtype="int64", count=len(rows)),
+                "value": np.array(values, dtype="float64"),
+                "timestamp": np.fromiter(stamps, dtype="int64", count=len(rows)),
+            }
+        )
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        with self._read() as conn:
+            pk = self._pk(conn, run_id)
+            rows = conn.execute(
+                select(t.latest_metrics.c.key).where(t.latest_metrics.c.run_id == pk)
+                .order_by(t.latest_metrics.c.key)
+            ).all()
+        return [r.key for r in rows]
+
+    # -- search ------------------------------------------------------------------------
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        from .sql_search import load_runs, page_of_runs
+
+        with self._read() as conn:
+            page, token = page_of_runs(conn, experiment_ids, filter_string, view_type,
+                                       max_results, order_by, page_token)
+            return PagedList(load_runs(conn, page), token)
+
+    def search_runs_frame(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 100_000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[pd.DataFrame, str | None]:
+        from .sql_search import load_frame, page_of_runs
+
+        with self._read() as conn:
+            page, token = page_of_runs(conn, experiment_ids, filter_string, view_type,
+                                       max_results, order_by, page_token)
+            return load_frame(conn, page), token
+
+    def count_runs(self, experiment_ids: Sequence[str]) -> int:
+        with self._read() as conn:
+            return int(conn.execute(
+                select(func.count()).select_from(t.runs).where(
+                    t.runs.c.experiment_id.in_([_experiment_int(e) for e in experiment_ids])
+                )
+            ).scalar_one())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _safe(uri: str) -> str:
+    """The URI without a password, for messages."""
+    if "@" in uri and "://" in uri:
+        scheme, rest = uri.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return uri
+
+
+def _experiment_int(experiment_id: str | int) -> int:
+    try:
+        return int(experiment_id)
+    except (TypeError, ValueError):
+        raise ExperimentNotFound(
+            f"{experiment_id!r} is not an experiment id; ids are numbers such as '1'. "
+            "To look an experiment up by name, use get_experiment_by_name()."
+        ) from None
+
+
+def _lifecycle_clause(table: Any, view_type: ViewType) -> Any:
+    view_type = ViewType.parse(view_type)
+    if view_type == ViewType.ACTIVE_ONLY:
+        return table.c.lifecycle_stage == LifecycleStage.ACTIVE.value
+    if view_type == ViewType.DELETED_ONLY:
+        return table.c.lifecycle_stage == LifecycleStage.DELETED.value
+    return table.c.lifecycle_stage.in_([s.value for s in LifecycleStage])
+
+
+def _join(root: str, *parts: str) -> str:
+    return root.rstrip("/") + "/" + "/".join(parts)
+
+
+_ADJECTIVES = ("bold", "brisk", "calm", "clever", "eager", "gentle", "keen", "lucid", "merry",
+               "nimble", "quiet", "rapid", "sharp", "steady", "sunny", "swift", "tidy", "vivid",
+               "warm", "wise")
+_NOUNS = ("badger", "bear", "crane", "dolphin", "falcon", "fox", "gecko", "heron", "ibis",
+          "koala", "lark", "lynx", "mole", "otter", "owl", "panda", "raven", "seal", "swan",
+          "wren")
+
+
+def _random_name() -> str:
+    rnd = int.from_bytes(os.urandom(4), "big")
+    return (f"{_ADJECTIVES[rnd % len(_ADJECTIVES)]}-{_NOUNS[(rnd >> 8) % len(_NOUNS)]}-"
+            f"{(rnd >> 16) % 1000:03d}")
+
+
+def _make_engine(uri: str) -> Any:
+    if uri.startswith("sqlite"):
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
+            Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            uri,
+            connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+            cursor = dbapi_conn.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            for attempt in range(50):
+                try:
+                    cursor.execute("PRAGMA journal_mode = WAL")
+                    break
+                except Exception as exc:  # another process holds the lock while converting
+                    if not _is_locked(exc) or attempt == 49:
+                        raise
+                    time.sleep(0.1)
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA case_sensitive_like = ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    if uri.startswith("postgresql"):
+        if uri.startswith("postgresql://"):
+            uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
+        return create_engine(uri, pool_pre_ping=True)
+    raise InvalidParameter(
+        f"Unsupported database URI {_safe(uri)!r}; use sqlite:///path or postgresql://..."
+    )

@@ -1,0 +1,404 @@
+"""Search over runs: the filter tree compiled to SQL, paging, and bulk loading.
+
+Every literal of a filter becomes a bound parameter; keys are matched as
+values, never spliced into SQL. Comparisons on metrics use the latest-value
+table, so a search never scans metric histories.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, and_, not_, or_, select, true
+
+from ..entities import Run, RunData, RunInfo, RunStatus, ViewType
+from ..errors import InvalidFilter, InvalidParameter
+from . import schema as t
+from .search import And, Compare, Field, Node, Not, Or, parse_filter, parse_order_by
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MAX_RESULTS_LIMIT = 1_000_000
+
+_ATTRIBUTES: dict[str, tuple[Any, str]] = {
+    "run_id": (t.runs.c.run_uuid, "str"),
+    "run_uuid": (t.runs.c.run_uuid, "str"),
+    "id": (t.runs.c.run_uuid, "str"),
+    "run_name": (t.runs.c.name, "str"),
+    "name": (t.runs.c.name, "str"),
+    "status": (t.runs.c.status, "status"),
+    "user_id": (t.runs.c.user_id, "str"),
+    "user": (t.runs.c.user_id, "str"),
+    "artifact_uri": (t.runs.c.artifact_uri, "str"),
+    "lifecycle_stage": (t.runs.c.lifecycle_stage, "str"),
+    "parent_run_id": (t.runs.c.parent_run_uuid, "str"),
+    "start_time": (t.runs.c.start_time, "num"),
+    "end_time": (t.runs.c.end_time, "num"),
+    "created": (t.runs.c.start_time, "num"),
+    "experiment_id": (t.runs.c.experiment_id, "num"),
+}
+
+_STRING_OPS = ("=", "!=", "LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE", "IN", "NOT IN")
+
+
+def _apply(column: Any, op: str, value: Any) -> Any:
+    if op == "=":
+        return column == value
+    if op == "!=":
+        return column != value
+    if op == "<":
+        return column < value
+    if op == "<=":
+        return column <= value
+    if op == ">":
+        return column > value
+    if op == ">=":
+        return column >= value
+    if op == "LIKE":
+        return column.like(value)
+    if op == "NOT LIKE":
+        return not_(column.like(value))
+    if op == "ILIKE":
+        return column.ilike(value)
+    if op == "NOT ILIKE":
+        return not_(column.ilike(value))
+    if op == "IN":
+        return column.in_(list(value))
+    if op == "NOT IN":
+        return column.not_in(list(value))
+    raise AssertionError(op)
+
+
+class _Compiler:
+    def __init__(self, text: str):
+        self.text = text
+
+    def error(self, message: str, position: int) -> InvalidFilter:
+        return InvalidFilter(message, self.text, position)
+
+    def compile(self, node: Node) -> Any:
+        if isinstance(node, And):
+            return and_(*(self.compile(p) for p in node.parts))
+        if isinstance(node, Or):
+            return or_(*(self.compile(p) for p in node.parts))
+        if isinstance(node, Not):
+            return not_(self.compile(node.part))
+        return self.compare(node)
+
+    def compare(self, node: Compare) -> Any:
+        kind = node.field.kind
+        if kind is None:
+            if node.field.key.lower() in _ATTRIBUTES:
+                kind = "attribute"
+            else:
+                raise self.error(
+                    f"{node.field.key!r} needs a prefix: metrics.{node.field.key}, "
+                    f"params.{node.field.key}, tags.{node.field.key} or attributes.<name>",
+                    node.field.position,
+                )
+        if kind == "attribute":
+            return self.attribute(node)
+        if kind == "metric":
+            return self.keyed(t.latest_metrics, node, numeric=True)
+        if kind == "param":
+            return self.keyed(t.params, node, numeric=_numeric_param(node))
+        return self.keyed(t.tags, node, numeric=False)
+
+    def keyed(self, table: Any, node: Compare, numeric: bool) -> Any:
+        key = node.field.key
+        if node.op in ("IS NULL", "IS NOT NULL"):
+            has = t.runs.c.id.in_(select(table.c.run_id).where(table.c.key == key))
+            return has if node.op == "IS NOT NULL" else not_(has)
+        if table is t.latest_metrics:
+            if node.quoted or node.op in ("LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE"):
+                raise self.error(
+                    f"metrics.{key} is a number; compare it with a number, e.g. "
+                    f"metrics.{key} > 0.5",
+                    node.position,
+                )
+            column = table.c.value
+            value = node.value
+        elif numeric:
+            column = table.c.num
+            value = _as_numbers(node.value)
+        else:
+            if not node.quoted:
+                prefix = "params" if table is t.params else "tags"
+                raise self.error(
+                    f"{prefix}.{key} holds text; quote the value, e.g. {prefix}.{key} = "
+                    f"'{node.value if not isinstance(node.value, tuple) else node.value[0]}'",
+                    node.position,
+                )
+            if node.op not in _STRING_OPS:
+                raise self.error(
+                    f"{node.op} compares numbers; tags are text and support "
+                    "=, !=, LIKE, ILIKE and IN",
+                    node.position,
+                )
+            column = table.c.value
+            value = node.value
+        inner = select(table.c.run_id).where(table.c.key == key, _apply(column, node.op, value))
+        return t.runs.c.id.in_(inner)
+
+    def attribute(self, node: Compare) -> Any:
+        name = node.field.key.lower()
+        if name not in _ATTRIBUTES:
+            known = ", ".join(sorted({k for k in _ATTRIBUTES if k not in ("id", "user",
+                                                                           "created")}))
+            raise self.error(f"Unknown attribute {node.field.key!r}; known: {known}",
+                             node.field.position)
+        column, kind = _ATTRIBUTES[name]
+        if node.op in ("IS NULL", "IS NOT NULL"):
+            return column.is_(None) if node.op == "IS NULL" else column.is_not(None)
+        if kind == "num":
+            if node.op in ("LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE"):
+                raise self.error(f"{name} is a number; LIKE does not apply", node.position)
+            return _apply(column, node.op, _as_numbers(node.value, self, node))
+        if not node.quoted:
+            raise self.error(f"attributes.{name} is text; quote the value", node.position)
+        if node.op not in _STRING_OPS:
+            raise self.error(f"{name} supports =, !=, LIKE, ILIKE and IN", node.position)
+        value = node.value
+        if kind == "status":
+            values = value if isinstance(value, tuple) else (value,)
+            try:
+                parsed = tuple(RunStatus.parse(v).value for v in values) if "LIKE" not in \
+                    node.op else values
+            except InvalidParameter as exc:
+                raise self.error(str(exc), node.position) from None
+            value = parsed if isinstance(value, tuple) else parsed[0]
+        return _apply(column, node.op, value)
+
+
+def _numeric_param(node: Compare) -> bool:
+    """Params compare as numbers when the literal is a number (or a numeric string
+    with <, <=, >, >=)."""
+    if node.op in ("LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE"):
+        return False
+    if not node.quoted:
+        return True
+    if node.op in ("<", "<=", ">", ">="):
+        return True
+    return False
+
+
+def _as_numbers(value: Any, compiler: _Compiler | None = None, node: Compare | None = None
+                ) -> Any:
+    def one(v: Any) -> float:
+        if isinstance(v, (int, float)):
+            return v
+        try:
+            return float(v)
+        except ValueError:
+            if compiler is not None and node is not None:
+                raise compiler.error(f"{v!r} is not a number", node.position) from None
+            raise InvalidFilter(
+                f"{v!r} is not a number; <, <=, > and >= on params compare numbers"
+            ) from None
+
+    if isinstance(value, tuple):
+        return tuple(one(v) for v in value)
+    return one(value)
+
+
+def compile_filter(text: str | None) -> Any:
+    """The SQL condition on ``runs`` for a filter string (``true()`` for none)."""
+    node = parse_filter(text)
+    if node is None:
+        return true()
+    return _Compiler(text or "").compile(node)
+
+
+def _order_clauses(order_by: Sequence[str] | None, query: Any) -> tuple[Any, list[Any]]:
+    clauses: list[Any] = []
+    for i, text in enumerate(order_by or ()):
+        ob = parse_order_by(text)
+        field: Field = ob.field
+        kind = field.kind
+        if kind is None:
+            if field.key.lower() in _ATTRIBUTES:
+                kind = "attribute"
+            else:
+                raise InvalidFilter(
+                    f"order_by {text!r}: {field.key!r} needs a prefix (metrics., params., "
+                    "tags., attributes.)"
+                )
+        if kind == "attribute":
+            if field.key.lower() not in _ATTRIBUTES:
+                raise InvalidFilter(f"order_by {text!r}: unknown attribute {field.key!r}")
+            column = _ATTRIBUTES[field.key.lower()][0]
+        else:
+            table = {"metric": t.latest_metrics, "param": t.params, "tag": t.tags}[kind]
+            alias = table.alias(f"ob{i}")
+            query = query.outerjoin(
+                alias, and_(alias.c.run_id == t.runs.c.id, alias.c.key == field.key)
+            )
+            column = alias.c.value
+            if kind == "param":
+                # numbers in numeric order first, then the rest as text
+                clauses.append(alias.c.num.is_(None))
+                clauses.append(alias.c.num.asc() if ob.ascending else alias.c.num.desc())
+        clauses.append(column.is_(None))  # missing values last, either direction
+        clauses.append(column.asc() if ob.ascending else column.desc())
+    clauses.extend([t.runs.c.start_time.desc(), t.runs.c.id.desc()])
+    return query, clauses
+
+
+def encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError
+        return offset
+    except Exception:
+        raise InvalidParameter(
+            "Invalid page token; pass the next_page_token of the previous page unchanged."
+        ) from None
+
+
+def page_of_runs(
+    conn: Connection,
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    view_type: ViewType,
+    max_results: int,
+    order_by: Sequence[str] | None,
+    page_token: str | None,
+) -> tuple[list[int], str | None]:
+    """Primary keys of one page of matching runs, in order, and the next token."""
+    if not isinstance(max_results, int) or not 0 < max_results <= MAX_RESULTS_LIMIT:
+        raise InvalidParameter(
+            f"max_results must be a whole number from 1 to {MAX_RESULTS_LIMIT}, "
+            f"not {max_results!r}."
+        )
+    from .sql import _experiment_int, _lifecycle_clause
+
+    offset = decode_token(page_token)
+    condition = compile_filter(filter_string)
+    query = select(t.runs.c.id).select_from(t.runs)
+    query, clauses = _order_clauses(order_by, query)
+    where = [condition, _lifecycle_clause(t.runs, view_type)]
+    if experiment_ids:
+        where.append(t.runs.c.experiment_id.in_([_experiment_int(e) for e in experiment_ids]))
+    query = query.where(*where).order_by(*clauses).limit(max_results + 1).offset(offset)
+    pks = [row[0] for row in conn.execute(query)]
+    token = None
+    if len(pks) > max_results:
+        pks = pks[:max_results]
+        token = encode_token(offset + max_results)
+    return pks, token
+
+
+def run_info(row: Any) -> RunInfo:
+    return RunInfo(
+        run_id=row.run_uuid,
+        experiment_id=str(row.experiment_id),
+        run_name=row.name,
+        status=row.status,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        lifecycle_stage=row.lifecycle_stage,
+        user_id=row.user_id,
+        artifact_uri=row.artifact_uri,
+        parent_run_id=row.parent_run_uuid,
+    )
+
+
+_CHUNK = 900  # below every database's bound-parameter limit
+
+
+def _chunks(pks: list[int]) -> list[list[int]]:
+    return [pks[i : i + _CHUNK] for i in range(0, len(pks), _CHUNK)]
+
+
+def _fetch(conn: Connection, pks: list[int]) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+    """Run rows and their params, latest metrics and tags, for many runs at once."""
+    runs_rows: list[Any] = []
+    params: list[Any] = []
+    metrics: list[Any] = []
+    tags: list[Any] = []
+    if not pks:
+        return runs_rows, params, metrics, tags
+    # Chunks keep every statement below the databases' bound-parameter limits.
+    for chunk in _chunks(pks):
+        runs_rows += conn.execute(
+            select(t.runs, t.experiments.c.name.label("experiment_name"))
+            .join(t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id)
+            .where(t.runs.c.id.in_(chunk))
+        ).all()
+        params += conn.execute(
+            select(t.params.c.run_id, t.params.c.key, t.params.c.value)
+            .where(t.params.c.run_id.in_(chunk))
+        ).all()
+        metrics += conn.execute(
+            select(t.latest_metrics.c.run_id, t.latest_metrics.c.key, t.latest_metrics.c.value)
+            .where(t.latest_metrics.c.run_id.in_(chunk))
+        ).all()
+        tags += conn.execute(
+            select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(t.tags.c.run_id.in_(chunk))
+        ).all()
+    return runs_rows, params, metrics, tags
+
+
+def load_runs(conn: Connection, pks: list[int]) -> list[Run]:
+    runs_rows, params, metrics, tags = _fetch(conn, pks)
+    data: dict[int, RunData] = {pk: RunData() for pk in pks}
+    for run_pk, key, value in params:
+        data[run_pk].params[key] = value
+    for run_pk, key, value in metrics:
+        data[run_pk].metrics[key] = float("nan") if value is None else value
+    for run_pk, key, value in tags:
+        data[run_pk].tags[key] = value
+    by_pk = {row.id: row for row in runs_rows}
+    return [Run(run_info(by_pk[pk]), data[pk]) for pk in pks if pk in by_pk]
+
+
+def load_frame(conn: Connection, pks: list[int]) -> pd.DataFrame:
+    """One row per run: attributes, then params.*, metrics.* and tags.* columns."""
+    import numpy as np
+    import pandas as pd
+
+    runs_rows, params, metrics, tags = _fetch(conn, pks)
+    by_pk = {row.id: row for row in runs_rows}
+    pks = [pk for pk in pks if pk in by_pk]
+    index = {pk: i for i, pk in enumerate(pks)}
+    n = len(pks)
+    rows = [by_pk[pk] for pk in pks]
+    columns: dict[str, Any] = {
+        "run_id": [r.run_uuid for r in rows],
+        "experiment_id": [str(r.experiment_id) for r in rows],
+        "experiment": [r.experiment_name for r in rows],
+        "run_name": [r.name for r in rows],
+        "status": [r.status for r in rows],
+        "start_time": pd.to_datetime(
+            np.array([r.start_time for r in rows], dtype="int64"), unit="ms", utc=True
+        ),
+        "end_time": pd.to_datetime(
+            pd.array([r.end_time for r in rows], dtype="Int64"), unit="ms", utc=True
+        ),
+        "user_id": [r.user_id for r in rows],
+        "parent_run_id": [r.parent_run_uuid for r in rows],
+        "artifact_uri": [r.artifact_uri for r in rows],
+    }
+    for prefix, triples, numeric in (("params.", params, False), ("metrics.", metrics, True),
+                                     ("tags.", tags, False)):
+        block: dict[str, Any] = {}
+        for run_pk, key, value in triples:
+            col = block.get(key)
+            if col is None:
+                col = block[key] = (np.full(n, np.nan) if numeric else [None] * n)
+            col[index[run_pk]] = (np.nan if value is None else value)
+        for key in sorted(block):
+            columns[prefix + key] = block[key]
+    return pd.DataFrame(columns)
+

@@ -1,0 +1,6 @@
+"""The tracking service: the Client, the module-level API, the background writer and
+run-context capture."""
+
+from .client import Client
+
+__all__ = ["Client"]

@@ -1,0 +1,465 @@
+"""The tracking client: explicit run ids, one store, MLflow's ``MlflowClient`` vocabulary."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..artifacts import artifact_repository, clean_artifact_path
+from ..entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    PagedList,
+    Run,
+    RunStatus,
+    ViewType,
+)
+from ..errors import ExperimentNotFound, InvalidParameter, InvalidState, RunNotFound
+from ..store import open_store
+from ..uris import resolve_tracking_uri
+from . import validation as v
+from .context import current_user
+from .writer import BatchWriter
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: A RUNNING run whose heartbeat is older than this (seconds) is taken as dead.
+STALE_AFTER = float(os.environ.get("MLTRACK_HEARTBEAT_TIMEOUT", "60"))
+_STALE_CHECK_EVERY = 5.0
+
+_writers: dict[int, BatchWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def _writer_for(store: Any) -> BatchWriter:
+    writer = _writers.get(id(store))
+    if writer is None:
+        with _writers_lock:
+            writer = _writers.get(id(store))
+            if writer is None:
+                writer = _writers[id(store)] = BatchWriter(store)
+    return writer
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Client:
+    """Talks to one tracking store. Cheap to create: stores are shared per URI."""
+
+    def __init__(self, tracking_uri: str | os.PathLike[str] | None = None,
+                 artifact_root: str | None = None):
+        self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        self._artifact_root = artifact_root
+        self._store: Any = None
+        self._known_runs: set[str] = set()
+        self._auto_step: dict[tuple[str, str], int] = {}
+        self._last_stale_check = 0.0
+
+    def __repr__(self) -> str:
+        return f"Client({self.tracking_uri!r})"
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            self._store = open_store(self.tracking_uri, self._artifact_root)
+        return self._store
+
+    @property
+    def writer(self) -> BatchWriter:
+        return _writer_for(self.store)
+
+    # -- experiments -------------------------------------------------------------------
+
+    def create_experiment(self, name: str, artifact_location: str | None = None,
+                          tags: dict[str, Any] | None = None) -> str:
+        v.name_value(name, "experiment name")
+        clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
+        return str(self.store.create_experiment(name, artifact_location, clean_tags))
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self.store.get_experiment(str(experiment_id))  # type: ignore[no-any-return]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self.store.get_experiment_by_name(name)  # type: ignore[no-any-return]
+
+    def get_or_create_experiment(self, name: str) -> str:
+        v.name_value(name, "experiment name")
+        return str(self.store.get_or_create_experiment(name))
+
+    def search_experiments(self, view_type: ViewType | str = ViewType.ACTIVE_ONLY
+                           ) -> list[Experiment]:
+        return self.store.search_experiments(ViewType.parse(view_type))  # type: ignore
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self.store.set_experiment_lifecycle(str(experiment_id), deleted=True)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.store.set_experiment_lifecycle(str(experiment_id), deleted=False)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        self.store.set_experiment_tag(str(experiment_id), v.validate_key(key, "tag key"),
+                                      v.tag_value(value))
+
+    def _experiment_id(self, experiment: str | None) -> str:
+        """An experiment id from an id or a name."""
+        if experiment is None:
+            raise InvalidParameter("Name an experiment.")
+        experiment = str(experiment)
+        if experiment.isdigit():
+            try:
+                return self.get_experiment(experiment).experiment_id
+            except ExperimentNotFound:
+                pass
+        found = self.get_experiment_by_name(experiment)
+        if found is None:
+            raise ExperimentNotFound(
+                f"No experiment named or numbered {experiment!r}; create it with "
+                "create_experiment() or set_experiment()."
+            )
+        return found.experiment_id
+
+    # -- runs --------------------------------------------------------------------------
+
+    def create_run(self, experiment_id: str, run_name: str | None = None,
+                   tags: dict[str, Any] | None = None, parent_run_id: str | None = None,
+                   start_time: int | None = None) -> Run:
+        """Start a RUNNING run; this process sends its heartbeat until it ends."""
+        self.flush_check()
+        if run_name is not None:
+            v.name_value(run_name)
+        clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
+        user = clean_tags.get("mltrack.user") or current_user()
+        info = self.store.create_run(
+            str(experiment_id), run_name, start_time or _now(), user,
+            parent_run_id=parent_run_id, tags=clean_tags,
+        )
+        self._known_runs.add(info.run_id)
+        self.writer.live_runs.add(info.run_id)
+        return Run(info, _data(params={}, metrics={}, tags=clean_tags))
+
+    def set_terminated(self, run_id: str, status: str = "FINISHED",
+                       end_time: int | None = None) -> None:
+        """End a run: flush its metrics, then record the status and end time."""
+        status_value = RunStatus.parse(status)
+        if not status_value.is_terminal:
+            raise InvalidParameter(f"A run ends as FINISHED, FAILED or KILLED, not {status!r}.")
+        self.writer.live_runs.discard(run_id)
+        self.flush()
+        self.store.update_run(run_id, status=status_value.value, end_time=end_time or _now())
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        if name is not None:
+            v.name_value(name)
+        self.store.update_run(run_id, status=status, run_name=name)
+
+    def resume_run(self, run_id: str) -> Run:
+        """Mark an ended run RUNNING again, for logging more to it."""
+        run = self.get_run(run_id)
+        if run.info.lifecycle_stage != "active":
+            raise InvalidState(f"Run {run_id} is deleted; restore_run() it first.")
+        if run.info.status != RunStatus.RUNNING.value:
+            self.store.update_run(run_id, status=RunStatus.RUNNING.value)
+        self._known_runs.add(run_id)
+        self.writer.live_runs.add(run_id)
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        self._mark_stale()
+        return self.store.get_run(_run_id(run_id))  # type: ignore[no-any-return]
+
+    def delete_run(self, run_id: str) -> None:
+        self.store.set_run_lifecycle(_run_id(run_id), deleted=True)
+
+    def restore_run(self, run_id: str) -> None:
+        self.store.set_run_lifecycle(_run_id(run_id), deleted=False)
+
+    def search_runs(self, experiment_ids: Sequence[str] | str | None = None,
+                    filter_string: str | None = None,
+                    run_view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+                    max_results: int = 1000, order_by: Sequence[str] | str | None = None,
+                    page_token: str | None = None) -> PagedList:
+        """Runs matching a filter, as Run objects (one page)."""
+        self._mark_stale()
+        return self.store.search_runs(  # type: ignore[no-any-return]
+            _ids(experiment_ids), filter_string, ViewType.parse(run_view_type), max_results,
+            _order(order_by), page_token,
+        )
+
+    def search_runs_frame(self, experiment_ids: Sequence[str] | str | None = None,
+                          filter_string: str | None = None,
+                          run_view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+                          max_results: int = 100_000,
+                          order_by: Sequence[str] | str | None = None,
+                          page_token: str | None = None) -> tuple[pd.DataFrame, str | None]:
+        """Runs matching a filter, as a wide DataFrame, and the next page token."""
+        self._mark_stale()
+        return self.store.search_runs_frame(  # type: ignore[no-any-return]
+            _ids(experiment_ids), filter_string, ViewType.parse(run_view_type), max_results,
+            _order(order_by), page_token,
+        )
+
+    def _mark_stale(self) -> None:
+        now = time.monotonic()
+        if now - self._last_stale_check >= _STALE_CHECK_EVERY:
+            self._last_stale_check = now
+            self.store.mark_stale_runs(_now() - int(STALE_AFTER * 1000))
+
+    def mark_stale_runs(self, stale_after: float | None = None) -> list[str]:
+        """Mark RUNNING runs without a heartbeat for ``stale_after`` seconds KILLED."""
+        seconds = STALE_AFTER if stale_after is None else stale_after
+        return self.store.mark_stale_runs(_now() - int(seconds * 1000))  # type: ignore
+
+    # -- params, tags, metrics ---------------------------------------------------------
+
+    def _check_run(self, run_id: str) -> str:
+        if run_id not in self._known_runs:
+            run = self.store.get_run(_run_id(run_id))
+            if run.info.lifecycle_stage != "active":
+                raise InvalidState(f"Run {run_id} is deleted; restore it before logging to it.")
+            self._known_runs.add(run_id)
+        return run_id
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        self.log_batch(run_id, params={key: value})
+        return value
+
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        self.log_batch(run_id, params=params)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, tags={key: value})
+
+    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        self.log_batch(run_id, tags=tags)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.store.delete_tag(_run_id(run_id), key)
+
+    def log_batch(self, run_id: str, metrics: Sequence[Metric] = (),
+                  params: dict[str, Any] | None = None,
+                  tags: dict[str, Any] | None = None) -> None:
+        """Params, tags and metrics stored synchronously in one transaction."""
+        self.flush_check()
+        if len(metrics) + len(params or ()) + len(tags or ()) > v.MAX_BATCH:
+            raise InvalidParameter(f"A batch holds at most {v.MAX_BATCH} items; split it.")
+        clean_params = {v.validate_key(k, "param key"): v.param_value(x)
+                        for k, x in (params or {}).items()}
+        clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
+        clean_metrics = [
+            Metric(v.validate_key(m.key, "metric key"), v.metric_value(m.key, m.value),
+                   v.timestamp_value(m.timestamp), v.step_value(m.step))
+            for m in metrics
+        ]
+        self.store.log_batch(_run_id(run_id), clean_metrics, clean_params, clean_tags)
+        self._known_runs.add(run_id)
+
+    def log_metric(self, run_id: str, key: str, value: Any, step: int | None = None,
+                   timestamp: int | None = None, synchronous: bool = False) -> None:
+        """Buffer one metric point; it is on disk within a second, or at ``flush()``.
+
+        Without ``step``, each key counts its own steps 0, 1, 2... in this process.
+        """
+        writer = self.writer
+        if writer._error is not None:
+            writer.check()
+        if run_id not in self._known_runs:
+            self._check_run(run_id)
+        if key.__class__ is not str or key not in v._valid_keys:
+            v.validate_key(key, "metric key")
+        value = v.metric_value(key, value)
+        if step is None:
+            slot = (run_id, key)
+            step = self._auto_step.get(slot, -1) + 1
+            self._auto_step[slot] = step
+        else:
+            step = v.step_value(step)
+        writer.append((run_id, key, value,
+                       step, time.time_ns() // 1_000_000 if timestamp is None
+                       else v.timestamp_value(timestamp)))
+        if synchronous:
+            writer.flush()
+
+    def log_metrics(self, run_id: str, metrics: dict[str, Any], step: int | None = None,
+                    timestamp: int | None = None, synchronous: bool = False) -> None:
+        ts = _now() if timestamp is None else v.timestamp_value(timestamp)
+        for key, value in metrics.items():
+            self.log_metric(run_id, key, value, step=step, timestamp=ts)
+        if synchronous:
+            self.flush()
+
+    def log_metric_points(self, run_id: str, key: str, values: Iterable[Any],
+                          steps: Iterable[int] | None = None,
+                          timestamps: Iterable[int] | None = None) -> None:
+        """Buffer many points of one metric at once (values and steps may be arrays)."""
+        self.flush_check()
+        self._check_run(run_id)
+        v.validate_key(key, "metric key")
+        vals = [v.metric_value(key, x) for x in values]
+        if steps is None:
+            start = self._auto_step.get((run_id, key), -1) + 1
+            step_list = list(range(start, start + len(vals)))
+        else:
+            step_list = [v.step_value(s) for s in steps]
+        if step_list:
+            self._auto_step[(run_id, key)] = max(step_list[-1],
+                                                 self._auto_step.get((run_id, key), -1))
+        now = _now()
+        ts_list = [now] * len(vals) if timestamps is None else \
+            [v.timestamp_value(x) for x in timestamps]
+        if not len(vals) == len(step_list) == len(ts_list):
+            raise InvalidParameter("values, steps and timestamps must have the same length.")
+        self.writer.extend(list(zip([run_id] * len(vals), [key] * len(vals), vals, step_list,
+                                    ts_list)))
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric, ordered by step (MLflow's return type)."""
+        frame = self.get_metric_history_frame(run_id, key)
+        return [Metric(key, float(val), int(ts), int(st)) for st, val, ts in
+                zip(frame["step"].to_numpy(), frame["value"].to_numpy(),
+                    frame["timestamp"].to_numpy())]
+
+    def get_metric_history_frame(self, run_id: str, key: str) -> pd.DataFrame:
+        """Every point of one metric as a DataFrame (step, value, timestamp): fast."""
+        self.flush()
+        return self.store.get_metric_history(_run_id(run_id), key)  # type: ignore
+
+    def flush(self) -> None:
+        """Store every buffered metric now; raise if some could not be stored."""
+        if self._store is not None:
+            self.writer.flush()
+
+    def flush_check(self) -> None:
+        if self._store is not None:
+            writer = _writers.get(id(self._store))
+            if writer is not None:
+                writer.check()
+
+    # -- artifacts ---------------------------------------------------------------------
+
+    def _repo(self, run_id: str) -> Any:
+        return artifact_repository(self.get_run(run_id).info.artifact_uri)
+
+    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str],
+                     artifact_path: str | None = None) -> None:
+        path = Path(local_path)
+        repo = self._repo(run_id)
+        if path.is_dir():
+            repo.log_dir(path, _join(artifact_path, path.name))
+        else:
+            repo.log_file(path, clean_artifact_path(artifact_path))
+
+    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str],
+                      artifact_path: str | None = None) -> None:
+        self._repo(run_id).log_dir(local_dir, clean_artifact_path(artifact_path))
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self._repo(run_id).write_bytes(artifact_file, text.encode("utf-8"))
+
+    def log_dict(self, run_id: str, dictionary: dict[str, Any], artifact_file: str) -> None:
+        if artifact_file.endswith((".yaml", ".yml")):
+            import yaml
+
+            data = yaml.safe_dump(dictionary, sort_keys=False)
+        else:
+            data = json.dumps(dictionary, indent=2, default=str)
+        self._repo(run_id).write_bytes(artifact_file, data.encode("utf-8"))
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
+        """Save a matplotlib figure (png/svg/pdf...) or an Altair chart (html/json/png/svg)."""
+        self._repo(run_id).write_bytes(artifact_file, _figure_bytes(figure, artifact_file))
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return self._repo(run_id).list(clean_artifact_path(path))  # type: ignore
+
+    def download_artifacts(self, run_id: str, path: str = "",
+                           dst_path: str | os.PathLike[str] | None = None) -> str:
+        dst = dst_path or tempfile.mkdtemp(prefix="mltrack-")
+        return self._repo(run_id).download(path, dst)  # type: ignore[no-any-return]
+
+    def read_artifact(self, run_id: str, artifact_file: str) -> bytes:
+        return self._repo(run_id).read_bytes(artifact_file)  # type: ignore[no-any-return]
+
+    # -- maintenance -------------------------------------------------------------------
+
+    def gc(self, older_than_seconds: float | None = None,
+           run_ids: Sequence[str] | None = None) -> list[str]:
+        """Permanently remove deleted runs (and their artifacts); returns their ids."""
+        cutoff = None if older_than_seconds is None else _now() - int(older_than_seconds * 1000)
+        deleted = self.store.deleted_runs(cutoff)
+        if run_ids is not None:
+            wanted = set(run_ids)
+            not_deleted = wanted - {r.run_id for r in deleted}
+            if not_deleted:
+                raise InvalidState(
+                    f"Run {sorted(not_deleted)[0]} is not deleted; delete it first "
+                    "(mltrack runs delete) and then collect it."
+                )
+            deleted = [r for r in deleted if r.run_id in wanted]
+        for info in deleted:
+            artifact_repository(info.artifact_uri).delete_all()
+        self.store.purge_runs([r.run_id for r in deleted])
+        return [r.run_id for r in deleted]
+
+
+def _data(**kwargs: Any) -> Any:
+    from ..entities import RunData
+
+    return RunData(**kwargs)
+
+
+def _run_id(run_id: Any) -> str:
+    if not isinstance(run_id, str) or not run_id:
+        raise RunNotFound(f"{run_id!r} is not a run id; run ids are 32 hex characters.")
+    return run_id
+
+
+def _ids(experiment_ids: Sequence[str] | str | None) -> list[str]:
+    if experiment_ids is None:
+        return []
+    if isinstance(experiment_ids, (str, int)):
+        return [str(experiment_ids)]
+    return [str(e) for e in experiment_ids]
+
+
+def _order(order_by: Sequence[str] | str | None) -> list[str] | None:
+    if order_by is None:
+        return None
+    return [order_by] if isinstance(order_by, str) else list(order_by)
+
+
+def _join(*parts: str | None) -> str:
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+def _figure_bytes(figure: Any, artifact_file: str) -> bytes:
+    suffix = artifact_file.rsplit(".", 1)[-1].lower() if "." in artifact_file else ""
+    module = type(figure).__module__
+    if module.startswith("altair"):
+        if suffix == "json":
+            return figure.to_json().encode()  # type: ignore[no-any-return]
+        if suffix == "html":
+            return figure.to_html(inline=True).encode()  # type: ignore[no-any-return]
+        if suffix in ("png", "svg", "pdf"):
+            buffer = io.BytesIO() if suffix != "svg" else io.StringIO()
+            figure.save(buffer, format=suffix)
+            data = buffer.getvalue()
+            return data.encode() if isinstance(data, str) else data
+        raise InvalidParameter("Save an Altair chart as .html, .json, .png, .svg or .pdf.")
+    if hasattr(figure, "savefig"):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=suffix or "png", bbox_inches="tight")
+        return buffer.getvalue()
+    raise InvalidParameter(
+        f"log_figure takes a matplotlib Figure or an Altair chart, not {type(figure).__name__}."
+    )

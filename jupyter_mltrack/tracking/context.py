@@ -1,0 +1,151 @@
+"""Run context: who started a run, where, from which code.
+
+Context comes from providers, plain functions returning tags. The built-in
+ones (user, host, Python, script, git) are registered here; the notebook
+face registers its own when it is loaded. Every provider is called when a
+run starts; one that fails is skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+USER = "mltrack.user"
+HOST = "mltrack.host"
+PYTHON = "mltrack.python_version"
+SOURCE_TYPE = "mltrack.source.type"
+SOURCE_NAME = "mltrack.source.name"
+GIT_COMMIT = "mltrack.source.git.commit"
+GIT_BRANCH = "mltrack.source.git.branch"
+GIT_DIRTY = "mltrack.source.git.dirty"
+GIT_REPO = "mltrack.source.git.repo"
+PARENT_RUN = "mltrack.parentRunId"
+NOTE = "mltrack.note.content"
+
+ContextProvider = Callable[[], dict[str, str]]
+_providers: dict[str, ContextProvider] = {}
+
+
+def register_context_provider(name: str, provider: ContextProvider) -> None:
+    """Add (or replace) a provider of run tags; called at every run start."""
+    _providers[name] = provider
+
+
+def unregister_context_provider(name: str) -> None:
+    _providers.pop(name, None)
+
+
+def run_context() -> dict[str, str]:
+    """Tags from every provider; later providers win on the same key."""
+    tags: dict[str, str] = {}
+    for provider in list(_providers.values()):
+        try:
+            tags.update(provider())
+        except Exception:  # noqa: BLE001,S112 - context is best effort by design
+            continue
+    return tags
+
+
+def current_user() -> str:
+    for var in ("MLTRACK_USER", "JUPYTERHUB_USER"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database in some containers
+        return "unknown"
+
+
+def _basic() -> dict[str, str]:
+    return {
+        USER: current_user(),
+        HOST: socket.gethostname(),
+        PYTHON: platform.python_version(),
+    }
+
+
+def _script() -> dict[str, str]:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path and "ipykernel" not in path:
+        return {SOURCE_TYPE: "LOCAL", SOURCE_NAME: str(Path(path).resolve())}
+    return {}
+
+
+def _git_dir(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / ".git"
+        if candidate.is_dir():
+            return candidate
+        if candidate.is_file():  # worktrees and submodules: "gitdir: <path>"
+            text = candidate.read_text().strip()
+            if text.startswith("gitdir:"):
+                return (folder / text[len("gitdir:"):].strip()).resolve()
+    return None
+
+
+_git_cache: tuple[float, str, dict[str, str]] | None = None
+_GIT_CACHE_SECONDS = 2.0
+
+
+def git_context(start: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Commit, branch and dirty flag of the repository around ``start`` (cwd by default).
+
+    Commit and branch are read from files; the dirty flag asks ``git status``,
+    cached for two seconds so that starting many runs stays fast.
+    """
+    global _git_cache
+    here = str(Path(start or os.getcwd()).resolve())
+    if _git_cache and _git_cache[1] == here and time.monotonic() - _git_cache[0] < \
+            _GIT_CACHE_SECONDS:
+        return dict(_git_cache[2])
+    git_dir = _git_dir(Path(here))
+    if git_dir is None:
+        return {}
+    tags: dict[str, str] = {GIT_REPO: str(git_dir.parent)}
+    head = (git_dir / "HEAD").read_text().strip()
+    commit = None
+    if head.startswith("ref:"):
+        ref = head[4:].strip()
+        tags[GIT_BRANCH] = ref.removeprefix("refs/heads/")
+        common = git_dir
+        if (git_dir / "commondir").is_file():
+            common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
+        for base in (git_dir, common):
+            ref_file = base / ref
+            if ref_file.is_file():
+                commit = ref_file.read_text().strip()
+                break
+        else:
+            packed = common / "packed-refs"
+            if packed.is_file():
+                for line in packed.read_text().splitlines():
+                    if line.endswith(" " + ref):
+                        commit = line.split(" ", 1)[0]
+    else:
+        commit = head
+    if commit:
+        tags[GIT_COMMIT] = commit
+        try:
+            out = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=here, capture_output=True, text=True, timeout=5, check=True,
+            ).stdout
+            tags[GIT_DIRTY] = "true" if out.strip() else "false"
+        except (OSError, subprocess.SubprocessError):
+            pass
+    _git_cache = (time.monotonic(), here, tags)
+    return dict(tags)
+
+
+register_context_provider("basic", _basic)
+register_context_provider("script", _script)
+register_context_provider("git", git_context)

@@ -1,0 +1,358 @@
+"""The module-level API (``mltrack.start_run()``, ``mltrack.log_metric()``...).
+
+It keeps one tracking URI, one current experiment and a stack of active runs
+per process, and delegates everything else to :class:`Client`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..entities import Experiment, Metric, Run, RunStatus, ViewType
+from ..errors import InvalidParameter, InvalidState
+from ..uris import resolve_tracking_uri
+from . import context
+from .client import Client
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EXPERIMENT_ENV = "MLTRACK_EXPERIMENT_NAME"
+DEFAULT_EXPERIMENT = "Default"
+
+_lock = threading.RLock()
+_tracking_uri: str | None = None
+_client: Client | None = None
+_experiment_id: str | None = None
+_active: list[ActiveRun] = []
+_last_run_id: str | None = None
+
+
+class ActiveRun(Run):
+    """A run started by :func:`start_run`; ends when its ``with`` block ends.
+
+    An exception in the block ends the run FAILED, a KeyboardInterrupt KILLED.
+    """
+
+    def __init__(self, run: Run):
+        super().__init__(run.info, run.data)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            status = RunStatus.FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FAILED
+            if exc is not None:
+                _record_error(self.info.run_id, exc)
+        if any(r.info.run_id == self.info.run_id for r in _active):
+            end_run(status.value)
+
+
+def _record_error(run_id: str, exc: BaseException) -> None:
+    import traceback
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        client().set_tag(run_id, "mltrack.error", text[-7900:])
+    except Exception:  # noqa: BLE001 - reporting the error must not mask it
+        pass
+
+
+def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
+    """Use another store: a folder, ``sqlite:///path.db`` or ``postgresql://...``.
+
+    ``None`` returns to the default (``MLTRACK_TRACKING_URI`` or the nearest ``.mltrack``).
+    """
+    global _tracking_uri, _client, _experiment_id
+    with _lock:
+        if _client is not None:
+            _client.flush()
+        _tracking_uri = None if uri is None else resolve_tracking_uri(uri)
+        _client = None
+        _experiment_id = None
+
+
+def get_tracking_uri() -> str:
+    return _tracking_uri or resolve_tracking_uri(None)
+
+
+def client() -> Client:
+    """The Client behind the module-level API."""
+    global _client
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _client = Client(_tracking_uri)
+    return _client
+
+
+def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None
+                   ) -> Experiment:
+    """Make an experiment current, creating it by name if needed."""
+    global _experiment_id
+    c = client()
+    if experiment_id is not None:
+        exp = c.get_experiment(str(experiment_id))
+    elif experiment_name is not None:
+        exp = c.get_experiment(c.get_or_create_experiment(experiment_name))
+    else:
+        raise InvalidParameter("set_experiment needs experiment_name or experiment_id.")
+    if exp.lifecycle_stage != "active":
+        raise InvalidState(f"Experiment {exp.name!r} is deleted; restore it first.")
+    _experiment_id = exp.experiment_id
+    return exp
+
+
+def _current_experiment_id() -> str:
+    if _experiment_id is not None:
+        return _experiment_id
+    name = os.environ.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
+    return set_experiment(name).experiment_id
+
+
+def get_experiment_id() -> str:
+    """The id of the current experiment (created on first use)."""
+    return _current_experiment_id()
+
+
+def create_experiment(name: str, artifact_location: str | None = None,
+                      tags: dict[str, Any] | None = None) -> str:
+    return client().create_experiment(name, artifact_location, tags)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    return client().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    return client().get_experiment_by_name(name)
+
+
+def search_experiments(view_type: ViewType | str = ViewType.ACTIVE_ONLY) -> list[Experiment]:
+    return client().search_experiments(view_type)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    client().delete_experiment(experiment_id)
+
+
+def start_run(run_id: str | None = None, experiment_id: str | None = None,
+              run_name: str | None = None, nested: bool = False,
+              tags: dict[str, Any] | None = None, description: str | None = None,
+              parent_run_id: str | None = None) -> ActiveRun:
+    """Start a run (or resume ``run_id``) and make it active; use it as a context manager.
+
+    With another run active, pass ``nested=True`` to start a child run.
+    """
+    global _last_run_id
+    c = client()
+    with _lock:
+        if _active and not nested and parent_run_id is None and run_id is None:
+            raise InvalidState(
+                f"Run {_active[-1].info.run_id} is active. End it with end_run(), or pass "
+                "nested=True to start a child run."
+            )
+        if run_id is not None:
+            run = c.resume_run(run_id)
+        else:
+            exp_id = str(experiment_id) if experiment_id is not None else \
+                _current_experiment_id()
+            parent = parent_run_id or (_active[-1].info.run_id if nested and _active else None)
+            all_tags = context.run_context()
+            all_tags.update(tags or {})
+            if description:
+                all_tags[context.NOTE] = description
+            if parent:
+                all_tags[context.PARENT_RUN] = parent
+            run = c.create_run(exp_id, run_name=run_name, tags=all_tags, parent_run_id=parent)
+        active = ActiveRun(run)
+        _active.append(active)
+        _last_run_id = run.info.run_id
+        return active
+
+
+def end_run(status: str = "FINISHED") -> None:
+    """End the innermost active run."""
+    with _lock:
+        if not _active:
+            return
+        run = _active.pop()
+    client().set_terminated(run.info.run_id, status)
+
+
+def active_run() -> ActiveRun | None:
+    return _active[-1] if _active else None
+
+
+def last_active_run() -> Run | None:
+    """The run started last in this process, as stored now (ended or not)."""
+    if _last_run_id is None:
+        return None
+    return client().get_run(_last_run_id)
+
+
+def _run_id() -> str:
+    if _active:
+        return _active[-1].info.run_id
+    return start_run().info.run_id
+
+
+def log_param(key: str, value: Any) -> Any:
+    return client().log_param(_run_id(), key, value)
+
+
+def log_params(params: dict[str, Any]) -> None:
+    client().log_params(_run_id(), params)
+
+
+def set_tag(key: str, value: Any) -> None:
+    client().set_tag(_run_id(), key, value)
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    client().set_tags(_run_id(), tags)
+
+
+def log_metric(key: str, value: Any, step: int | None = None,
+               timestamp: int | None = None, synchronous: bool = False) -> None:
+    """Log one metric point to the active run (returns in microseconds; see flush())."""
+    c = _client or client()
+    run_id = _active[-1].info.run_id if _active else _run_id()
+    c.log_metric(run_id, key, value, step, timestamp, synchronous)
+
+
+def log_metrics(metrics: dict[str, Any], step: int | None = None,
+                timestamp: int | None = None, synchronous: bool = False) -> None:
+    client().log_metrics(_run_id(), metrics, step, timestamp, synchronous)
+
+
+def log_batch(metrics: Sequence[Metric] = (), params: dict[str, Any] | None = None,
+              tags: dict[str, Any] | None = None) -> None:
+    client().log_batch(_run_id(), metrics, params, tags)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    client().log_artifact(_run_id(), local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    client().log_artifacts(_run_id(), local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    client().log_text(_run_id(), text, artifact_file)
+
+
+def log_dict(dictionary: dict[str, Any], artifact_file: str) -> None:
+    client().log_dict(_run_id(), dictionary, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str) -> None:
+    client().log_figure(_run_id(), figure, artifact_file)
+
+
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    from ..artifacts import clean_artifact_path
+
+    uri = client().get_run(_run_id()).info.artifact_uri
+    rel = clean_artifact_path(artifact_path)
+    return f"{uri}/{rel}" if rel else uri
+
+
+def get_run(run_id: str) -> Run:
+    return client().get_run(run_id)
+
+
+def delete_run(run_id: str) -> None:
+    client().delete_run(run_id)
+
+
+def restore_run(run_id: str) -> None:
+    client().restore_run(run_id)
+
+
+def get_metric_history(run_id: str, key: str, as_frame: bool = False
+                       ) -> list[Metric] | pd.DataFrame:
+    """A metric's history: a list of Metric, or a DataFrame with ``as_frame=True`` (fast)."""
+    if as_frame:
+        return client().get_metric_history_frame(run_id, key)
+    return client().get_metric_history(run_id, key)
+
+
+def search_runs(experiment_ids: Sequence[str] | str | None = None,
+                filter_string: str | None = None,
+                run_view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+                max_results: int = 100_000,
+                order_by: Sequence[str] | str | None = None,
+                output_format: str = "pandas",
+                experiment_names: Sequence[str] | None = None,
+                search_all_experiments: bool = False,
+                page_token: str | None = None) -> pd.DataFrame | list[Run]:
+    """Runs matching a filter: a DataFrame (default) or a list of Run.
+
+    Without experiment ids or names, searches the current experiment;
+    ``search_all_experiments=True`` searches them all.
+    """
+    c = client()
+    ids: list[str] = []
+    if experiment_ids is not None:
+        ids = [str(experiment_ids)] if isinstance(experiment_ids, (str, int)) else \
+            [str(e) for e in experiment_ids]
+    for name in experiment_names or ():
+        ids.append(c._experiment_id(name))
+    if not ids and not search_all_experiments:
+        ids = [_current_experiment_id()]
+    if output_format == "pandas":
+        frame, _ = c.search_runs_frame(ids, filter_string, run_view_type, max_results, order_by,
+                                       page_token)
+        return frame
+    if output_format == "list":
+        return list(c.search_runs(ids, filter_string, run_view_type, max_results, order_by,
+                                  page_token))
+    raise InvalidParameter(f"output_format is 'pandas' or 'list', not {output_format!r}.")
+
+
+def flush() -> None:
+    """Store every buffered metric now."""
+    if _client is not None:
+        _client.flush()
+
+
+_uncaught: list[BaseException] = []
+_previous_hook = sys.excepthook
+
+
+def _excepthook(exc_type: Any, exc: Any, tb: Any) -> None:
+    _uncaught.append(exc)
+    for run in list(_active):
+        _record_error(run.info.run_id, exc)
+    _previous_hook(exc_type, exc, tb)
+
+
+sys.excepthook = _excepthook
+
+
+def _end_runs_at_exit() -> None:
+    """Runs still active at exit end FINISHED, or FAILED after an uncaught exception."""
+    status = "FINISHED"
+    if _uncaught:
+        status = "KILLED" if isinstance(_uncaught[-1], KeyboardInterrupt) else "FAILED"
+    while _active:
+        try:
+            end_run(status)
+        except Exception:  # noqa: BLE001 - exiting anyway
+            break
+
+
+import atexit  # noqa: E402
+
+atexit.register(_end_runs_at_exit)

@@ -1,0 +1,137 @@
+"""Checks on keys and values, with the documented limits.
+
+Limits (each at least as generous as MLflow's):
+
+=====================  ==========================================================
+key (param/metric/tag)  1-250 characters: letters, digits, ``_ - . / : space``;
+                        no leading ``/``, no ``..`` segment
+param value             up to 8,000 characters (stored as text)
+tag value               up to 8,000 characters
+run / experiment name   up to 256 characters
+metric value            a real number: int, float, numpy scalar or 0-d array;
+                        NaN and +-inf are kept
+step                    an integer in the signed 64-bit range
+=====================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from ..errors import InvalidParameter
+
+MAX_KEY = 250
+MAX_PARAM_VALUE = 8000
+MAX_TAG_VALUE = 8000
+MAX_NAME = 256
+MAX_BATCH = 100_000
+_INT64 = 2**63
+
+_KEY = re.compile(r"^[\w\-. /:]+$")
+_valid_keys: set[str] = set()
+
+
+def validate_key(key: Any, what: str = "key") -> str:
+    """Return ``key`` when it is a valid key, else raise with a fix."""
+    if key.__class__ is str and key in _valid_keys:
+        return key  # type: ignore[no-any-return]
+    if not isinstance(key, str):
+        raise InvalidParameter(f"A {what} must be a string, not {type(key).__name__} ({key!r}).")
+    if not key:
+        raise InvalidParameter(f"A {what} must not be empty.")
+    if len(key) > MAX_KEY:
+        raise InvalidParameter(f"{what.capitalize()} {key[:40]!r}... is {len(key)} characters; "
+                               f"the limit is {MAX_KEY}.")
+    if not _KEY.match(key):
+        raise InvalidParameter(
+            f"{what.capitalize()} {key!r} has characters that are not allowed; use letters, "
+            "digits, underscores, dashes, periods, spaces, slashes and colons."
+        )
+    if key.startswith("/") or ".." in key.split("/"):
+        raise InvalidParameter(f"{what.capitalize()} {key!r} must not start with '/' or "
+                               "contain a '..' segment.")
+    if len(_valid_keys) < 100_000:
+        _valid_keys.add(key)
+    return key
+
+
+def param_value(value: Any) -> str:
+    """The text stored for a param value: strings as they are, other values as JSON-ish."""
+    if isinstance(value, str):
+        text = value
+    elif value is None or isinstance(value, (bool, int, float)):
+        text = json.dumps(value) if not isinstance(value, float) else repr(value)
+        if value is None:
+            text = "None"
+        elif isinstance(value, bool):
+            text = str(value)
+    else:
+        text = str(value)
+    if len(text) > MAX_PARAM_VALUE:
+        raise InvalidParameter(
+            f"Param value is {len(text)} characters; the limit is {MAX_PARAM_VALUE}. "
+            "Log large values as an artifact (log_text / log_dict) instead."
+        )
+    return text
+
+
+def tag_value(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_TAG_VALUE:
+        raise InvalidParameter(
+            f"Tag value is {len(text)} characters; the limit is {MAX_TAG_VALUE}. "
+            "Log large values as an artifact instead."
+        )
+    return text
+
+
+def metric_value(key: str, value: Any) -> float:
+    if value.__class__ is float:
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, (str, bytes)) or value is None:
+        raise InvalidParameter(
+            f"Metric {key!r} got {value!r}; metrics are numbers. Log text as a tag or param."
+        )
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameter(
+            f"Metric {key!r} got {type(value).__name__} {value!r}, which is not a real number."
+        ) from None
+
+
+def step_value(step: Any) -> int:
+    if step.__class__ is int and -_INT64 <= step < _INT64:
+        return step  # type: ignore[no-any-return]
+    if isinstance(step, bool) or not hasattr(step, "__index__"):
+        if isinstance(step, float) and step.is_integer():
+            step = int(step)
+        else:
+            raise InvalidParameter(f"A metric step must be an integer, not {step!r}.")
+    step = int(step)
+    if not -_INT64 <= step < _INT64:
+        raise InvalidParameter(f"Metric step {step} is outside the 64-bit integer range.")
+    return step
+
+
+def timestamp_value(timestamp: Any) -> int:
+    if timestamp.__class__ is int:
+        return timestamp  # type: ignore[no-any-return]
+    if isinstance(timestamp, float) and math.isfinite(timestamp):
+        return int(timestamp)
+    if hasattr(timestamp, "__index__") and not isinstance(timestamp, bool):
+        return int(timestamp)
+    raise InvalidParameter(
+        f"A timestamp is milliseconds since the epoch as an integer, not {timestamp!r}."
+    )
+
+
+def name_value(name: Any, what: str = "run name") -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameter(f"A {what} must be a non-empty string, not {name!r}.")
+    if len(name) > MAX_NAME:
+        raise InvalidParameter(f"The {what} is {len(name)} characters; the limit is {MAX_NAME}.")
+    return name

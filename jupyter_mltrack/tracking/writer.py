@@ -1,0 +1,183 @@
+"""The per-process background writer: metric points are buffered and stored in batches.
+
+``append`` is the hot path: it only puts a tuple on a deque. A daemon thread
+drains the deque every ``interval`` seconds (0.2 s by default) and stores the
+points in one transaction per batch; it also sends the heartbeats of the runs
+this process has open. A batch that fails is retried with backoff; when the
+retries are used up the points are kept and the error is raised by the next
+API call or ``flush()`` — never swallowed. ``flush()`` and interpreter exit
+drain everything that is left.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from typing import Any
+
+from ..errors import MLTrackError, RunNotFound, WriteFailed
+from ..store.base import MetricRow
+
+DEFAULT_INTERVAL = float(os.environ.get("MLTRACK_FLUSH_INTERVAL", "0.2"))
+HEARTBEAT_INTERVAL = float(os.environ.get("MLTRACK_HEARTBEAT_INTERVAL", "10"))
+MAX_BATCH = 200_000
+_RETRIES = 3
+
+_writers: weakref.WeakSet[BatchWriter] = weakref.WeakSet()
+
+
+class BatchWriter:
+    """Buffers metric rows for one store and writes them from a background thread."""
+
+    def __init__(self, store: Any, interval: float = DEFAULT_INTERVAL):
+        self.store = store
+        self.interval = interval
+        self._queue: deque[MetricRow] = deque()
+        self._retry: list[MetricRow] = []
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()  # one drain at a time
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self.live_runs: set[str] = set()
+        self._last_beat = 0.0
+        _writers.add(self)
+
+    # -- hot path ----------------------------------------------------------------------
+
+    def append(self, row: MetricRow) -> None:
+        self._queue.append(row)
+        if self._thread is None or self._pid != os.getpid():
+            self._start()
+
+    def extend(self, rows: list[MetricRow]) -> None:
+        self._queue.extend(rows)
+        if self._thread is None or self._pid != os.getpid():
+            self._start()
+        if len(self._queue) >= MAX_BATCH:
+            self._wake.set()
+
+    def check(self) -> None:
+        """Raise the error of a batch that could not be stored (once)."""
+        if self._error is not None:
+            error, self._error = self._error, None
+            if isinstance(error, WriteFailed):
+                raise error
+            raise WriteFailed(
+                f"{len(self._retry)} metric points could not be stored: {error}. They are "
+                "kept in memory and retried at the next flush()."
+            ) from error
+
+    # -- draining ----------------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's thread did not come along
+                self._pid = os.getpid()
+                self._thread = None
+                self._lock = threading.Lock()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="mltrack-writer", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self.drain()
+                self._beat()
+            except MLTrackError:
+                pass  # kept in self._error; raised at the next API call
+            except Exception as exc:  # noqa: BLE001 - must never kill the writer thread
+                self._error = exc
+
+    def _beat(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.live_runs and (force or now - self._last_beat >= HEARTBEAT_INTERVAL):
+            self._last_beat = now
+            self.store.heartbeat(list(self.live_runs), time.time_ns() // 1_000_000)
+
+    def drain(self) -> None:
+        """Store everything buffered so far, in batches; keep what fails."""
+        with self._lock:
+            while True:
+                rows = self._retry
+                self._retry = []
+                queue = self._queue
+                take = min(len(queue), MAX_BATCH - len(rows))
+                popleft = queue.popleft
+                rows.extend(popleft() for _ in range(take))
+                if not rows:
+                    return
+                if not self._store_batch(rows):
+                    return
+
+    def _store_batch(self, rows: list[MetricRow]) -> bool:
+        delay = 0.1
+        for attempt in range(_RETRIES):
+            try:
+                self.store.write_metrics(rows)
+                return True
+            except RunNotFound as exc:
+                # A run was purged while its points waited: those points have nowhere to
+                # go. Store the rest, and say how many were dropped.
+                rows, dropped = self._without_missing_runs(rows)
+                self._error = WriteFailed(f"{dropped} metric points were dropped: {exc}")
+                if not rows:
+                    return True
+            except Exception as exc:  # noqa: BLE001 - retried, then surfaced by check()
+                if attempt == _RETRIES - 1:
+                    self._retry = rows
+                    self._error = exc
+                    return False
+                time.sleep(delay)
+                delay *= 4
+        return False
+
+    def _without_missing_runs(self, rows: list[MetricRow]) -> tuple[list[MetricRow], int]:
+        alive = set()
+        for run_id in {r[0] for r in rows}:
+            try:
+                self.store.get_run(run_id)
+                alive.add(run_id)
+            except RunNotFound:
+                pass
+        kept = [r for r in rows if r[0] in alive]
+        return kept, len(rows) - len(kept)
+
+    def flush(self) -> None:
+        """Store everything buffered; raise if some of it could not be stored."""
+        self.drain()
+        self.check()
+
+    def pending(self) -> int:
+        return len(self._queue) + len(self._retry)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        try:
+            self.drain()
+        finally:
+            if self._thread is not None and self._thread is not threading.current_thread():
+                self._thread.join(timeout=5)
+
+
+@atexit.register
+def _flush_all_at_exit() -> None:
+    for writer in list(_writers):
+        try:
+            writer.close()
+        except Exception as exc:  # noqa: BLE001 - at exit all we can do is say it
+            import sys
+
+            print(f"jupyter_mltrack: could not store buffered metrics at exit: {exc}",
+                  file=sys.stderr)
