@@ -73,6 +73,39 @@ from .tracking.fluent import (
     start_run,
 )
 
+# Names served from modules that load on first use (models, widgets, registry...).
+# Each face or service adds its public names here and to __all__.
+_LAZY: dict[str, str] = {}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_mltrack' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext jupyter_mltrack``: registers ``%%track`` and ``%mltrack``."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    from .notebook import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 __all__ = [
     "ActiveRun",
     "Client",
