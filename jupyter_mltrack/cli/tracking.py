@@ -179,3 +179,20 @@ def gc(ctx: click.Context, older_than: float | None, run_ids: tuple[str, ...],
         click.echo(f"Removed {len(removed)} deleted run(s) permanently.")
         for run_id in removed:
             click.echo(f"  {run_id}")
+
+
+@main.command("init")
+@click.argument("folder", default=".", type=click.Path(file_okay=False))
+def init(folder: str) -> None:
+    """Create a store in FOLDER/.mltrack (like `git init`); notebooks and scripts below
+    FOLDER then find it."""
+    from pathlib import Path
+
+    from ..store import open_store
+    from ..uris import DB_FILE_NAME, STORE_DIR_NAME, sqlite_uri
+
+    store_dir = Path(folder).resolve() / STORE_DIR_NAME
+    existed = (store_dir / DB_FILE_NAME).exists()
+    store_dir.mkdir(parents=True, exist_ok=True)
+    open_store(sqlite_uri(store_dir / DB_FILE_NAME))
+    click.echo(f"{'Found' if existed else 'Created'} store {store_dir}")

@@ -1,0 +1,1 @@
+"""Notebook widgets: run comparison, run details and the registry panel."""
