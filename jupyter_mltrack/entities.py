@@ -191,3 +191,164 @@ class PagedList:
 
     def __getitem__(self, index: int) -> Any:
         return self.items[index]
+
+
+# -- model registry ----------------------------------------------------------------------
+
+
+class Stage(str, enum.Enum):
+    """Where a model version stands: None, Staging, Production or Archived."""
+
+    NONE = "None"
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
+
+    @classmethod
+    def parse(cls, value: str | Stage | None) -> Stage:
+        from .errors import InvalidParameter
+
+        if isinstance(value, Stage):
+            return value
+        if value is None:
+            return cls.NONE
+        if isinstance(value, str):
+            for stage in cls:
+                if stage.value.lower() == value.strip().lower():
+                    return stage
+        raise InvalidParameter(
+            f"Unknown stage {value!r}; use one of None, Staging, Production, Archived."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One numbered version of a registered model, linked to where the model files are."""
+
+    name: str
+    version: int
+    source: str
+    run_id: str | None
+    current_stage: str = Stage.NONE.value
+    creation_time: int | None = None
+    last_updated_time: int | None = None
+    user_id: str = ""
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    lifecycle_stage: str = LifecycleStage.ACTIVE.value
+
+    @property
+    def deleted(self) -> bool:
+        return self.lifecycle_stage == LifecycleStage.DELETED.value
+
+    @property
+    def uri(self) -> str:
+        """``models:/<name>/<version>``."""
+        return f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    """A named model and its registry state: description, tags and aliases."""
+
+    name: str
+    creation_time: int | None = None
+    last_updated_time: int | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    #: alias -> version number
+    aliases: dict[str, int] = field(default_factory=dict)
+    #: the newest active version in each stage that has one
+    latest_versions: tuple[ModelVersion, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StageTransition:
+    """One audit record of the registry: who changed what, when, from what, to what.
+
+    ``kind`` is "stage", "alias", "lifecycle" (soft delete and restore of a
+    version), "request" (an approval request and its decision) or "policy".
+    ``action`` says how it came about: register, transition, archive, rollback,
+    set, delete, restore, requested, approved, rejected, cancelled.
+    """
+
+    record_id: int
+    name: str
+    version: int | None
+    kind: str
+    action: str
+    from_value: str | None
+    to_value: str | None
+    user_id: str
+    timestamp: int
+    comment: str | None = None
+    request_id: int | None = None
+
+
+class RequestStatus(str, enum.Enum):
+    """Life of a transition request."""
+
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRequest:
+    """A stage or alias change waiting for approval under a registry policy.
+
+    ``kind`` is "stage" (``target`` is a stage name) or "alias" (``target`` is
+    the alias to point at ``version``).
+    """
+
+    request_id: int
+    name: str
+    version: int
+    kind: str
+    target: str
+    archive_existing: bool
+    status: str
+    requested_by: str
+    requested_time: int
+    comment: str | None = None
+    decided_by: str | None = None
+    decided_time: int | None = None
+    decision_comment: str | None = None
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == RequestStatus.PENDING.value
+
+    @property
+    def target_label(self) -> str:
+        """"Production" for a stage, "@champion" for an alias."""
+        return self.target if self.kind == "stage" else "@" + self.target
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryPolicy:
+    """Rules for a registered model.
+
+    Transitions into a stage (or aliases, written ``"@champion"``) listed in
+    ``require_approval_for`` become requests that another user approves.
+    ``gates`` (``{"metrics.acc": ">= 0.9"}``) are checked against the source
+    run of the version entering a gated stage: ``gated_stages``, by default the
+    ones that need approval, or Production when none do.
+    """
+
+    name: str
+    require_approval_for: tuple[str, ...] = ()
+    gates: dict[str, str] = field(default_factory=dict)
+    gated_stages: tuple[str, ...] = ()
+    allow_self_approval: bool = False
+    updated_by: str | None = None
+    updated_time: int | None = None
+
+    def needs_approval(self, target: str) -> bool:
+        return target in self.require_approval_for
+
+    def is_gated(self, target: str) -> bool:
+        stages = self.gated_stages or self.require_approval_for or (Stage.PRODUCTION.value,)
+        return target in stages

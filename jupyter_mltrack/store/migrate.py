@@ -16,8 +16,8 @@ from sqlalchemy import Connection, Engine, inspect, text
 from ..errors import SchemaError
 
 #: The newest revision in migrations/versions; a test keeps the two in step.
-HEAD = "0001"
-_ORDER = ["0001"]
+HEAD = "0002"
+_ORDER = ["0001", "0002"]
 _PG_LOCK_KEY = 7_236_512_994  # any constant; names this project's migration lock
 
 

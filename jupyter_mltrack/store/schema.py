@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -127,4 +128,125 @@ latest_metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("is_nan", Boolean, nullable=False, server_default="0"),
     Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+# -- model registry (revision 0002) -------------------------------------------------------
+
+# ``last_version`` is the counter new version numbers come from; it is read and
+# bumped while the row is locked, so concurrent registrations get 1, 2, 3...
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(MAX_NAME), nullable=False, unique=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", Text),
+    Column("last_version", Integer, nullable=False, server_default="0"),
+    sqlite_autoincrement=True,
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(MAX_KEY), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("run_id", String(32)),
+    Column("current_stage", String(20), nullable=False, server_default="None"),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("user_id", String(MAX_NAME), nullable=False, server_default=""),
+    Column("description", Text),
+    Column("lifecycle_stage", String(16), nullable=False, server_default="active"),
+    Column("deleted_time", BigInteger),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
+    Index("ix_model_versions_model_stage", "model_id", "current_stage"),
+    Index("ix_model_versions_run", "run_id"),
+    sqlite_autoincrement=True,
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("version_id", Integer, ForeignKey("model_versions.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(MAX_KEY), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("alias", String(MAX_NAME), primary_key=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id", ondelete="CASCADE"),
+           nullable=False),
+)
+
+# Every stage, alias, lifecycle, request and policy change: the registry's memory.
+registry_audit = Table(
+    "registry_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("version", Integer),
+    Column("kind", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("from_value", Text),
+    Column("to_value", Text),
+    Column("user_id", String(MAX_NAME), nullable=False, server_default=""),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("comment", Text),
+    Column("request_id", Integer),
+    Index("ix_registry_audit_model", "model_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+transition_requests = Table(
+    "transition_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("target", String(MAX_NAME), nullable=False),
+    Column("archive_existing", Boolean, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),
+    Column("requested_by", String(MAX_NAME), nullable=False),
+    Column("requested_time", BigInteger, nullable=False),
+    Column("comment", Text),
+    Column("decided_by", String(MAX_NAME)),
+    Column("decided_time", BigInteger),
+    Column("decision_comment", Text),
+    Index("ix_transition_requests_model_status", "model_id", "status"),
+    sqlite_autoincrement=True,
+)
+
+# One row per registered model that has rules; lists and gates are stored as JSON.
+registry_policies = Table(
+    "registry_policies",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("require_approval_for", Text, nullable=False),
+    Column("gates", Text, nullable=False),
+    Column("gated_stages", Text, nullable=False),
+    Column("allow_self_approval", Boolean, nullable=False, server_default="0"),
+    Column("updated_by", String(MAX_NAME), nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
 )
