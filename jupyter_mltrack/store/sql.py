@@ -290,17 +290,23 @@ class SqlStore:
         parent_run_id: str | None = None,
         tags: dict[str, str] | None = None,
     ) -> RunInfo:
-        experiment = self.get_experiment(experiment_id)
-        if experiment.lifecycle_stage != LifecycleStage.ACTIVE.value:
-            raise InvalidState(
-                f"Experiment {experiment.name!r} is deleted; restore it or log to another one."
-            )
+        exp_int = _experiment_int(experiment_id)
         run_id = uuid.uuid4().hex
         name = run_name or _random_name()
-        artifact_uri = _join(experiment.artifact_location, run_id, "artifacts")
-
-        def work() -> int:
+        def work() -> tuple[int, str]:
             with self._write() as conn:
+                exp = conn.execute(
+                    select(t.experiments.c.name, t.experiments.c.artifact_location,
+                           t.experiments.c.lifecycle_stage)
+                    .where(t.experiments.c.experiment_id == exp_int)
+                ).first()
+                if exp is None:
+                    raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
+                if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                    raise InvalidState(
+                        f"Experiment {exp.name!r} is deleted; restore it or log to another one."
+                    )
+                artifact_uri = _join(exp.artifact_location, run_id, "artifacts")
                 if parent_run_id is not None:
                     self._pk(conn, parent_run_id)
                 pk = conn.execute(
@@ -322,9 +328,9 @@ class SqlStore:
                         t.tags.insert(),
                         [{"run_id": pk, "key": k, "value": v} for k, v in tags.items()],
                     )
-                return int(pk)
+                return int(pk), artifact_uri
 
-        pk = self._retrying(work)
+        pk, artifact_uri = self._retrying(work)
         with self._pk_lock:
             self._run_pk[run_id] = pk
         return RunInfo(
@@ -381,7 +387,7 @@ class SqlStore:
         status: str | None = None,
         end_time: int | None = None,
         run_name: str | None = None,
-    ) -> RunInfo:
+    ) -> None:
         values: dict[str, Any] = {}
         if status is not None:
             values["status"] = RunStatus.parse(status).value
@@ -400,7 +406,6 @@ class SqlStore:
                     conn.execute(update(t.runs).where(t.runs.c.id == pk).values(**values))
 
         self._retrying(work)
-        return self.get_run(run_id).info
 
     def set_run_lifecycle(self, run_id: str, deleted: bool) -> None:
         def work() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, and_, not_, or_, select, true
 
@@ -315,39 +315,67 @@ def run_info(row: Any) -> RunInfo:
 
 
 _CHUNK = 900  # below every database's bound-parameter limit
+_RUN_COLUMNS = ("r.id, r.run_uuid, r.experiment_id, r.name, r.status, r.start_time, r.end_time, "
+                "r.lifecycle_stage, r.user_id, r.artifact_uri, r.parent_run_uuid, e.name")
 
 
-def _chunks(pks: list[int]) -> list[list[int]]:
-    return [pks[i : i + _CHUNK] for i in range(0, len(pks), _CHUNK)]
+class RunRow(NamedTuple):
+    id: int
+    run_uuid: str
+    experiment_id: int
+    name: str
+    status: str
+    start_time: int
+    end_time: int | None
+    lifecycle_stage: str
+    user_id: str
+    artifact_uri: str
+    parent_run_uuid: str | None
+    experiment_name: str
 
 
 def _fetch(conn: Connection, pks: list[int]) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
-    """Run rows and their params, latest metrics and tags, for many runs at once."""
-    runs_rows: list[Any] = []
-    params: list[Any] = []
-    metrics: list[Any] = []
-    tags: list[Any] = []
+    """Run rows and their params, latest metrics and tags, for many runs at once.
+
+    Reads go through the driver's cursor (plain tuples, no ORM rows): this is the
+    path that loads 10,000 runs into a DataFrame. Large pages are joined through a
+    temporary table of ids instead of long IN lists.
+    """
     if not pks:
-        return runs_rows, params, metrics, tags
-    # Chunks keep every statement below the databases' bound-parameter limits.
-    for chunk in _chunks(pks):
-        runs_rows += conn.execute(
-            select(t.runs, t.experiments.c.name.label("experiment_name"))
-            .join(t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id)
-            .where(t.runs.c.id.in_(chunk))
-        ).all()
-        params += conn.execute(
-            select(t.params.c.run_id, t.params.c.key, t.params.c.value)
-            .where(t.params.c.run_id.in_(chunk))
-        ).all()
-        metrics += conn.execute(
-            select(t.latest_metrics.c.run_id, t.latest_metrics.c.key, t.latest_metrics.c.value)
-            .where(t.latest_metrics.c.run_id.in_(chunk))
-        ).all()
-        tags += conn.execute(
-            select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(t.tags.c.run_id.in_(chunk))
-        ).all()
-    return runs_rows, params, metrics, tags
+        return [], [], [], []
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    queries = {
+        "runs": f"SELECT {_RUN_COLUMNS} FROM runs r JOIN experiments e "
+                "ON e.experiment_id = r.experiment_id WHERE r.id {cond}",
+        "params": "SELECT run_id, key, value FROM params WHERE run_id {cond}",
+        "metrics": "SELECT run_id, key, value FROM latest_metrics WHERE run_id {cond}",
+        "tags": "SELECT run_id, key, value FROM tags WHERE run_id {cond}",
+    }
+    out: dict[str, list[Any]] = {name: [] for name in queries}
+    try:
+        if len(pks) <= _CHUNK:
+            cond = "IN (" + ",".join([mark] * len(pks)) + ")"
+            for name, sql in queries.items():
+                cursor.execute(sql.format(cond=cond), pks)
+                out[name] = cursor.fetchall()
+        else:
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS mltrack_page "
+                           "(id INTEGER PRIMARY KEY)")
+            cursor.execute("DELETE FROM mltrack_page")
+            cursor.executemany(f"INSERT INTO mltrack_page (id) VALUES ({mark})",
+                               [(pk,) for pk in pks])
+            cond = "IN (SELECT id FROM mltrack_page)"
+            for name, sql in queries.items():
+                cursor.execute(sql.format(cond=cond))
+                out[name] = cursor.fetchall()
+            cursor.execute("DELETE FROM mltrack_page")
+    finally:
+        cursor.close()
+    runs_rows = [RunRow(*row) for row in out["runs"]]
+    return runs_rows, out["params"], out["metrics"], out["tags"]
 
 
 def load_runs(conn: Connection, pks: list[int]) -> list[Run]:
