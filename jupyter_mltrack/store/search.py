@@ -27,6 +27,10 @@ from typing import Union
 from ..errors import InvalidFilter
 
 MAX_FILTER_LENGTH = 20_000
+# Deeper nesting or more conditions would overflow the parser's recursion or the
+# database's expression depth (SQLite: 1000) instead of giving a clear error.
+MAX_NESTING = 100
+MAX_CONDITIONS = 500
 
 PREFIXES = {
     "metric": "metric",
@@ -99,6 +103,8 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
 _KEYWORDS = {"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL", "ASC", "DESC"}
 
 
@@ -113,6 +119,12 @@ def _tokenize(text: str) -> list[_Token]:
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidFilter(
             f"Filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}."
+        )
+    bad = _UNSTORABLE.search(text)
+    if bad is not None:  # no database takes NUL, and lone surrogates are not UTF-8
+        raise InvalidFilter(
+            f"Unexpected character {bad.group()!r}; a filter cannot hold NUL characters or "
+            "lone surrogates", text, bad.start(),
         )
     tokens: list[_Token] = []
     pos = 0
@@ -150,6 +162,8 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0
+        self.conditions = 0
 
     @property
     def tok(self) -> _Token:
@@ -199,17 +213,32 @@ class _Parser:
             parts.append(self.not_expr())
         return parts[0] if len(parts) == 1 else And(tuple(parts))
 
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"The filter is nested more than {MAX_NESTING} levels deep "
+                             "(NOT and parentheses); simplify it")
+
     def not_expr(self) -> Node:
         if self.accept_kw("NOT"):
-            return Not(self.not_expr())
+            self.nest()
+            node: Node = Not(self.not_expr())
+            self.depth -= 1
+            return node
         return self.atom()
 
     def atom(self) -> Node:
         if self.tok.kind == "punct" and self.tok.text == "(":
+            self.nest()
             self.take()
             node = self.or_expr()
             self.expect_punct(")")
+            self.depth -= 1
             return node
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise self.error(f"The filter has more than {MAX_CONDITIONS} conditions; "
+                             "use IN (...) lists or split the search")
         return self.comparison()
 
     def field(self) -> Field:
@@ -327,10 +356,12 @@ class _Parser:
 
 def parse_filter(text: str | None) -> Node | None:
     """Parse a filter string; ``None`` or blank means "everything"."""
-    if text is None or not text.strip():
+    if text is None:
         return None
     if not isinstance(text, str):
         raise InvalidFilter(f"A filter must be a string, not {type(text).__name__}.")
+    if not text.strip():
+        return None
     return _Parser(text).parse_filter()
 
 

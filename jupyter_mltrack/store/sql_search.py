@@ -124,7 +124,7 @@ class _Compiler:
             value = node.value
         elif numeric:
             column = table.c.num
-            value = _as_numbers(node.value)
+            value = _as_numbers(node.value, self, node)
         else:
             if not node.quoted:
                 prefix = "params" if table is t.params else "tags"
@@ -195,7 +195,8 @@ def _as_numbers(value: Any, compiler: _Compiler | None = None, node: Compare | N
             return float(v)
         except ValueError:
             if compiler is not None and node is not None:
-                raise compiler.error(f"{v!r} is not a number", node.position) from None
+                raise compiler.error(f"{v!r} is not a number; {node.op} compares numbers",
+                                     node.position) from None
             raise InvalidFilter(
                 f"{v!r} is not a number; <, <=, > and >= on params compare numbers"
             ) from None

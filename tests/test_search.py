@@ -1,0 +1,518 @@
+"""The search-filter grammar (store/search.py) and its compilation to SQL (store/sql_search.py).
+
+Parser tests look at the syntax tree; semantic tests run filters against a populated
+store on SQLite and on PostgreSQL; hostile filters must be refused or matched as plain
+values, never executed, and hypothesis fuzzes the parser and compiler.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jupyter_mltrack.entities import Metric
+from jupyter_mltrack.errors import InvalidFilter
+from jupyter_mltrack.store import schema
+from jupyter_mltrack.store.search import (
+    MAX_FILTER_LENGTH,
+    And,
+    Compare,
+    Not,
+    Or,
+    parse_filter,
+    parse_order_by,
+)
+from jupyter_mltrack.store.sql import SqlStore
+from jupyter_mltrack.store.sql_search import compile_filter
+
+# -- the parser ------------------------------------------------------------------------
+
+
+def _cmp(node: object) -> tuple[str | None, str, str, object]:
+    assert isinstance(node, Compare)
+    return (node.field.kind, node.field.key, node.op, node.value)
+
+
+def test_blank_filters_mean_everything() -> None:
+    assert parse_filter(None) is None
+    assert parse_filter("") is None
+    assert parse_filter("   \n\t") is None
+
+
+def test_and_binds_tighter_than_or() -> None:
+    node = parse_filter("metrics.a > 1 OR metrics.b > 2 AND metrics.c > 3")
+    assert isinstance(node, Or)
+    assert _cmp(node.parts[0]) == ("metric", "a", ">", 1)
+    assert isinstance(node.parts[1], And)
+    assert [_cmp(p)[1] for p in node.parts[1].parts] == ["b", "c"]
+
+
+def test_parentheses_override_precedence() -> None:
+    node = parse_filter("(metrics.a > 1 OR metrics.b > 2) AND metrics.c > 3")
+    assert isinstance(node, And)
+    assert isinstance(node.parts[0], Or)
+    assert _cmp(node.parts[1])[1] == "c"
+
+
+def test_not_binds_tighter_than_and() -> None:
+    node = parse_filter("NOT metrics.a > 1 AND metrics.b > 2")
+    assert isinstance(node, And)
+    assert isinstance(node.parts[0], Not)
+    assert _cmp(node.parts[0].part)[1] == "a"
+    node = parse_filter("NOT (metrics.a > 1 AND metrics.b > 2)")
+    assert isinstance(node, Not)
+    assert isinstance(node.part, And)
+
+
+def test_keywords_are_case_insensitive() -> None:
+    node = parse_filter("params.a = '1' and not params.b = '2' or params.c in ('3')")
+    assert isinstance(node, Or)
+    assert isinstance(node.parts[0], And)
+    assert isinstance(node.parts[0].parts[1], Not)
+    assert _cmp(node.parts[1]) == ("param", "c", "IN", ("3",))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("metrics.acc >= 0.5", ("metric", "acc", ">=", 0.5)),
+        ("metric.acc <> 1", ("metric", "acc", "!=", 1)),
+        ("metrics.acc == 1", ("metric", "acc", "=", 1)),
+        ("params.lr < 1e-3", ("param", "lr", "<", 0.001)),
+        ("param.lr = -2", ("param", "lr", "=", -2)),
+        ("parameters.lr = .5", ("param", "lr", "=", 0.5)),
+        ("tags.team = 'vision'", ("tag", "team", "=", "vision")),
+        ('tag.team = "vision"', ("tag", "team", "=", "vision")),
+        ("attributes.status = 'FINISHED'", ("attribute", "status", "=", "FINISHED")),
+        ("attr.run_name != 'x'", ("attribute", "run_name", "!=", "x")),
+        ("run.start_time > 5", ("attribute", "start_time", ">", 5)),
+        ("status = 'RUNNING'", (None, "status", "=", "RUNNING")),
+        ("metrics.acc = inf", ("metric", "acc", "=", float("inf"))),
+        ("metrics.acc = -inf", ("metric", "acc", "=", float("-inf"))),
+        ("metrics.acc < Infinity", ("metric", "acc", "<", float("inf"))),
+        ("metrics.`my key` > 1", ("metric", "my key", ">", 1)),
+        ('metrics."my key" > 1', ("metric", "my key", ">", 1)),
+        ("`params.lr` = '1'", (None, "params.lr", "=", "1")),
+        ("metrics.val.acc > 1", ("metric", "val.acc", ">", 1)),
+        ("metrics.a/b:c-d > 1", ("metric", "a/b:c-d", ">", 1)),
+        ("tags.Ünïcode = 'Grüße'", ("tag", "Ünïcode", "=", "Grüße")),
+        ("params.model LIKE 'cnn%'", ("param", "model", "LIKE", "cnn%")),
+        ("params.model NOT ILIKE 'cnn%'", ("param", "model", "NOT ILIKE", "cnn%")),
+        ("params.model IN ('a', 'b')", ("param", "model", "IN", ("a", "b"))),
+        ("params.lr NOT IN (1, 2.5)", ("param", "lr", "NOT IN", (1, 2.5))),
+        ("tags.x IS NULL", ("tag", "x", "IS NULL", None)),
+        ("tags.x is not null", ("tag", "x", "IS NOT NULL", None)),
+    ],
+)
+def test_comparisons(text: str, expected: tuple[object, ...]) -> None:
+    assert _cmp(parse_filter(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("literal", "value"),
+    [
+        ("'it''s'", "it's"),
+        ("'it\\'s'", "it's"),
+        ('"it\'s"', "it's"),
+        ('"say ""hi"""', 'say "hi"'),
+        ("'back\\\\slash'", "back\\slash"),
+        ("''", ""),
+        ("'a AND b OR c'", "a AND b OR c"),
+    ],
+)
+def test_string_literals_unquote(literal: str, value: str) -> None:
+    assert _cmp(parse_filter(f"tags.t = {literal}"))[3] == value
+
+
+def test_quoted_values_are_marked_quoted() -> None:
+    quoted = parse_filter("params.lr = '0.1'")
+    bare = parse_filter("params.lr = 0.1")
+    assert isinstance(quoted, Compare) and quoted.quoted
+    assert isinstance(bare, Compare) and not bare.quoted
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        ("metrics.acc >", 13, "Expected a number or a quoted string"),
+        ("metrics.acc >> 1", 13, "Expected a number or a quoted string"),
+        ("params.lr = 'abc", 12, "a quote is not closed"),
+        ("foo.bar = 1", 0, "Unknown prefix 'foo'"),
+        ("foo. = 1", 0, "Unknown prefix 'foo'"),
+        ("metrics. > 1", 9, "Expected a key after 'metrics.'"),
+        ("metrics.acc > 1 metrics.loss < 2", 16, "join conditions with AND or OR"),
+        ("(metrics.acc > 1", 16, "Expected ')'"),
+        ("metrics.acc > 1)", 15, "Unexpected ')'"),
+        ("metrics.acc IN (1, 'a')", 12, "all strings or all numbers"),
+        ("metrics.acc IN ()", 16, "Expected a number or a quoted string"),
+        ("params.lr LIKE 5", 10, "LIKE needs a quoted pattern"),
+        ("tags.x IS 5", 10, "Expected NULL after IS"),
+        ("tags.x NOT IS NULL", 7, "Expected a comparison"),
+        ("metrics.acc # 1", 12, "Unexpected character '#'"),
+        ("= 1", 0, "Expected a field"),
+        ("metrics.acc > 1 AND", 19, "Expected a field"),
+        ("metrics.acc > 1 AND OR metrics.b < 1", 20, "Expected a field"),
+        ("tags.t = `x`", 9, "Expected a number or a quoted string"),
+    ],
+)
+def test_parse_errors_point_at_the_problem(text: str, position: int, message: str) -> None:
+    with pytest.raises(InvalidFilter) as info:
+        parse_filter(text)
+    err = info.value
+    assert err.position == position
+    assert err.text == text
+    assert message in str(err)
+    # The message ends with the filter and a caret under the offending character.
+    lines = str(err).splitlines()
+    assert lines[-2] == "  " + text
+    assert lines[-1] == "  " + " " * position + "^"
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        ("acc > 1", 0, "needs a prefix: metrics.acc"),
+        ("metrics.acc = 'x'", 12, "is a number"),
+        ("metrics.acc LIKE 'x%'", 12, "is a number"),
+        ("tags.team = 1", 10, "quote the value"),
+        ("tags.team < 'b'", 10, "tags are text"),
+        ("params.model < 'abc'", 13, "not a number"),
+        ("attributes.nope = 'x'", 0, "Unknown attribute 'nope'"),
+        ("attributes.status = 'DONE'", 18, "Unknown run status 'DONE'"),
+        ("attributes.status IN ('RUNNING', 'NOPE')", 18, "Unknown run status 'NOPE'"),
+        ("attributes.run_name = 5", 20, "is text; quote the value"),
+        ("attributes.run_name < 'b'", 20, "supports =, !=, LIKE"),
+        ("attributes.start_time LIKE '1%'", 22, "is a number"),
+        ("attributes.start_time > 'yesterday'", 22, "not a number"),
+    ],
+)
+def test_compile_errors_point_at_the_problem(text: str, position: int, message: str) -> None:
+    with pytest.raises(InvalidFilter) as info:
+        compile_filter(text)
+    assert info.value.position == position, str(info.value)
+    assert message in str(info.value)
+    assert str(info.value).splitlines()[-1] == "  " + " " * position + "^"
+
+
+def test_filter_too_long_is_refused() -> None:
+    text = "tags.t = '" + "x" * MAX_FILTER_LENGTH + "'"
+    with pytest.raises(InvalidFilter, match="limit is"):
+        parse_filter(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 2000 + "tags.a = 'b'" + ")" * 2000,
+        "NOT " * 4000 + "tags.a = 'b'",
+        "(NOT " * 1500 + "tags.a = 'b'" + ")" * 1500,
+    ],
+)
+def test_deep_nesting_is_refused_not_a_crash(text: str) -> None:
+    with pytest.raises(InvalidFilter, match="nested"):
+        parse_filter(text)
+
+
+def test_too_many_conditions_are_refused() -> None:
+    text = " OR ".join(["id = '1'"] * 1500)
+    assert len(text) < MAX_FILTER_LENGTH
+    with pytest.raises(InvalidFilter, match="conditions"):
+        parse_filter(text)
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\ud800", "\udfff"])
+def test_nul_and_lone_surrogates_are_refused(bad: str) -> None:
+    text = f"tags.t = 'a{bad}b'"
+    with pytest.raises(InvalidFilter) as info:
+        parse_filter(text)
+    assert info.value.position == 11
+
+
+def test_non_string_filter_is_refused() -> None:
+    with pytest.raises(InvalidFilter, match="must be a string"):
+        parse_filter(5)  # type: ignore[arg-type]
+
+
+def test_order_by_clauses() -> None:
+    ob = parse_order_by("metrics.acc DESC")
+    assert (ob.field.kind, ob.field.key, ob.ascending) == ("metric", "acc", False)
+    ob = parse_order_by("params.`learning rate` asc")
+    assert (ob.field.kind, ob.field.key, ob.ascending) == ("param", "learning rate", True)
+    ob = parse_order_by("start_time")
+    assert (ob.field.kind, ob.field.key, ob.ascending) == (None, "start_time", True)
+    for bad in ("", "   ", "metrics.acc DESC extra", "metrics.acc >", "DESC"):
+        with pytest.raises(InvalidFilter):
+            parse_order_by(bad)
+
+
+# -- hypothesis: the parser and compiler only ever succeed or raise InvalidFilter --------
+
+_VOCAB = [
+    "metrics.acc", "params.lr", "tags.team", "attributes.status", "status", "run_name",
+    "metrics.`my key`", 'params."a b"', "params.", "foo.bar", "acc", "attributes.start_time",
+    "=", "!=", "<>", "==", "<", "<=", ">", ">=", "AND", "OR", "NOT", "IN", "LIKE", "ILIKE",
+    "IS", "NULL", "NOT IN", "IS NOT NULL", "(", ")", ",", "'x'", "'RUNNING'", '"y"', "'",
+    '"', "`", "0.5", "-1", "1e309", "inf", "-inf", "Infinity", "NaN", "1.2.3", ";",
+    "--", "/*", "*/", "DROP TABLE runs", "1=1", "\x00", "\ud800", "é", "\\", "%", "_",
+    "'it''s'", "'a\\'b'", "\n", "ASC", "DESC",
+]
+
+_filters = st.one_of(
+    st.text(max_size=200),
+    st.text(alphabet=string.printable, max_size=200),
+    st.lists(st.sampled_from(_VOCAB), max_size=25).map(" ".join),
+    st.lists(st.sampled_from(_VOCAB), max_size=25).map("".join),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_filters)
+def test_fuzz_parse_and_compile_raise_only_invalid_filter(text: str) -> None:
+    try:
+        compile_filter(text)
+    except InvalidFilter as exc:
+        assert str(exc)
+        if exc.position is not None:
+            assert 0 <= exc.position <= len(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_VOCAB), max_size=6).map(" ".join))
+def test_fuzz_order_by_raises_only_invalid_filter(text: str) -> None:
+    try:
+        parse_order_by(text)
+    except InvalidFilter:
+        pass
+
+
+# -- semantics on a real database (SQLite and PostgreSQL) --------------------------------
+
+INJECTION = "cnn' OR 1=1; DROP TABLE runs; --"
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql",
+                                                                marks=pytest.mark.postgres)])
+def populated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[tuple[SqlStore, str, dict[str, str]]]:
+    """Runs alpha..zeta in experiment 'search', one run 'other' elsewhere."""
+    folder: Path = tmp_path_factory.mktemp("search")
+    if request.param == "sqlite":
+        uri = f"sqlite:///{folder / 'mltrack.db'}"
+    else:
+        uri = request.getfixturevalue("postgres_server").new_database()
+    store = SqlStore(uri, str(folder / "artifacts"))
+    exp = store.create_experiment("search")
+    other_exp = store.create_experiment("elsewhere")
+    ids: dict[str, str] = {}
+
+    def run(name: str, start: int, status: str, params: dict[str, str],
+            tags: dict[str, str], metrics: dict[str, float], experiment: str = exp) -> None:
+        info = store.create_run(experiment, name, start, "tester")
+        ids[name] = info.run_id
+        store.log_batch(info.run_id, [Metric(k, v, start, 0) for k, v in metrics.items()],
+                        params, tags)
+        if status != "RUNNING":
+            store.update_run(info.run_id, status=status, end_time=start + 500)
+
+    nan, inf = float("nan"), float("inf")
+    run("alpha", 1000, "FINISHED", {"lr": "0.01", "model": "cnn", "q": "it's"},
+        {"team": "Vision", "path": "C:\\dir"}, {"acc": 0.9, "loss": 0.3})
+    run("beta", 2000, "FAILED", {"lr": "0.1", "model": "rnn", "note": INJECTION},
+        {"team": "vision"}, {"acc": 0.5, "loss": nan})
+    run("gamma", 3000, "RUNNING", {"lr": "1e-3", "model": "CNN-large"},
+        {"team": "nlp"}, {"acc": inf})
+    run("delta", 4000, "KILLED", {"lr": "auto"}, {"my key": "spaced"}, {"acc": -inf})
+    run("épsilon", 5000, "RUNNING", {}, {"Ünïcode": "Grüße"}, {"val.acc": 1.0})
+    run("zeta", 6000, "FINISHED", {"lr": "100"}, {"team": "100%_sure"}, {"acc": 0.0})
+    run("other", 7000, "FINISHED", {"lr": "0.01"}, {"team": "Vision"}, {"acc": 0.9},
+        experiment=other_exp)
+    yield store, exp, ids
+    store.close()
+
+
+def _names(populated: tuple[SqlStore, str, dict[str, str]], text: str) -> set[str]:
+    store, exp, ids = populated
+    by_id = {v: k for k, v in ids.items()}
+    return {by_id[r.info.run_id] for r in store.search_runs([exp], text)}
+
+
+ALL = {"alpha", "beta", "gamma", "delta", "épsilon", "zeta"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, ALL),
+        ("metrics.acc > 0.6", {"alpha", "gamma"}),
+        ("metrics.acc < 0", {"delta"}),
+        ("metrics.acc = inf", {"gamma"}),
+        ("metrics.acc = -inf", {"delta"}),
+        ("metrics.acc <= 0", {"delta", "zeta"}),
+        ("metrics.acc IN (0.9, 0.5)", {"alpha", "beta"}),
+        ("metrics.acc NOT IN (0.9, 0.5)", {"gamma", "delta", "zeta"}),
+        # NaN is no number: it matches no comparison, but the metric exists.
+        ("metrics.loss > -inf", {"alpha"}),
+        ("metrics.loss IS NOT NULL", {"alpha", "beta"}),
+        ("metrics.loss IS NULL", ALL - {"alpha", "beta"}),
+        ("metrics.`val.acc` = 1", {"épsilon"}),
+        ("metrics.val.acc = 1", {"épsilon"}),
+        # params compare as numbers with a bare number or <, <=, >, >=
+        ("params.lr < 0.05", {"alpha", "gamma"}),
+        ("params.lr < '0.05'", {"alpha", "gamma"}),
+        ("params.lr > 1", {"zeta"}),
+        ("params.lr = 0.001", {"gamma"}),
+        ("params.lr = '0.001'", set()),
+        ("params.lr = '1e-3'", {"gamma"}),
+        ("params.lr = 'auto'", {"delta"}),
+        ("params.lr != 0.1", {"alpha", "gamma", "zeta"}),
+        ("params.lr IN (0.01, 0.1)", {"alpha", "beta"}),
+        ("params.lr IN ('0.01', 'auto')", {"alpha", "delta"}),
+        ("params.lr NOT IN ('0.01', 'auto')", {"beta", "gamma", "zeta"}),
+        ("params.lr IS NULL", {"épsilon"}),
+        ("params.q = 'it''s'", {"alpha"}),
+        ('params.q = "it\'s"', {"alpha"}),
+        ("params.q = 'it\\'s'", {"alpha"}),
+        # LIKE is case-sensitive everywhere, ILIKE is not
+        ("params.model LIKE 'cnn%'", {"alpha"}),
+        ("params.model LIKE 'CNN%'", {"gamma"}),
+        ("params.model ILIKE 'cnn%'", {"alpha", "gamma"}),
+        ("params.model NOT LIKE 'cnn%'", {"beta", "gamma"}),
+        ("params.model NOT ILIKE 'cnn%'", {"beta"}),
+        ("params.model LIKE '_nn'", {"alpha", "beta"}),
+        ("tags.team = 'vision'", {"beta"}),
+        ("tags.team ILIKE 'VISION'", {"alpha", "beta"}),
+        ("tags.team != 'nlp'", {"alpha", "beta", "zeta"}),
+        ("tags.team NOT IN ('nlp')", {"alpha", "beta", "zeta"}),
+        ("NOT tags.team = 'nlp'", ALL - {"gamma"}),
+        ("tags.team LIKE '100%'", {"zeta"}),
+        ("tags.path = 'C:\\\\dir'", {"alpha"}),
+        ("tags.`my key` = 'spaced'", {"delta"}),
+        ('tags."my key" = \'spaced\'', {"delta"}),
+        ("tags.Ünïcode = 'Grüße'", {"épsilon"}),
+        ("attributes.run_name = 'épsilon'", {"épsilon"}),
+        ("run_name LIKE '%a'", {"alpha", "beta", "gamma", "delta", "zeta"}),
+        ("attributes.status = 'FINISHED'", {"alpha", "zeta"}),
+        ("status = 'failed'", {"beta"}),
+        ("attributes.status IN ('RUNNING', 'killed')", {"gamma", "delta", "épsilon"}),
+        ("attributes.status != 'RUNNING'", {"alpha", "beta", "delta", "zeta"}),
+        ("attributes.status LIKE 'F%'", {"alpha", "beta", "zeta"}),
+        ("attributes.end_time IS NULL", {"gamma", "épsilon"}),
+        ("attributes.start_time >= 3000 AND attributes.start_time < 5000", {"gamma", "delta"}),
+        ("attributes.start_time > '4500'", {"épsilon", "zeta"}),
+        ("attributes.user_id = 'tester'", ALL),
+        # precedence and grouping, on data where it makes a difference
+        ("tags.team = 'Vision' OR tags.team = 'vision' AND metrics.acc < 0.6",
+         {"alpha", "beta"}),
+        ("(tags.team = 'Vision' OR tags.team = 'vision') AND metrics.acc < 0.6", {"beta"}),
+        ("NOT (metrics.acc > 0.6 OR metrics.acc < 0)", {"beta", "épsilon", "zeta"}),
+        ("NOT NOT metrics.acc > 0.6", {"alpha", "gamma"}),
+        ("metrics.acc > 0.6 and params.model = 'cnn' or attributes.run_name = 'zeta'",
+         {"alpha", "zeta"}),
+    ],
+)
+def test_filter_semantics(populated: tuple[SqlStore, str, dict[str, str]], text: str | None,
+                          expected: set[str]) -> None:
+    assert _names(populated, text) == expected
+
+
+def test_search_across_experiments(populated: tuple[SqlStore, str, dict[str, str]]) -> None:
+    store, exp, _ = populated
+    found = {r.info.run_name for r in store.search_runs([], "metrics.acc = 0.9")}
+    assert found == {"alpha", "other"}
+    assert {r.info.run_name for r in store.search_runs([], "attributes.experiment_id = "
+                                                       + exp + " AND metrics.acc = 0.9")} \
+        == {"alpha"}
+
+
+HOSTILE = [
+    f"params.note = '{INJECTION.replace(chr(39), chr(39) * 2)}'",
+    "params.model = 'cnn' OR 1=1; DROP TABLE runs; --'",
+    "params.model = 'cnn'; DROP TABLE runs; --",
+    "params.model = 'x' OR '1'='1'",
+    "params.model = 'x\\' OR 1=1 --'",
+    "tags.team = '' UNION SELECT run_uuid FROM runs --'",
+    "metrics.acc > 0 /* comment */",
+    "params.`lr` = '1' OR `1`=`1`",
+    "params.`lr'); DROP TABLE runs; --` = '1'",
+    'params."lr"" OR ""1""=""1" = \'1\'',
+    "tags.`x` = 'a' -- trailing comment",
+    "tags.team = '\x00'",
+    "tags.team = '\ud83d'",
+    "attributes.status = 'FINISHED'' OR ''1''=''1'",
+    "attributes.run_name IN ('a', 'b'); DELETE FROM params; --')",
+    "run_id = 'x' OR run_id LIKE '%'",
+    "params.model = '" + "A" * 19_000 + "'",
+    "params.model IN (" + ",".join(f"'{i}'" for i in range(2000)) + ")",
+    " OR ".join(["tags.team = 'nlp'"] * 450),
+    "(" * 40 + "tags.team = 'nlp'" + ")" * 40,
+    "NOT " * 60 + "tags.team = 'nlp'",
+    "tags.team = '\u01c5\U0001d518\u00f1\u00ed\u00e7\u00f8d\u00e9 \U0001f642'",
+    "tags.team = '%'",
+    "tags.team LIKE '%' ESCAPE '\\'",
+]
+
+
+def _table_counts(store: SqlStore) -> dict[str, int]:
+    with store.engine.connect() as conn:
+        names = set(sa.inspect(conn).get_table_names())
+        return {name: conn.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one()
+                for name in names}
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_filters_never_reach_sql(populated: tuple[SqlStore, str, dict[str, str]],
+                                         text: str) -> None:
+    store, exp, _ = populated
+    before = _table_counts(store)
+    try:
+        found = store.search_runs([exp], text)
+    except InvalidFilter:
+        found = None
+    assert _table_counts(store) == before
+    assert set(before) >= {t.name for t in schema.metadata.sorted_tables}
+    if found is not None:
+        names = {r.info.run_name for r in found}
+        # Literals are values: the only hostile filter that matches is the one that
+        # names the stored injection text exactly, and the big OR of 'nlp' ones.
+        assert names <= {"beta", "gamma", "alpha", "zeta", "delta", "épsilon"}
+        if text.startswith("params.note"):
+            assert names == {"beta"}
+        elif "tags.team = 'nlp'" in text:  # an even number of NOTs cancels out
+            assert names == {"gamma"}
+        elif text.startswith("run_id"):
+            assert names == ALL
+        else:
+            assert names == set(), text
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_filters)
+def test_fuzz_search_on_sqlite_only_raises_invalid_filter(tmp_path_factory:
+                                                          pytest.TempPathFactory,
+                                                          text: str) -> None:
+    store = _fuzz_store(tmp_path_factory)
+    try:
+        store.search_runs([], text, max_results=5)
+    except InvalidFilter:
+        pass
+    assert _table_counts(store)["runs"] == 1
+
+
+_fuzz_stores: dict[str, SqlStore] = {}
+
+
+def _fuzz_store(factory: pytest.TempPathFactory) -> SqlStore:
+    store = _fuzz_stores.get("s")
+    if store is None:
+        folder = factory.mktemp("fuzz")
+        store = _fuzz_stores["s"] = SqlStore(f"sqlite:///{folder / 'f.db'}", str(folder))
+        exp = store.create_experiment("fuzz")
+        run = store.create_run(exp, "r", 1, "u")
+        store.log_batch(run.run_id, [Metric("acc", 0.5, 1, 0)], {"lr": "0.1"}, {"team": "x"})
+    return store
