@@ -133,10 +133,18 @@ def _ours_fill(workdir: str, n_runs: int, history_points: int = 0) -> tuple[Any,
     con.executemany("INSERT INTO latest_metrics VALUES (?,?,?,?,?,?)", latest)
     con.executemany("INSERT INTO tags VALUES (?,?,?)", tags)
     if history_points:
-        con.executemany(
-            "INSERT INTO metrics VALUES (?,?,?,?,?,?)",
-            ((1, "curve", math.sin(s / 1000.0), s, now + s, 0) for s in range(history_points)),
-        )
+        # our native layout: the history in chunks of 100,000 points
+        from array import array
+
+        for lo in range(0, history_points, 100_000):
+            steps = range(lo, min(lo + 100_000, history_points))
+            con.execute(
+                "INSERT INTO metric_chunks (run_id, key, n, min_step, max_step, steps, vals, "
+                "timestamps) VALUES (?,?,?,?,?,?,?,?)",
+                (1, "curve", len(steps), steps[0], steps[-1], array("q", steps).tobytes(),
+                 array("d", (math.sin(s / 1000.0) for s in steps)).tobytes(),
+                 array("q", (now + s for s in steps)).tobytes()),
+            )
     con.commit()
     con.execute("ANALYZE")
     con.close()
@@ -206,7 +214,8 @@ def ours_concurrent(workdir: str, n: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - t
     mltrack.end_run()
     con = sqlite3.connect(Path(workdir) / ".mltrack" / "mltrack.db")
-    stored = con.execute("SELECT count(*) FROM metrics WHERE key LIKE 'worker-%'").fetchone()[0]
+    stored = con.execute("SELECT sum(n) FROM metric_chunks WHERE key LIKE 'worker-%'"
+                         ).fetchone()[0] or 0
     return {"errors": errors, "lost": 8 * n - stored, "points_per_second": 8 * n / elapsed}
 
 
@@ -371,7 +380,7 @@ def mlflow_load_frame(workdir: str, n: int) -> dict[str, Any]:
 
 
 def mlflow_history(workdir: str, n: int) -> dict[str, Any]:
-    mlflow, run_id = _mlflow_fill(workdir, 1, history_points=n)
+    _, run_id = _mlflow_fill(workdir, 1, history_points=n)
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
@@ -412,7 +421,7 @@ def mlflow_concurrent(workdir: str, n: int) -> dict[str, Any]:
     t = time.perf_counter()
     errors = 0
     for p in procs:
-        _, err = p.communicate()
+        p.communicate()
         errors += p.returncode != 0
     elapsed = time.perf_counter() - t
     mlflow.end_run()

@@ -73,7 +73,7 @@ class Experiment:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: building a million of them must stay cheap
 class Metric:
     key: str
     value: float
@@ -284,6 +284,8 @@ class StageTransition:
     timestamp: int
     comment: str | None = None
     request_id: int | None = None
+    #: the alias of an "alias" record (from/to are then version numbers)
+    alias: str | None = None
 
 
 class RequestStatus(str, enum.Enum):

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -104,17 +105,25 @@ tags = Table(
     Index("ix_tags_key", "key"),
 )
 
-# Full history. ``value`` is NULL for NaN (SQLite cannot store NaN); ``is_nan`` says so.
-metrics = Table(
-    "metrics",
+# Full history, stored in chunks: one row per (run, key) per written batch, holding the
+# batch's steps, values and timestamps as little-endian int64 / float64 / int64 arrays.
+# Ingestion writes a few rows instead of one per point, a history read decodes a few
+# blobs, and NaN and +-inf round-trip bit for bit. Points are in logging order inside a
+# chunk; readers order by (step, timestamp).
+metric_chunks = Table(
+    "metric_chunks",
     metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("key", String(MAX_KEY), nullable=False),
-    Column("value", Float),
-    Column("step", BigInteger, nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    Column("is_nan", Boolean, nullable=False, server_default="0"),
-    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    Column("n", Integer, nullable=False),
+    Column("min_step", BigInteger, nullable=False),
+    Column("max_step", BigInteger, nullable=False),
+    Column("steps", LargeBinary, nullable=False),
+    Column("vals", LargeBinary, nullable=False),
+    Column("timestamps", LargeBinary, nullable=False),
+    Index("ix_metric_chunks_run_key", "run_id", "key", "id"),
+    sqlite_autoincrement=True,
 )
 
 # One row per (run, key): the value at the highest (step, timestamp).
@@ -206,6 +215,7 @@ registry_audit = Table(
     Column("version", Integer),
     Column("kind", String(16), nullable=False),
     Column("action", String(16), nullable=False),
+    Column("alias", String(MAX_NAME)),  # the alias of "alias" records
     Column("from_value", Text),
     Column("to_value", Text),
     Column("user_id", String(MAX_NAME), nullable=False, server_default=""),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
 import time
 import uuid
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_EXPERIMENT_NAME = "Default"
+_BIG_ENDIAN = sys.byteorder == "big"
 BUSY_TIMEOUT_S = 60.0
 _RETRIES = 8
 
@@ -92,9 +95,9 @@ class SqlStore:
             ensure_schema(self.engine)
         except OperationalError as exc:
             raise StoreError(f"Cannot open the tracking store at {_safe(uri)}: {exc.orig}") from exc
-        self._insert_metric_sql = self._driver_sql(
-            "INSERT INTO metrics (run_id, key, value, step, timestamp, is_nan) "
-            "VALUES (?, ?, ?, ?, ?, ?)"
+        self._insert_chunk_sql = self._driver_sql(
+            "INSERT INTO metric_chunks (run_id, key, n, min_step, max_step, steps, vals, "
+            "timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
         self._upsert_latest = self._latest_upsert_statement()
 
@@ -165,7 +168,7 @@ class SqlStore:
                         last_update_time=now,
                     )
                 )
-                exp_id = result.inserted_primary_key[0]
+                exp_id = result.inserted_primary_key[0]  # type: ignore[index]
                 if not artifact_location:
                     conn.execute(
                         update(t.experiments)
@@ -309,7 +312,7 @@ class SqlStore:
                 artifact_uri = _join(exp.artifact_location, run_id, "artifacts")
                 if parent_run_id is not None:
                     self._pk(conn, parent_run_id)
-                pk = conn.execute(
+                pk = conn.execute(  # type: ignore[index]
                     t.runs.insert().values(
                         run_uuid=run_id,
                         experiment_id=int(experiment_id),
@@ -488,7 +491,7 @@ class SqlStore:
         def work() -> None:
             with self._write() as conn:
                 pks = select(t.runs.c.id).where(t.runs.c.run_uuid.in_(ids))
-                for table in (t.metrics, t.latest_metrics, t.params, t.tags):
+                for table in (t.metric_chunks, t.latest_metrics, t.params, t.tags):
                     conn.execute(delete(table).where(table.c.run_id.in_(pks)))
                 conn.execute(delete(t.runs).where(t.runs.c.run_uuid.in_(ids)))
 
@@ -576,29 +579,36 @@ class SqlStore:
 
     def _write_metric_rows(self, conn: Connection, rows: list[tuple[int, str, float, int, int]]
                            ) -> None:
-        history = []
-        latest: dict[tuple[int, str], tuple[int, int, float]] = {}
+        """One history chunk per (run, key) in ``rows``, and the latest values upserted."""
+        groups: dict[tuple[int, str], list[Any]] = {}
         for pk, key, value, step, ts in rows:
+            g = groups.get((pk, key))
+            if g is None:
+                g = groups[(pk, key)] = [array("q"), array("d"), array("q"), step, ts, value]
+            g[0].append(step)
+            g[1].append(value)
+            g[2].append(ts)
+            if step > g[3] or (step == g[3] and ts >= g[4]):
+                g[3], g[4], g[5] = step, ts, value
+        chunks = []
+        latest = []
+        for (pk, key), (steps, vals, stamps, step, ts, value) in groups.items():
+            if _BIG_ENDIAN:
+                for arr in (steps, vals, stamps):
+                    arr.byteswap()
+            chunks.append((pk, key, len(steps), min(steps), max(steps), steps.tobytes(),
+                           vals.tobytes(), stamps.tobytes()))
             nan = value != value
-            history.append((pk, key, None if nan else value, step, ts, nan))
-            current = latest.get((pk, key))
-            if current is None or (step, ts) >= (current[0], current[1]):
-                latest[(pk, key)] = (step, ts, value)
-        conn.exec_driver_sql(self._insert_metric_sql, history)
-        conn.execute(
-            self._upsert_latest,
-            [
-                {"run_id": pk, "key": key, "value": None if v != v else v, "step": step,
-                 "timestamp": ts, "is_nan": v != v}
-                for (pk, key), (step, ts, v) in latest.items()
-            ],
-        )
+            latest.append({"run_id": pk, "key": key, "value": None if nan else value,
+                           "step": step, "timestamp": ts, "is_nan": nan})
+        conn.exec_driver_sql(self._insert_chunk_sql, chunks)
+        conn.execute(self._upsert_latest, latest)
 
     def _latest_upsert_statement(self) -> Any:
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         elif self.dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         else:  # pragma: no cover - guarded in _make_engine
             raise StoreError(f"Unsupported database {self.dialect!r}.")
         stmt = insert(t.latest_metrics)
@@ -618,33 +628,43 @@ class SqlStore:
             where=newer,
         )
 
-    def get_metric_history(self, run_id: str, key: str) -> pd.DataFrame:
+    def get_metric_history(self, run_id: str, key: str, min_step: int | None = None
+                           ) -> pd.DataFrame:
+        """Columns step, value, timestamp ordered by step then timestamp.
+
+        ``min_step`` returns only points at or after that step (for incremental reads).
+        """
         import numpy as np
         import pandas as pd
 
+        sql = ("SELECT steps, vals, timestamps FROM metric_chunks WHERE run_id = ? AND "
+               "key = ?")
         with self._read() as conn:
             pk = self._pk(conn, run_id)
-            cursor = conn.exec_driver_sql(
-                self._driver_sql(
-                    "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
-                    "ORDER BY step, timestamp"
-                ),
-                (pk, key),
-            )
-            rows = cursor.fetchall()
-        if not rows:
-            return pd.DataFrame(
-                {"step": np.array([], dtype="int64"), "value": np.array([], dtype="float64"),
-                 "timestamp": np.array([], dtype="int64")}
-            )
-        steps, values, stamps = zip(*rows)
-        return pd.DataFrame(
-            {
-                "step": np.fromiter(steps, dtype="int64", count=len(rows)),
-                "value": np.array(values, dtype="float64"),
-                "timestamp": np.fromiter(stamps, dtype="int64", count=len(rows)),
-            }
-        )
+            args: tuple[Any, ...] = (pk, key)
+            if min_step is not None:
+                sql += " AND max_step >= ?"
+                args += (int(min_step),)
+            chunks = conn.exec_driver_sql(self._driver_sql(sql + " ORDER BY id"), args).fetchall()
+        if chunks:
+            steps = np.concatenate([np.frombuffer(c[0], dtype="<i8") for c in chunks])
+            vals = np.concatenate([np.frombuffer(c[1], dtype="<f8") for c in chunks])
+            stamps = np.concatenate([np.frombuffer(c[2], dtype="<i8") for c in chunks])
+        else:
+            steps = np.array([], dtype="<i8")
+            vals = np.array([], dtype="<f8")
+            stamps = np.array([], dtype="<i8")
+        if len(steps) > 1:
+            d_step = np.diff(steps)
+            ordered = bool(np.all((d_step > 0) | ((d_step == 0) & (np.diff(stamps) >= 0))))
+            if not ordered:
+                order = np.lexsort((stamps, steps))
+                steps, vals, stamps = steps[order], vals[order], stamps[order]
+        if min_step is not None and len(steps):
+            keep = steps >= min_step
+            steps, vals, stamps = steps[keep], vals[keep], stamps[keep]
+        return pd.DataFrame({"step": steps.astype("int64"), "value": vals.astype("float64"),
+                             "timestamp": stamps.astype("int64")})
 
     def metric_keys(self, run_id: str) -> list[str]:
         with self._read() as conn:

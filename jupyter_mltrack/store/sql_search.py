@@ -261,7 +261,7 @@ def decode_token(token: str | None) -> int:
         if not isinstance(offset, int) or offset < 0:
             raise ValueError
         return offset
-    except Exception:
+    except (ValueError, KeyError, TypeError):
         raise InvalidParameter(
             "Invalid page token; pass the next_page_token of the previous page unchanged."
         ) from None
@@ -361,7 +361,7 @@ def _fetch(conn: Connection, pks: list[int]) -> tuple[list[Any], list[Any], list
             cond = "IN (" + ",".join([mark] * len(pks)) + ")"
             for name, sql in queries.items():
                 cursor.execute(sql.format(cond=cond), pks)
-                out[name] = cursor.fetchall()
+                out[name] = list(cursor.fetchall())
         else:
             cursor.execute("CREATE TEMP TABLE IF NOT EXISTS mltrack_page "
                            "(id INTEGER PRIMARY KEY)")
@@ -371,7 +371,7 @@ def _fetch(conn: Connection, pks: list[int]) -> tuple[list[Any], list[Any], list
             cond = "IN (SELECT id FROM mltrack_page)"
             for name, sql in queries.items():
                 cursor.execute(sql.format(cond=cond))
-                out[name] = cursor.fetchall()
+                out[name] = list(cursor.fetchall())
             cursor.execute("DELETE FROM mltrack_page")
     finally:
         cursor.close()

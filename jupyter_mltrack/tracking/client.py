@@ -257,8 +257,10 @@ class Client:
                         for k, x in (params or {}).items()}
         clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
         clean_metrics = [
-            Metric(v.validate_key(m.key, "metric key"), v.metric_value(m.key, m.value),
-                   v.timestamp_value(m.timestamp), v.step_value(m.step))
+            m if (m.key in v._valid_keys and m.value.__class__ is float
+                  and m.step.__class__ is int and m.timestamp.__class__ is int)
+            else Metric(v.validate_key(m.key, "metric key"), v.metric_value(m.key, m.value),
+                        v.timestamp_value(m.timestamp), v.step_value(m.step))
             for m in metrics
         ]
         self.store.log_batch(_run_id(run_id), clean_metrics, clean_params, clean_tags)
@@ -320,14 +322,14 @@ class Client:
         if not len(vals) == len(step_list) == len(ts_list):
             raise InvalidParameter("values, steps and timestamps must have the same length.")
         self.writer.extend(list(zip([run_id] * len(vals), [key] * len(vals), vals, step_list,
-                                    ts_list)))
+                                    ts_list, strict=True)))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric, ordered by step (MLflow's return type)."""
         frame = self.get_metric_history_frame(run_id, key)
-        return [Metric(key, float(val), int(ts), int(st)) for st, val, ts in
-                zip(frame["step"].to_numpy(), frame["value"].to_numpy(),
-                    frame["timestamp"].to_numpy())]
+        return [Metric(key, val, ts, st) for st, val, ts in
+                zip(frame["step"].to_numpy().tolist(), frame["value"].to_numpy().tolist(),
+                    frame["timestamp"].to_numpy().tolist(), strict=True)]
 
     def get_metric_history_frame(self, run_id: str, key: str) -> pd.DataFrame:
         """Every point of one metric as a DataFrame (step, value, timestamp): fast."""

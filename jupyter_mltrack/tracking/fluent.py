@@ -63,7 +63,7 @@ def _record_error(run_id: str, exc: BaseException) -> None:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     try:
         client().set_tag(run_id, "mltrack.error", text[-7900:])
-    except Exception:  # noqa: BLE001 - reporting the error must not mask it
+    except Exception:  # noqa: BLE001,S110 - reporting the error must not mask it
         pass
 
 

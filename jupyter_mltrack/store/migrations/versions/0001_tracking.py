@@ -1,4 +1,4 @@
-"""Tracking tables: experiments, runs, params, tags, metric history and latest metrics.
+"""Tracking tables: experiments, runs, params, tags, metric history chunks, latest metrics.
 
 Revision ID: 0001
 Revises:
@@ -11,12 +11,6 @@ revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-
-def _run_fk() -> sa.Column:
-    return sa.Column(
-        "run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False
-    )
 
 
 def upgrade() -> None:
@@ -85,15 +79,21 @@ def upgrade() -> None:
     )
     op.create_index("ix_tags_key", "tags", ["key"])
     op.create_table(
-        "metrics",
-        _run_fk(),
+        "metric_chunks",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column(
+            "run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("key", sa.String(250), nullable=False),
-        sa.Column("value", sa.Float),
-        sa.Column("step", sa.BigInteger, nullable=False),
-        sa.Column("timestamp", sa.BigInteger, nullable=False),
-        sa.Column("is_nan", sa.Boolean, nullable=False, server_default="0"),
+        sa.Column("n", sa.Integer, nullable=False),
+        sa.Column("min_step", sa.BigInteger, nullable=False),
+        sa.Column("max_step", sa.BigInteger, nullable=False),
+        sa.Column("steps", sa.LargeBinary, nullable=False),
+        sa.Column("vals", sa.LargeBinary, nullable=False),
+        sa.Column("timestamps", sa.LargeBinary, nullable=False),
+        sqlite_autoincrement=True,
     )
-    op.create_index("ix_metrics_run_key_step", "metrics", ["run_id", "key", "step"])
+    op.create_index("ix_metric_chunks_run_key", "metric_chunks", ["run_id", "key", "id"])
     op.create_table(
         "latest_metrics",
         sa.Column(
@@ -109,6 +109,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("latest_metrics", "metrics", "tags", "params", "runs", "experiment_tags",
+    for table in ("latest_metrics", "metric_chunks", "tags", "params", "runs", "experiment_tags",
                   "experiments"):
         op.drop_table(table)
