@@ -331,10 +331,18 @@ class Client:
                 zip(frame["step"].to_numpy().tolist(), frame["value"].to_numpy().tolist(),
                     frame["timestamp"].to_numpy().tolist(), strict=True)]
 
-    def get_metric_history_frame(self, run_id: str, key: str) -> pd.DataFrame:
-        """Every point of one metric as a DataFrame (step, value, timestamp): fast."""
+    def get_metric_history_frame(self, run_id: str, key: str,
+                                 min_step: int | None = None) -> pd.DataFrame:
+        """Every point of one metric as a DataFrame (step, value, timestamp): fast.
+
+        ``min_step`` returns only the points at or after that step: what a live view
+        reads to extend a history it already holds.
+        """
         self.flush()
-        return self.store.get_metric_history(_run_id(run_id), key)  # type: ignore
+        if min_step is None:
+            return self.store.get_metric_history(_run_id(run_id), key)  # type: ignore
+        return self.store.get_metric_history(  # type: ignore[no-any-return]
+            _run_id(run_id), key, min_step=int(min_step))
 
     def flush(self) -> None:
         """Store every buffered metric now; raise if some could not be stored."""
