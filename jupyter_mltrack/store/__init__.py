@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import InvalidParameter
 from .base import MetricRow, TrackingStore
 
-__all__ = ["MetricRow", "TrackingStore", "open_store", "register_store"]
+__all__ = ["MetricRow", "TrackingStore", "open_store", "register_store", "registry_store"]
 
 _FACTORIES: dict[str, Callable[[str, str | None], Any]] = {}
 _OPEN: dict[tuple[str, str | None], Any] = {}
@@ -65,3 +65,24 @@ def close_stores() -> None:
             if close is not None:
                 close()
         _OPEN.clear()
+
+
+def registry_store(tracking_store: Any) -> Any:
+    """The registry store of an open tracking store (a ``RegistryStore``).
+
+    A backend that keeps the registry elsewhere gives its tracking store a
+    ``registry_store()`` method; the SQL store's registry shares its engine.
+    """
+    own = getattr(tracking_store, "registry_store", None)
+    if callable(own):
+        return own()
+    from .sql import SqlStore
+
+    if isinstance(tracking_store, SqlStore):
+        from .registry_sql import registry_for
+
+        return registry_for(tracking_store)
+    raise InvalidParameter(
+        f"The store {tracking_store!r} has no model registry; use a SQLite or PostgreSQL "
+        "tracking URI for the registry."
+    )

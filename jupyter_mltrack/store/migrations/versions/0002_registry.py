@@ -89,6 +89,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("alias", sa.String(256)),
         sa.Column("from_value", sa.Text),
         sa.Column("to_value", sa.Text),
         sa.Column("user_id", sa.String(256), nullable=False, server_default=""),

@@ -1,0 +1,100 @@
+"""Aliases: named pointers such as ``champion`` to one version (``models:/name@champion``)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from ..entities import ModelVersion, TransitionRequest
+from ..errors import InvalidParameter, NotFound
+from ..store.base import AliasChange, RegistrySnapshot, RequestChange
+from . import _access as a
+from .policies import check_gates, source_metrics
+from .transitions import live_version
+
+if TYPE_CHECKING:
+    from ..tracking.client import Client
+
+_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_RESERVED = {"latest", "none", "staging", "production", "archived"}
+
+
+def alias_name(alias: Any) -> str:
+    """A valid alias, or a clear error."""
+    if not isinstance(alias, str) or not _ALIAS.match(alias) or len(alias) > a.MAX_NAME:
+        raise InvalidParameter(
+            f"{alias!r} is not a valid alias; start with a letter and use letters, digits, "
+            "'_' and '-', e.g. 'champion'."
+        )
+    if alias.lower() in _RESERVED:
+        raise InvalidParameter(
+            f"{alias!r} is reserved (models:/name/{alias} means a stage or the latest "
+            "version); pick another alias such as 'champion'."
+        )
+    return alias
+
+
+def set_alias(name: str, alias: str, version: int | str, comment: str | None = None, *,
+              client: Client | None = None) -> ModelVersion | TransitionRequest:
+    """Point ``alias`` at a version (moving it from the one it pointed at).
+
+    When the policy lists ``"@<alias>"`` in ``require_approval_for`` a pending
+    request is opened and returned instead; gates guarding ``"@<alias>"`` apply.
+    """
+    name, number = a.model_name(name), a.version_number(version)
+    alias = alias_name(alias)
+    note = a.comment_text(comment)
+    store = a.store_of(client)
+    version_obj = store.get_model_version(name, number)
+    target = "@" + alias
+    opened: list[bool] = []
+
+    def plan(snapshot: RegistrySnapshot) -> list[Any]:
+        from .stages import refuse_duplicate
+
+        opened.clear()
+        current = live_version(snapshot, number)
+        policy = snapshot.policy
+        if snapshot.model.aliases.get(alias) == number:
+            return []
+        check_gates(policy, target, current, lambda: source_metrics(version_obj, client))
+        if policy is not None and policy.needs_approval(target):
+            refuse_duplicate(snapshot, number, "alias", alias)
+            opened.append(True)
+            return [RequestChange(number, "alias", alias, False, note)]
+        return [AliasChange(alias, number, note)]
+
+    results = store.change_registry(name, plan, a.user())
+    if opened:
+        return store.get_transition_request(results[0])  # type: ignore[no-any-return]
+    return store.get_model_version(name, number)  # type: ignore[no-any-return]
+
+
+def delete_alias(name: str, alias: str, comment: str | None = None, *,
+                 client: Client | None = None) -> None:
+    """Remove an alias; recorded in the history. ``models:/name@alias`` stops resolving."""
+    name = a.model_name(name)
+    alias = alias_name(alias)
+    note = a.comment_text(comment)
+
+    def plan(snapshot: RegistrySnapshot) -> list[Any]:
+        if alias not in snapshot.model.aliases:
+            known = ", ".join(sorted(snapshot.model.aliases)) or "none"
+            raise NotFound(f"Registered model {name!r} has no alias {alias!r} "
+                           f"(its aliases: {known}).")
+        return [AliasChange(alias, None, note)]
+
+    a.store_of(client).change_registry(name, plan, a.user())
+
+
+def get_model_version_by_alias(name: str, alias: str, *,
+                               client: Client | None = None) -> ModelVersion:
+    """The version an alias points at."""
+    name = a.model_name(name)
+    store = a.store_of(client)
+    model = store.get_registered_model(name)
+    if alias not in model.aliases:
+        known = ", ".join(sorted(model.aliases)) or "none"
+        raise NotFound(f"Registered model {name!r} has no alias {alias!r} (its aliases: "
+                       f"{known}); set one with set_alias({name!r}, {alias!r}, <version>).")
+    return store.get_model_version(name, model.aliases[alias])  # type: ignore[no-any-return]

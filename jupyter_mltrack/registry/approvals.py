@@ -1,0 +1,162 @@
+"""Approval: requests for stage or alias changes, and their approval or rejection.
+
+A request records who asked, when and why; its decision records who decided,
+when and why. Approving applies the change (gates are checked again) in the
+same transaction that closes the request, so a request is applied exactly once
+even when two people approve it at the same moment.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..entities import RequestStatus, Stage, TransitionRequest
+from ..errors import InvalidParameter, InvalidState, StageTransitionDenied
+from ..store.base import AliasChange, DecisionChange, RegistrySnapshot, RequestChange
+from . import _access as a
+from .aliases import alias_name
+from .policies import check_gates, source_metrics
+from .stages import refuse_duplicate
+from .transitions import check_approver, live_version, stage_changes
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..tracking.client import Client
+
+
+def request_transition(name: str, version: int | str, stage: str,
+                       archive_existing: bool = False, comment: str | None = None, *,
+                       client: Client | None = None) -> TransitionRequest:
+    """Ask for a version to enter ``stage`` (or ``"@alias"``), whatever the policy says."""
+    name, number = a.model_name(name), a.version_number(version)
+    kind, target = _target(stage)
+    note = a.comment_text(comment)
+    store = a.store_of(client)
+    version_obj = store.get_model_version(name, number)
+    label = target if kind == "stage" else "@" + target
+
+    def plan(snapshot: RegistrySnapshot) -> list[Any]:
+        current = live_version(snapshot, number)
+        check_gates(snapshot.policy, label, current, lambda: source_metrics(version_obj, client))
+        refuse_duplicate(snapshot, number, kind, target)
+        return [RequestChange(number, kind, target, archive_existing, note)]
+
+    request_id = store.change_registry(name, plan, a.user())[0]
+    return store.get_transition_request(request_id)  # type: ignore[no-any-return]
+
+
+def _target(stage: str) -> tuple[str, str]:
+    if isinstance(stage, str) and stage.startswith("@"):
+        return "alias", alias_name(stage[1:])
+    parsed = Stage.parse(stage)
+    return "stage", parsed.value
+
+
+def _decide(request_id: int | str, status: RequestStatus, comment: str | None,
+            client: Client | None) -> TransitionRequest:
+    number = _request_number(request_id)
+    note = a.comment_text(comment)
+    store = a.store_of(client)
+    request = store.get_transition_request(number)
+    user = a.user()
+    version_obj = store.get_model_version(request.name, request.version)
+
+    def plan(snapshot: RegistrySnapshot) -> list[Any]:
+        current = snapshot.requests[number]
+        if not current.is_pending:
+            raise InvalidState(
+                f"Request {number} was {current.status.lower()} already by "
+                f"{current.decided_by}; nothing to do."
+            )
+        if status is RequestStatus.CANCELLED and current.requested_by != user:
+            raise StageTransitionDenied(
+                f"Only {current.requested_by}, who made request {number}, can cancel it; "
+                "reject it instead."
+            )
+        changes: list[Any] = [DecisionChange(number, status.value, note)]
+        if status is not RequestStatus.APPROVED:
+            return changes
+        check_approver(snapshot.policy, current.requested_by, user, number)
+        version = live_version(snapshot, current.version)
+        check_gates(snapshot.policy, current.target_label, version,
+                    lambda: source_metrics(version_obj, client))
+        why = current.comment or f"request {number} approved"
+        if current.kind == "stage":
+            changes += stage_changes(snapshot, current.version, Stage.parse(current.target),
+                                     current.archive_existing, why, request_id=number)
+        else:
+            changes.append(AliasChange(current.target, current.version, why, number))
+        return changes
+
+    store.change_registry(request.name, plan, user)
+    return store.get_transition_request(number)  # type: ignore[no-any-return]
+
+
+def approve(request_id: int | str, comment: str | None = None, *,
+            client: Client | None = None) -> TransitionRequest:
+    """Approve a pending request: the change is applied now, if the gates still pass.
+
+    The requester may not approve their own request unless the policy says
+    ``allow_self_approval=True``.
+    """
+    return _decide(request_id, RequestStatus.APPROVED, comment, client)
+
+
+def reject(request_id: int | str, comment: str | None = None, *,
+           client: Client | None = None) -> TransitionRequest:
+    """Reject a pending request; nothing moves."""
+    return _decide(request_id, RequestStatus.REJECTED, comment, client)
+
+
+def cancel_request(request_id: int | str, comment: str | None = None, *,
+                   client: Client | None = None) -> TransitionRequest:
+    """Withdraw your own pending request."""
+    return _decide(request_id, RequestStatus.CANCELLED, comment, client)
+
+
+def get_transition_request(request_id: int | str, *,
+                           client: Client | None = None) -> TransitionRequest:
+    return a.store_of(client).get_transition_request(  # type: ignore[no-any-return]
+        _request_number(request_id))
+
+
+def transition_requests(name: str | None = None, status: str | None = "PENDING", *,
+                        client: Client | None = None) -> list[TransitionRequest]:
+    """Requests, newest first: pending ones by default, ``status=None`` for all."""
+    if status is not None:
+        try:
+            status = RequestStatus(str(status).upper()).value
+        except ValueError:
+            raise InvalidParameter(
+                f"Unknown request status {status!r}; use PENDING, APPROVED, REJECTED, "
+                "CANCELLED or None for all."
+            ) from None
+    return a.store_of(client).transition_requests(  # type: ignore[no-any-return]
+        None if name is None else a.model_name(name), status)
+
+
+def requests_frame(name: str | None = None, status: str | None = None, *,
+                   client: Client | None = None) -> pd.DataFrame:
+    """Requests as a DataFrame (one row per request, newest first)."""
+    import pandas as pd
+
+    rows = [{
+        "request_id": r.request_id, "name": r.name, "version": r.version,
+        "target": r.target_label, "status": r.status, "requested_by": r.requested_by,
+        "requested_time": pd.to_datetime(r.requested_time, unit="ms", utc=True),
+        "comment": r.comment, "decided_by": r.decided_by,
+        "decided_time": (pd.to_datetime(r.decided_time, unit="ms", utc=True)
+                         if r.decided_time is not None else pd.NaT),
+        "decision_comment": r.decision_comment,
+    } for r in transition_requests(name, status, client=client)]
+    return pd.DataFrame(rows, columns=[
+        "request_id", "name", "version", "target", "status", "requested_by",
+        "requested_time", "comment", "decided_by", "decided_time", "decision_comment"])
+
+
+def _request_number(request_id: Any) -> int:
+    text = str(request_id).lstrip("#")
+    if isinstance(request_id, bool) or not text.isdigit():
+        raise InvalidParameter(f"{request_id!r} is not a request id; ids are numbers such as 3.")
+    return int(text)

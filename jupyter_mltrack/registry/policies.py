@@ -1,0 +1,173 @@
+"""Registry policies: which stages need approval, and the metric gates a version must pass.
+
+::
+
+    set_registry_policy("churn", require_approval_for=["Production"],
+                        gates={"metrics.accuracy": ">= 0.9"})
+
+A gate compares a metric of the version's source run with a number, using
+``>=``, ``>``, ``<=``, ``<``, ``==`` or ``!=``. Gates guard ``gated_stages``
+(by default the stages that need approval, or Production when none do); a
+version that fails one is refused with the reason, whether the change is
+direct, requested or approved.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..entities import ModelVersion, RegistryPolicy, Stage
+from ..errors import InvalidParameter, StageTransitionDenied
+from ..store.base import PolicyChange, RegistrySnapshot
+from . import _access as a
+
+if TYPE_CHECKING:
+    from ..tracking.client import Client
+
+_GATE = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+_OPS = {
+    ">=": lambda x, y: x >= y,
+    ">": lambda x, y: x > y,
+    "<=": lambda x, y: x <= y,
+    "<": lambda x, y: x < y,
+    "==": lambda x, y: x == y,
+    "!=": lambda x, y: x != y,
+}
+
+
+def parse_gate(field: str, condition: str) -> tuple[str, str, float]:
+    """``("metrics.acc", ">= 0.9")`` -> ``("acc", ">=", 0.9)``, or a clear error."""
+    example = 'e.g. gates={"metrics.accuracy": ">= 0.9"}'
+    if not isinstance(field, str) or not field.startswith(("metrics.", "metric.")):
+        raise InvalidParameter(
+            f"Gate {field!r}: gates compare metrics of the source run; name them "
+            f"metrics.<key>, {example}."
+        )
+    key = field.split(".", 1)[1]
+    if not key:
+        raise InvalidParameter(f"Gate {field!r} names no metric; {example}.")
+    match = _GATE.match(condition) if isinstance(condition, str) else None
+    if match is None:
+        raise InvalidParameter(
+            f"Gate {field}: {condition!r} is not a condition; write an operator (>=, >, <=, "
+            f"<, ==, !=) and a number, {example}."
+        )
+    op = "==" if match.group(1) == "=" else match.group(1)
+    return key, op, float(match.group(2))
+
+
+def _target(value: str) -> str:
+    """A stage name, or an alias written "@champion"."""
+    if isinstance(value, str) and value.startswith("@"):
+        from .aliases import alias_name
+
+        return "@" + alias_name(value[1:])
+    stage = Stage.parse(value)
+    if stage in (Stage.NONE,):
+        raise InvalidParameter("Approval for the None stage makes no sense; list Staging, "
+                               "Production, Archived or an alias such as '@champion'.")
+    return stage.value
+
+
+def _targets(values: Iterable[str] | str | None, what: str) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for value in values:
+        try:
+            target = _target(value)
+        except InvalidParameter as exc:
+            raise InvalidParameter(f"{what}: {exc}") from None
+        if target not in out:
+            out.append(target)
+    return tuple(out)
+
+
+def set_registry_policy(name: str, require_approval_for: Iterable[str] | str | None = None,
+                        gates: Mapping[str, str] | None = None,
+                        gated_stages: Iterable[str] | str | None = None,
+                        allow_self_approval: bool = False, *,
+                        client: Client | None = None) -> RegistryPolicy:
+    """Set the rules of a registered model (replacing earlier ones); recorded in its history.
+
+    ``require_approval_for`` lists stages (and aliases as ``"@champion"``) whose changes
+    become requests; ``gates`` maps ``metrics.<key>`` to a condition such as ``">= 0.9"``.
+    """
+    name = a.model_name(name)
+    clean_gates: dict[str, str] = {}
+    for field, condition in (gates or {}).items():
+        key, op, number = parse_gate(field, condition)
+        clean_gates[f"metrics.{key}"] = f"{op} {number:g}"
+    policy = RegistryPolicy(
+        name=name,
+        require_approval_for=_targets(require_approval_for, "require_approval_for"),
+        gates=clean_gates,
+        gated_stages=_targets(gated_stages, "gated_stages"),
+        allow_self_approval=bool(allow_self_approval),
+    )
+    a.store_of(client).change_registry(name, lambda _s: [PolicyChange(policy)], a.user())
+    return get_registry_policy(name, client=client) or policy
+
+
+def get_registry_policy(name: str, *, client: Client | None = None) -> RegistryPolicy | None:
+    """The rules of a registered model, or None when it has none."""
+    return a.store_of(client).get_registry_policy(a.model_name(name))  # type: ignore
+
+
+def delete_registry_policy(name: str, *, client: Client | None = None) -> None:
+    """Remove the rules of a registered model; recorded in its history."""
+    def plan(snapshot: RegistrySnapshot) -> list[Any]:
+        return [PolicyChange(None)] if snapshot.policy is not None else []
+
+    a.store_of(client).change_registry(a.model_name(name), plan, a.user())
+
+
+def source_metrics(version: ModelVersion, client: Client | None) -> dict[str, float] | None:
+    """Latest metrics of the version's source run (None when it has no run)."""
+    if not version.run_id:
+        return None
+    from ..errors import RunNotFound
+
+    try:
+        # the store directly: this may run while the model's lock is held
+        run = a.client_of(client).store.get_run(version.run_id)
+    except RunNotFound:
+        return None
+    return dict(run.data.metrics)
+
+
+def check_gates(policy: RegistryPolicy | None, target: str, version: ModelVersion,
+                read_metrics: Callable[[], dict[str, float] | None]) -> None:
+    """Refuse with the reason when ``version`` fails a gate guarding ``target``.
+
+    ``read_metrics`` gives the source run's metrics; it is called only when a
+    gate applies.
+    """
+    if policy is None or not policy.gates or not policy.is_gated(target):
+        return
+    metrics = read_metrics()
+    failures = []
+    for field, condition in sorted(policy.gates.items()):
+        key, op, number = parse_gate(field, condition)
+        if metrics is None:
+            failures.append(
+                f"{field} {op} {number:g} cannot be checked: version {version.version} has "
+                "no source run"
+            )
+            continue
+        value = metrics.get(key)
+        if value is None:
+            failures.append(f"{field} {op} {number:g} fails: run {version.run_id} has no "
+                            f"metric {key!r}")
+        elif math.isnan(value) or not _OPS[op](value, number):
+            failures.append(f"{field} {op} {number:g} fails: it is {value:g}")
+    if failures:
+        raise StageTransitionDenied(
+            f"Version {version.version} of {version.name!r} may not enter {target}: "
+            + "; ".join(failures) + "."
+        )

@@ -1,0 +1,57 @@
+"""``models:/`` URIs: ``models:/name/3``, ``models:/name/Production``, ``models:/name@champion``
+and ``models:/name/latest`` resolved to the version and to where its files are."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..entities import ModelVersion
+from ..errors import ModelVersionNotFound
+from ..uris import parse_models_uri
+from . import _access as a
+
+if TYPE_CHECKING:
+    from ..tracking.client import Client
+
+
+def model_version_for(uri: str, client: Client | None = None) -> ModelVersion:
+    """The model version a ``models:/`` URI names (deleted versions are refused)."""
+    parsed = parse_models_uri(uri)
+    name = a.model_name(parsed.name)
+    store = a.store_of(client)
+    if parsed.version is not None:
+        version = store.get_model_version(name, parsed.version)
+        if version.deleted:
+            raise ModelVersionNotFound(
+                f"{uri}: version {parsed.version} of {name!r} is deleted; restore it with "
+                f"restore_model_version({name!r}, {parsed.version}) or use another version."
+            )
+        return version  # type: ignore[no-any-return]
+    if parsed.alias is not None:
+        from .aliases import get_model_version_by_alias
+
+        return get_model_version_by_alias(name, parsed.alias, client=client)
+    model = store.get_registered_model(name)
+    if parsed.stage is not None:
+        in_stage = [v for v in model.latest_versions if v.current_stage == parsed.stage]
+        if not in_stage:
+            raise ModelVersionNotFound(
+                f"{uri}: no version of {name!r} is in {parsed.stage}; promote one with "
+                f"transition_stage({name!r}, <version>, {parsed.stage!r})."
+            )
+        return in_stage[0]
+    page = store.search_model_versions(f"name = {a.quote(name)}", max_results=1,
+                                       order_by=["version DESC"])
+    if not len(page):
+        raise ModelVersionNotFound(f"{uri}: {name!r} has no active versions.")
+    return page[0]  # type: ignore[no-any-return]
+
+
+def resolve_models_uri(uri: str, client: Client | None = None) -> str:
+    """Where the files of the version a ``models:/`` URI names are.
+
+    Returns the version's source: ``runs:/<run_id>/<path>`` for a model logged in
+    a run, or a local folder / artifact URL for one registered from there.
+    """
+    return model_version_for(uri, client).source
+

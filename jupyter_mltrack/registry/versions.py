@@ -1,0 +1,243 @@
+"""Model versions: register, read, search, describe, tag, soft-delete, restore."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..entities import ModelVersion, PagedList, RequestStatus, Stage
+from ..errors import InvalidParameter, InvalidState, NotFound
+from ..store.base import AliasChange, DecisionChange, LifecycleChange, RegistrySnapshot
+from ..uris import parse_runs_uri
+from . import _access as a
+from .registered import _order, clean_tags
+
+if TYPE_CHECKING:
+    from ..tracking.client import Client
+
+
+def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None,
+                   description: str | None = None, *,
+                   client: Client | None = None) -> ModelVersion:
+    """Register the model at ``model_uri`` as the next version (1, 2, ...) of ``name``.
+
+    ``model_uri`` is ``runs:/<run_id>/<path>`` (the version is linked to that run),
+    ``models:/<name>/<version|stage>`` or ``models:/<name>@<alias>`` (a copy under
+    another name), or a local folder / artifact URL holding an ``MLmodel`` file.
+    The registered model is created when it does not exist yet.
+    """
+    name = a.model_name(name)
+    if not isinstance(model_uri, str) or not model_uri.strip():
+        raise InvalidParameter(
+            "register_model needs the model's URI, e.g. runs:/<run_id>/model."
+        )
+    source, run_id = source_of(model_uri.strip(), client)
+    check_is_model(source, client)
+    return a.store_of(client).create_model_version(  # type: ignore[no-any-return]
+        name, source, run_id, a.user(), clean_tags(tags), description
+    )
+
+
+def source_of(model_uri: str, client: Client | None) -> tuple[str, str | None]:
+    """(source stored with the version, linked run id) for a model URI."""
+    if model_uri.startswith("runs:/"):
+        parsed = parse_runs_uri(model_uri)
+        if not parsed.path:
+            raise InvalidParameter(
+                f"{model_uri!r} names a run but no model folder in it; write "
+                f"runs:/{parsed.run_id}/model (the artifact path given to log_model)."
+            )
+        a.client_of(client).store.get_run(parsed.run_id)  # RunNotFound when unknown
+        return f"runs:/{parsed.run_id}/{parsed.path}", parsed.run_id
+    if model_uri.startswith("models:/"):
+        from .resolve import model_version_for
+
+        version = model_version_for(model_uri, client)
+        return version.source, version.run_id
+    if "://" in model_uri and not model_uri.startswith("file://"):
+        return model_uri.rstrip("/"), None
+    path = Path(model_uri.removeprefix("file://")).expanduser()
+    if not path.exists():
+        raise InvalidParameter(
+            f"{model_uri!r} is not a runs:/ or models:/ URI and no such folder exists; pass "
+            "runs:/<run_id>/<path> for a logged model or the folder of a saved model."
+        )
+    return str(path.resolve()), None
+
+
+def artifact_location(source: str, client: Client | None) -> str:
+    """Where a version's files are: a local folder or an artifact URL."""
+    if source.startswith("runs:/"):
+        parsed = parse_runs_uri(source)
+        root = a.client_of(client).store.get_run(parsed.run_id).info.artifact_uri
+        return root.rstrip("/") + "/" + parsed.path
+    return source
+
+
+def check_is_model(source: str, client: Client | None) -> None:
+    """Refuse a source that holds no model (no ``MLmodel`` file)."""
+    location = artifact_location(source, client)
+    try:
+        from ..models import read_model_meta
+    except ImportError:  # the models package does not offer it (yet)
+        read_model_meta = None
+    if read_model_meta is not None:
+        read_model_meta(source, client=a.client_of(client))
+        return
+    from ..artifacts import artifact_repository
+
+    leaf = location.rstrip("/").rpartition("/")[2]
+    repo = artifact_repository(location)
+    found = [f for f in repo.list("") if not f.is_dir and f.path.rsplit("/", 1)[-1] == "MLmodel"]
+    if not found:
+        shown = source if source == location else f"{source} ({location})"
+        raise InvalidParameter(
+            f"No model at {shown}: it has no MLmodel file. Log one with log_model(model, "
+            f"{leaf!r}) in the run, or pass the folder of a saved model."
+        )
+
+
+def get_model_version(name: str, version: int | str, *,
+                      client: Client | None = None) -> ModelVersion:
+    """One version of a registered model (deleted ones too: see ``.deleted``)."""
+    return a.store_of(client).get_model_version(  # type: ignore[no-any-return]
+        a.model_name(name), a.version_number(version)
+    )
+
+
+def get_latest_versions(name: str, stages: Sequence[str] | None = None, *,
+                        client: Client | None = None) -> list[ModelVersion]:
+    """The newest active version in each stage (only ``stages`` when given)."""
+    model = a.store_of(client).get_registered_model(a.model_name(name))
+    wanted = None if stages is None else {Stage.parse(s).value for s in stages}
+    return [mv for mv in model.latest_versions
+            if wanted is None or mv.current_stage in wanted]
+
+
+def search_model_versions(filter_string: str | None = None, max_results: int = 1000,
+                          order_by: Sequence[str] | str | None = None,
+                          page_token: str | None = None, include_deleted: bool = False, *,
+                          client: Client | None = None) -> PagedList:
+    """Versions matching a filter, e.g. ``"name = 'churn' and stage = 'Production'"``,
+    ``"tags.validated = 'yes'"`` or ``"metrics.accuracy > 0.9"`` (of the source run)."""
+    return a.store_of(client).search_model_versions(  # type: ignore[no-any-return]
+        filter_string, max_results, _order(order_by), page_token, include_deleted
+    )
+
+
+def update_model_version(name: str, version: int | str, description: str, *,
+                         client: Client | None = None) -> ModelVersion:
+    """Set the description of a version."""
+    name, number = a.model_name(name), a.version_number(version)
+    a.store_of(client).update_model_version(name, number, description=str(description))
+    return get_model_version(name, number, client=client)
+
+
+def set_model_version_tag(name: str, version: int | str, key: str, value: Any, *,
+                          client: Client | None = None) -> None:
+    a.store_of(client).update_model_version(a.model_name(name), a.version_number(version),
+                                            set_tags=clean_tags({key: value}))
+
+
+def delete_model_version_tag(name: str, version: int | str, key: str, *,
+                             client: Client | None = None) -> None:
+    a.store_of(client).update_model_version(a.model_name(name), a.version_number(version),
+                                            delete_tags=[key])
+
+
+def delete_model_version(name: str, version: int | str, comment: str | None = None, *,
+                         client: Client | None = None) -> ModelVersion:
+    """Soft-delete a version: it keeps its number and history and can be restored.
+
+    A version in Staging or Production is refused (archive it first); its
+    aliases are removed and its pending requests cancelled, each recorded.
+    """
+    name, number = a.model_name(name), a.version_number(version)
+    note = a.comment_text(comment)
+
+    def plan(snapshot: RegistrySnapshot) -> list[Any]:
+        found = snapshot.versions.get(number)
+        if found is None:
+            raise NotFound(f"Registered model {name!r} has no version {number}.")
+        if found.deleted:
+            return []
+        if found.current_stage in (Stage.STAGING.value, Stage.PRODUCTION.value):
+            raise InvalidState(
+                f"Version {number} of {name!r} is in {found.current_stage}; move it to "
+                f"Archived first (transition_stage({name!r}, {number}, 'Archived')), or roll "
+                "the stage back."
+            )
+        changes: list[Any] = [AliasChange(alias, None, f"version {number} deleted")
+                              for alias in found.aliases]
+        changes += [DecisionChange(r.request_id, RequestStatus.CANCELLED.value,
+                                   f"version {number} deleted")
+                    for r in snapshot.requests.values() if r.version == number and r.is_pending]
+        changes.append(LifecycleChange(number, True, note))
+        return changes
+
+    a.store_of(client).change_registry(name, plan, a.user())
+    return get_model_version(name, number, client=client)
+
+
+def restore_model_version(name: str, version: int | str, comment: str | None = None, *,
+                          client: Client | None = None) -> ModelVersion:
+    """Undo ``delete_model_version``; the version comes back in the stage it had."""
+    name, number = a.model_name(name), a.version_number(version)
+    note = a.comment_text(comment)
+    a.store_of(client).change_registry(
+        name, lambda _s: [LifecycleChange(number, False, note)], a.user())
+    return get_model_version(name, number, client=client)
+
+
+def register_best(experiment: str, metric: str, mode: str = "max", filter: str | None = None,
+                  name: str | None = None, model_path: str = "model",
+                  promote_to: str | None = None, *, archive_existing: bool = True,
+                  comment: str | None = None, client: Client | None = None) -> ModelVersion:
+    """Register the model of the best finished run of ``experiment`` by ``metric``.
+
+    ``mode`` is "max" or "min"; ``filter`` narrows the runs (search grammar);
+    ``name`` defaults to the experiment's name. Running it again registers
+    nothing new while the same run is still the best. With ``promote_to`` the
+    version is then moved to that stage (under an approval policy this opens a
+    request instead; see ``transition_requests``).
+    """
+    if mode not in ("max", "min"):
+        raise InvalidParameter(f"mode is 'max' or 'min', not {mode!r}.")
+    if not isinstance(metric, str) or not metric or "`" in metric:
+        raise InvalidParameter(f"{metric!r} is not a metric key; pass e.g. 'accuracy'.")
+    c = a.client_of(client)
+    experiment_id = c._experiment_id(experiment)
+    name = a.model_name(name or c.get_experiment(experiment_id).name)
+    condition = f"metrics.`{metric}` IS NOT NULL AND attributes.status = 'FINISHED'"
+    if filter:
+        condition += f" AND ({filter})"
+    order = f"metrics.`{metric}` {'DESC' if mode == 'max' else 'ASC'}"
+    page = c.search_runs([experiment_id], condition, max_results=1, order_by=[order])
+    if not len(page):
+        raise NotFound(
+            f"No finished run of experiment {experiment!r} has a metric {metric!r}"
+            + (f" and matches {filter!r}" if filter else "") + "; nothing to register."
+        )
+    best = page[0]
+    source = f"runs:/{best.run_id}/{model_path.strip('/')}"
+    value = best.data.metrics[metric]
+    existing = [mv for mv in search_model_versions(
+        f"name = {a.quote(name)} and run_id = {a.quote(best.run_id)}", client=c)
+        if mv.source == source]
+    if existing:
+        version = existing[0]
+    else:
+        version = register_model(
+            source, name, tags={"mltrack.selected_by": f"{mode} {metric}",
+                                f"mltrack.{mode}.{metric}": value},
+            description=f"Best of experiment {experiment!r} by {mode} {metric} "
+                        f"({metric} = {value:g})", client=c,
+        )
+    if promote_to is not None:
+        from .stages import transition_stage
+
+        transition_stage(name, version.version, promote_to, archive_existing=archive_existing,
+                         comment=comment or f"best of {experiment!r} by {mode} {metric}",
+                         client=c)
+    return get_model_version(name, version.version, client=c)
