@@ -127,6 +127,11 @@ class SqlStore:
         for attempt in range(_RETRIES):
             try:
                 return fn(*args)
+            except IntegrityError as exc:
+                # A concurrent transaction inserted the same key first (PostgreSQL runs
+                # writers side by side): run the work again; it re-reads and decides.
+                if attempt >= 2:
+                    raise StoreError(f"Write to {_safe(self.uri)} failed: {exc.orig}") from exc
             except (OperationalError, DBAPIError) as exc:
                 if not _is_locked(exc) or attempt == _RETRIES - 1:
                     raise StoreError(f"Write to {_safe(self.uri)} failed: {exc.orig}") from exc
