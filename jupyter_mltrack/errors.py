@@ -9,6 +9,8 @@ with ``raise ... from exc``::
     │   ├── InvalidFilter         a search filter that does not parse
     │   ├── InvalidArtifactPath   a path that escapes the artifact root
     │   ├── InvalidURI            a runs:/ or models:/ URI that does not parse
+    │   ├── InvalidModel          no MLmodel file there, or one that is malformed
+    │   ├── SignatureError        model input that does not fit the model's signature
     │   └── ParamConflict         a param logged again with another value
     ├── NotFound                  the thing asked for does not exist (HTTP 404)
     │   ├── ExperimentNotFound
@@ -18,6 +20,7 @@ with ``raise ... from exc``::
     ├── AlreadyExists             a unique name taken (HTTP 409)
     ├── InvalidState              the operation does not fit the object's state (HTTP 409)
     │   └── StageTransitionDenied a registry transition refused by policy or gate
+    ├── UntrustedModel            loading it would run code from outside the store (HTTP 403)
     ├── StoreError                the store could not do its work (HTTP 500)
     │   ├── WriteFailed           the background writer gave up on a batch
     │   └── SchemaError           the database schema is newer or broken
@@ -66,6 +69,14 @@ class ParamConflict(InvalidParameter):
     """A parameter was logged again with a different value; params are immutable."""
 
 
+class InvalidModel(InvalidParameter):
+    """A location that holds no model (no MLmodel file), or a malformed one."""
+
+
+class SignatureError(InvalidParameter):
+    """Model input that does not match the model's signature (column, type or shape)."""
+
+
 class NotFound(MLTrackError, LookupError):
     """The object asked for does not exist."""
 
@@ -102,6 +113,15 @@ class InvalidState(MLTrackError):
 
 class StageTransitionDenied(InvalidState):
     """A registry stage transition refused by a policy or a failing gate."""
+
+
+class UntrustedModel(MLTrackError):
+    """Loading this model would run code (pickle, shipped code) from outside the store.
+
+    Pass ``trust=True`` to load it when you know where it comes from.
+    """
+
+    http_status = 403
 
 
 class StoreError(MLTrackError):

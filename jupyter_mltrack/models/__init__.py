@@ -1,0 +1,50 @@
+"""One model format for every framework: save once, load anywhere, ``predict`` the same way.
+
+::
+
+    info = mltrack.log_model(pipeline, input_example=X_test[:5])
+    model = mltrack.load_model(info.model_uri)      # or models:/churn/Production
+    model.predict(X_new)                             # DataFrame, array, records, dict
+
+Flavors (sklearn, xgboost, lightgbm, pytorch, keras, python_function) are plugins of the
+``jupyter_mltrack.flavors`` entry-point group; see :mod:`jupyter_mltrack.models.flavors`.
+Importing this package loads no ML framework.
+"""
+
+from __future__ import annotations
+
+from .api import (
+    LOGGED_MODELS_TAG,
+    ModelInfo,
+    load_model,
+    load_native,
+    log_model,
+    read_model_meta,
+    save_model,
+)
+from .flavors import Flavor, register_flavor
+from .format import ModelMeta
+from .pyfunc import PyFuncModel, PythonModel, PythonModelContext
+from .signature import ColSpec, ModelSignature, ParamSpec, Schema, TensorSpec, infer_signature
+
+__all__ = [
+    "LOGGED_MODELS_TAG",
+    "ColSpec",
+    "Flavor",
+    "ModelInfo",
+    "ModelMeta",
+    "ModelSignature",
+    "ParamSpec",
+    "PyFuncModel",
+    "PythonModel",
+    "PythonModelContext",
+    "Schema",
+    "TensorSpec",
+    "infer_signature",
+    "load_model",
+    "load_native",
+    "log_model",
+    "read_model_meta",
+    "register_flavor",
+    "save_model",
+]

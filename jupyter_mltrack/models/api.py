@@ -1,0 +1,502 @@
+"""``log_model``, ``save_model``, ``load_model``, ``load_native`` and ``read_model_meta``.
+
+A model folder is written to a hidden staging folder next to its destination and moved
+into place when complete, so a failed save leaves nothing half-written and never touches
+what is already stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import uuid
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._version import __version__
+from ..artifacts import artifact_repository, clean_artifact_path
+from ..errors import (
+    AlreadyExists,
+    InvalidModel,
+    InvalidParameter,
+    MissingDependency,
+    NotFound,
+    UntrustedModel,
+)
+from . import progress as _progress
+from .example import write_input_example
+from .flavors import LoadContext, SaveContext, all_flavors, flavor_for, get_flavor
+from .format import (
+    CODE_DIR,
+    MLMODEL_FILE,
+    PYFUNC,
+    PYTHON_ENV_FILE,
+    REQUIREMENTS_FILE,
+    ModelMeta,
+)
+from .pyfunc import PyFuncModel
+from .requirements import model_modules, normalise, pinned
+from .signature import ModelSignature, enforce_input, infer_schema
+
+if TYPE_CHECKING:
+    from ..tracking.client import Client
+
+#: Run tag holding a JSON list of the models logged in the run.
+LOGGED_MODELS_TAG = "mltrack.loggedModels"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``log_model`` returns: where the model is and what its MLmodel says."""
+
+    model_uri: str
+    run_id: str
+    artifact_path: str
+    meta: ModelMeta
+
+    @property
+    def model_uuid(self) -> str:
+        return self.meta.model_uuid
+
+    @property
+    def flavors(self) -> dict[str, dict[str, Any]]:
+        return self.meta.flavors
+
+    @property
+    def signature(self) -> ModelSignature | None:
+        return self.meta.signature
+
+    @property
+    def utc_time_created(self) -> str:
+        return self.meta.utc_time_created
+
+    @property
+    def metadata(self) -> dict[str, Any] | None:
+        return self.meta.metadata
+
+    @property
+    def saved_input_example_info(self) -> dict[str, Any] | None:
+        return self.meta.saved_input_example_info
+
+
+# -- saving ------------------------------------------------------------------------------
+
+
+def save_model(model: Any, path: str | os.PathLike[str], signature: Any = "infer",
+               input_example: Any = None, requirements: Iterable[str] | str | None = None,
+               code_paths: Iterable[str | os.PathLike[str]] | None = None,
+               metadata: Mapping[str, Any] | None = None, *, progress: bool | None = None,
+               **flavor_options: Any) -> ModelMeta:
+    """Save ``model`` as a model folder at ``path`` (which must not exist yet, or be empty).
+
+    The flavor is detected from the model. ``signature="infer"`` infers it from
+    ``input_example`` and the model's predictions on it; pass a ModelSignature, or None.
+    Extra keyword arguments go to the flavor (``serialization_format`` for sklearn,
+    ``model_format`` for XGBoost, ``init_args``/``init_kwargs`` for PyTorch, ``artifacts``
+    for a PythonModel).
+    """
+    target = Path(path).expanduser()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise AlreadyExists(
+            f"{target} already exists; save the model to a new folder (nothing was changed)."
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        meta = _write_model(model, staging, signature, input_example, requirements, code_paths,
+                            metadata, flavor_options, progress)
+        if target.exists():
+            target.rmdir()
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return meta
+
+
+def log_model(model: Any, name: str = "model", signature: Any = "infer",
+              input_example: Any = None, requirements: Iterable[str] | str | None = None,
+              code_paths: Iterable[str | os.PathLike[str]] | None = None,
+              metadata: Mapping[str, Any] | None = None, *, run_id: str | None = None,
+              client: Client | None = None, progress: bool | None = None,
+              **flavor_options: Any) -> ModelInfo:
+    """Save ``model`` into a run's artifacts under ``name/`` (the active run by default).
+
+    Returns a ModelInfo whose ``model_uri`` (``runs:/<run_id>/<name>``) loads it back
+    with :func:`load_model`. Arguments as for :func:`save_model`.
+    """
+    from ..tracking import fluent
+
+    client = client or fluent.client()
+    if run_id is None:
+        run_id = fluent._run_id() if client is fluent.client() else None
+    if run_id is None:
+        raise InvalidParameter("Pass run_id= to log a model through a Client.")
+    artifact_path = clean_artifact_path(name)
+    if not artifact_path:
+        raise InvalidParameter("A model needs a name, such as name='model'.")
+    run = client.get_run(run_id)
+    repo = artifact_repository(run.info.artifact_uri)
+    if repo.list(artifact_path):
+        raise AlreadyExists(
+            f"Run {run_id} already has artifacts at {artifact_path!r}; log the model under "
+            "another name= (nothing was changed)."
+        )
+    args = (signature, input_example, requirements, code_paths, metadata, flavor_options,
+            progress)
+    if hasattr(repo, "local_path"):
+        target = Path(repo.local_path(artifact_path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            meta = _write_model(model, staging, *args, run_id=run_id,
+                                artifact_path=artifact_path)
+            os.replace(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    else:
+        with tempfile.TemporaryDirectory(prefix="mltrack-model-") as tmp:
+            local = Path(tmp) / "model"
+            meta = _write_model(model, local, *args, run_id=run_id, artifact_path=artifact_path)
+            _upload(repo, local, artifact_path, progress)
+    _record_on_run(client, run_id, meta)
+    return ModelInfo(f"runs:/{run_id}/{artifact_path}", run_id, artifact_path, meta)
+
+
+def _write_model(model: Any, folder: Path, signature: Any, input_example: Any,
+                 requirements: Iterable[str] | str | None,
+                 code_paths: Iterable[str | os.PathLike[str]] | None,
+                 metadata: Mapping[str, Any] | None, options: dict[str, Any],
+                 progress: bool | None, run_id: str | None = None,
+                 artifact_path: str | None = None) -> ModelMeta:
+    if isinstance(model, (str, os.PathLike)):
+        raise InvalidParameter(
+            f"log_model/save_model take the model object, not a path ({model!r}); to log "
+            "files use log_artifact()."
+        )
+    flavor = flavor_for(model)
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise InvalidParameter("metadata is a dict of JSON values.")
+    wanted_requirements = normalise(requirements) if requirements is not None else None
+    folder.mkdir(parents=True)
+    code_modules = _copy_code(code_paths, folder / CODE_DIR)
+    options = dict(options)
+    with _progress.Watch("Saving model", lambda: _progress.folder_size(folder), progress):
+        conf = flavor.save(model, SaveContext(folder, options, folder / CODE_DIR
+                                              if code_modules else None))
+    if options:
+        raise InvalidParameter(
+            f"Unknown option(s) {', '.join(sorted(options))} for a {flavor.name} model."
+        )
+
+    example_info = None
+    sig: ModelSignature | None = None
+    example = None
+    if input_example is not None:
+        example, example_info = write_input_example(input_example, folder)
+    if isinstance(signature, str) and signature == "infer":
+        if example is not None:
+            sig = _infer(flavor, model, example)
+    elif isinstance(signature, ModelSignature):
+        sig = signature
+    elif isinstance(signature, Mapping):
+        sig = ModelSignature.from_dict(signature)
+    elif signature not in (None, False):
+        raise InvalidParameter(
+            "signature is 'infer', a ModelSignature (see infer_signature()), or None."
+        )
+
+    pyfunc: dict[str, Any] = {
+        "loader_module": "jupyter_mltrack.models",
+        "python_version": platform.python_version(),
+        "env": {"virtualenv": PYTHON_ENV_FILE},
+    }
+    if code_modules:
+        pyfunc["code"] = CODE_DIR
+    flavors = {PYFUNC: {**conf, **pyfunc}} if flavor.name == PYFUNC else \
+        {flavor.name: conf, PYFUNC: pyfunc}
+
+    if wanted_requirements is None:
+        modules = [m for m in flavor.modules(model, conf) if m] + sorted(model_modules(model))
+        wanted_requirements, unknown = pinned(modules, local=code_modules)
+        if unknown:
+            warnings.warn(
+                f"The model uses module(s) {', '.join(unknown)} that no installed package "
+                "provides; pass their source files with code_paths=[...] so that the model "
+                "loads elsewhere.", stacklevel=3)
+    (folder / REQUIREMENTS_FILE).write_text("\n".join(wanted_requirements) + "\n",
+                                            encoding="utf-8")
+    (folder / PYTHON_ENV_FILE).write_text(_python_env(), encoding="utf-8")
+
+    meta = ModelMeta(
+        flavors=flavors, signature=sig, saved_input_example_info=example_info,
+        run_id=run_id, artifact_path=artifact_path,
+        metadata=json.loads(json.dumps(dict(metadata), default=str)) if metadata else None,
+        mltrack_version=__version__,
+    )
+    meta.model_size_bytes = _progress.folder_size(folder)
+    (folder / MLMODEL_FILE).write_text(meta.to_yaml(), encoding="utf-8")
+    return meta
+
+
+def _infer(flavor: Any, model: Any, example: Any) -> ModelSignature:
+    inputs = infer_schema(example)
+    outputs = None
+    try:
+        prediction = flavor.predict(model, enforce_input(example, inputs), {})
+        outputs = infer_schema(prediction)
+    except Exception as exc:  # noqa: BLE001 - the output schema is optional
+        warnings.warn(
+            f"Could not infer the model's output schema from the input example "
+            f"({type(exc).__name__}: {exc}); the signature has inputs only.", stacklevel=4)
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def _copy_code(code_paths: Iterable[str | os.PathLike[str]] | None, target: Path) -> set[str]:
+    """Copy source files/folders into ``code/``; return their top-level module names."""
+    if code_paths is None:
+        return set()
+    if isinstance(code_paths, (str, os.PathLike)):
+        code_paths = [code_paths]
+    modules = set()
+    for entry in code_paths:
+        source = Path(entry)
+        if not source.exists():
+            raise NotFound(f"code_paths entry {source} does not exist; pass existing .py files "
+                           "or package folders.")
+        target.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target / source.name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            modules.add(source.name)
+        else:
+            shutil.copy2(source, target / source.name)
+            modules.add(source.stem)
+    return modules
+
+
+def _python_env() -> str:
+    import yaml
+
+    build = []
+    for dist in ("pip", "setuptools", "wheel"):
+        try:
+            from importlib import metadata
+
+            build.append(f"{dist}=={metadata.version(dist)}")
+        except Exception:  # noqa: BLE001 - a missing build tool is left unpinned
+            build.append(dist)
+    return yaml.safe_dump({"python": platform.python_version(), "build_dependencies": build,
+                           "dependencies": [f"-r {REQUIREMENTS_FILE}"]}, sort_keys=False)
+
+
+def _upload(repo: Any, local: Path, artifact_path: str, progress: bool | None) -> None:
+    files = sorted(p for p in local.rglob("*") if p.is_file())
+    total = sum(p.stat().st_size for p in files)
+    bar = _progress.Bar("Uploading model", total, _progress.wanted(total, progress))
+    for path in files:
+        rel = path.relative_to(local).parent.as_posix()
+        repo.log_file(path, f"{artifact_path}/{rel}" if rel != "." else artifact_path)
+        bar.advance(path.stat().st_size)
+    bar.close()
+
+
+def _record_on_run(client: Any, run_id: str, meta: ModelMeta) -> None:
+    entry = {"artifact_path": meta.artifact_path, "flavors": list(meta.flavors),
+             "model_uuid": meta.model_uuid, "utc_time_created": meta.utc_time_created}
+    run = client.get_run(run_id)
+    try:
+        models = json.loads(run.data.tags.get(LOGGED_MODELS_TAG, "[]"))
+    except ValueError:
+        models = []
+    models = [m for m in models if m.get("artifact_path") != meta.artifact_path] + [entry]
+    while len(json.dumps(models)) > 5000 and len(models) > 1:
+        models.pop(0)
+    client.set_tag(run_id, LOGGED_MODELS_TAG, json.dumps(models))
+
+
+# -- loading -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Located:
+    path: Path
+    inside_store: bool
+    source: str
+
+
+def load_model(model_uri: str | os.PathLike[str], trust: bool = False, *,
+               client: Client | None = None, dst_path: str | os.PathLike[str] | None = None,
+               progress: bool | None = None) -> PyFuncModel:
+    """Load a model for prediction: ``runs:/<run_id>/model``, ``models:/name/3``,
+    ``models:/name/Production``, ``models:/name@alias``, or a local folder.
+
+    The result has ``predict(data)`` whatever the framework. Models stored with pickle
+    (or shipping code) load from outside the store only with ``trust=True``.
+    """
+    located = _locate(model_uri, client, dst_path, progress)
+    meta = _read_meta(located.path, located.source)
+    flavor = _pick_flavor(meta)
+    native = _load(flavor, meta, located, trust, progress)
+    return PyFuncModel(meta, native, flavor, located.path, located.source)
+
+
+def load_native(model_uri: str | os.PathLike[str], trust: bool = False, *,
+                flavor: str | None = None, client: Client | None = None,
+                dst_path: str | os.PathLike[str] | None = None,
+                progress: bool | None = None) -> Any:
+    """The framework object itself (an sklearn Pipeline, an xgboost Booster, a torch Module...)."""
+    located = _locate(model_uri, client, dst_path, progress)
+    meta = _read_meta(located.path, located.source)
+    if flavor is not None and flavor not in meta.flavors:
+        raise InvalidModel(
+            f"{located.source} has no {flavor!r} flavor; it has {', '.join(meta.flavors)}."
+        )
+    chosen = get_flavor(flavor) if flavor else _pick_flavor(meta)
+    return _load(chosen, meta, located, trust, progress)
+
+
+def read_model_meta(model_uri: str | os.PathLike[str], *, client: Client | None = None
+                    ) -> ModelMeta:
+    """The MLmodel of a model location, reading nothing else; InvalidModel if there is none."""
+    uri = os.fspath(model_uri)
+    if uri.startswith("models:/"):
+        return read_model_meta(_resolve_models_uri(uri, client), client=client)
+    repo, path, _inside = _repo_for(uri, client)
+    if repo is None:
+        return _read_meta(Path(path), uri)
+    try:
+        data = repo.read_bytes(f"{path}/{MLMODEL_FILE}" if path else MLMODEL_FILE)
+    except NotFound:
+        raise InvalidModel(_no_model_message(uri)) from None
+    return ModelMeta.from_yaml(data, f"{uri}/{MLMODEL_FILE}")
+
+
+def _pick_flavor(meta: ModelMeta) -> Any:
+    names = [n for n in meta.flavors if n != PYFUNC] or [PYFUNC]
+    known = {f.name: f for f in all_flavors()}
+    for name in names:
+        if name in known:
+            return known[name]
+    raise MissingDependency(
+        f"This model was saved with flavor {', '.join(names)}, which is not installed here; "
+        "install the package that provides it (see the model's requirements.txt)."
+    )
+
+
+def _load(flavor: Any, meta: ModelMeta, located: _Located, trust: bool,
+          progress: bool | None) -> Any:
+    trusted = trust or located.inside_store
+    code = meta.flavors.get(PYFUNC, {}).get("code")
+    if code:
+        if not trusted:
+            raise UntrustedModel(
+                f"{located.source} ships Python code ({code}/) that runs when the model "
+                "loads. If you trust its source, pass trust=True."
+            )
+        code_dir = str(located.path / code)
+        if code_dir not in sys.path:
+            sys.path.insert(0, code_dir)
+    ctx = LoadContext(located.path, meta.flavors[flavor.name], trusted, located.inside_store)
+    size = meta.model_size_bytes
+    if _progress.wanted(size, progress):
+        with _progress.Watch(f"Loading model ({_progress._size(size or 0)})", lambda: 0,
+                             True, delay=0):
+            return flavor.load(ctx)
+    return flavor.load(ctx)
+
+
+def _read_meta(folder: Path, source: str) -> ModelMeta:
+    file = folder / MLMODEL_FILE
+    if not file.is_file():
+        raise InvalidModel(_no_model_message(source))
+    return ModelMeta.from_yaml(file.read_bytes(), f"{source}/{MLMODEL_FILE}")
+
+
+def _no_model_message(source: str) -> str:
+    return (f"{source} holds no model (no {MLMODEL_FILE} file). Check the path: a logged "
+            "model's URI is runs:/<run_id>/<name>, as returned by log_model().model_uri.")
+
+
+def _resolve_models_uri(uri: str, client: Client | None) -> str:
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("jupyter_mltrack.registry") is None:
+        raise MissingDependency(
+            f"{uri}: models:/ URIs are resolved by the model registry "
+            "(jupyter_mltrack.registry), which this installation lacks; load the model by "
+            "its runs:/<run_id>/<name> URI instead."
+        )
+    registry = importlib.import_module("jupyter_mltrack.registry")
+    resolve = getattr(registry, "resolve_models_uri", None)
+    if resolve is None:
+        raise MissingDependency(
+            f"{uri}: this installation's registry cannot resolve models:/ URIs yet; load the "
+            "model by its runs:/<run_id>/<name> URI instead."
+        )
+    return str(resolve(uri, client))
+
+
+def _repo_for(uri: str, client: Client | None) -> tuple[Any, str, bool]:
+    """(repository or None for a local folder, path inside it, inside the store?)."""
+    if uri.startswith("runs:/"):
+        from ..tracking import fluent
+        from ..uris import parse_runs_uri
+
+        parsed = parse_runs_uri(uri)
+        run = (client or fluent.client()).get_run(parsed.run_id)
+        return artifact_repository(run.info.artifact_uri), parsed.path, True
+    if uri.startswith("file://"):
+        return None, uri[len("file://"):], False
+    if "://" in uri:
+        return artifact_repository(uri), "", False
+    return None, str(Path(uri).expanduser()), False
+
+
+def _locate(model_uri: str | os.PathLike[str], client: Client | None,
+            dst_path: str | os.PathLike[str] | None, progress: bool | None) -> _Located:
+    uri = os.fspath(model_uri)
+    if not isinstance(uri, str) or not uri:
+        raise InvalidParameter(f"{model_uri!r} is not a model URI or path.")
+    if uri.startswith("models:/"):
+        located = _locate(_resolve_models_uri(uri, client), client, dst_path, progress)
+        return _Located(located.path, True, uri)
+    repo, path, inside = _repo_for(uri, client)
+    if repo is None:
+        folder = Path(path)
+        if not folder.is_dir():
+            raise InvalidModel(f"{uri} is not a folder; " + _no_model_message(uri)
+                               .split(". ", 1)[1])
+        return _Located(folder, False, uri)
+    if hasattr(repo, "local_path"):
+        return _Located(Path(repo.local_path(path)), inside, uri)
+    dst = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="mltrack-model-"))
+    return _Located(_download(repo, path, dst, progress, uri), inside, uri)
+
+
+def _download(repo: Any, path: str, dst: Path, progress: bool | None, uri: str) -> Path:
+    files = []
+    stack = [path]
+    while stack:
+        for info in repo.list(stack.pop()):
+            (stack.append(info.path) if info.is_dir else files.append(info))
+    if not any(f.path.rsplit("/", 1)[-1] == MLMODEL_FILE for f in files):
+        raise InvalidModel(_no_model_message(uri))
+    total = sum(f.file_size or 0 for f in files)
+    bar = _progress.Bar("Downloading model", total, _progress.wanted(total, progress))
+    prefix = f"{path}/" if path else ""
+    for info in files:
+        rel = info.path[len(prefix):] if info.path.startswith(prefix) else info.path
+        target = dst / clean_artifact_path(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(repo.read_bytes(info.path))
+        bar.advance(info.file_size or 0)
+    bar.close()
+    return dst

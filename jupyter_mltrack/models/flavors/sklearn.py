@@ -1,0 +1,158 @@
+"""scikit-learn estimators and pipelines, saved with skops (no pickle) by default.
+
+``serialization_format="cloudpickle"`` (or ``"pickle"``) is the explicit fallback for
+objects skops cannot represent; such a model loads from outside the store only with
+``trust=True``.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import sys
+from types import ModuleType
+from typing import Any
+
+from ..._importers import import_optional
+from ...errors import InvalidParameter, UntrustedModel
+from . import LoadContext, SaveContext, in_sys_modules
+
+SKOPS_FILE = "model.skops"
+PICKLE_FILE = "model.pkl"
+FORMATS = ("skops", "cloudpickle", "pickle")
+
+#: Array libraries that importing skops would import (through scikit-learn's estimator
+#: discovery, which imports every package it walks) although no model needs them here.
+_WALKED_ARRAY_LIBRARIES = ("torch", "cupy", "jax", "dask", "ndonnx")
+
+
+def import_skops() -> ModuleType:
+    """``skops.io``, without letting its import pull in torch, jax... (seconds each)."""
+    module = sys.modules.get("skops.io")
+    if module is not None:
+        return module
+    import_optional("sklearn", "models", "scikit-learn")
+    refuse = _Refuse({n for n in _WALKED_ARRAY_LIBRARIES if n not in sys.modules})
+    sys.meta_path.insert(0, refuse)
+    try:
+        return import_optional("skops.io", "models", "skops")
+    finally:
+        sys.meta_path.remove(refuse)
+
+
+class _Refuse(importlib.abc.MetaPathFinder):
+    """Makes ``import name`` fail for a few names, as if they were not installed."""
+
+    def __init__(self, names: set[str]):
+        self.names = names
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if fullname.split(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
+class SklearnFlavor:
+    """scikit-learn estimators, pipelines included."""
+
+    name = "sklearn"
+    priority = 10
+
+    def can_save(self, model: Any) -> bool:
+        if not in_sys_modules("sklearn"):
+            return False
+        from sklearn.base import BaseEstimator
+
+        return isinstance(model, BaseEstimator)
+
+    def save(self, model: Any, ctx: SaveContext) -> dict[str, Any]:
+        sklearn = import_optional("sklearn", "models", "scikit-learn")
+        fmt = ctx.options.pop("serialization_format", "skops")
+        if fmt not in FORMATS:
+            raise InvalidParameter(
+                f"serialization_format is one of {', '.join(FORMATS)}, not {fmt!r}."
+            )
+        conf: dict[str, Any] = {"sklearn_version": sklearn.__version__,
+                                "serialization_format": fmt}
+        if fmt == "skops":
+            conf["skops_model"] = SKOPS_FILE
+            conf["untrusted_types"] = save_skops(model, ctx.path / SKOPS_FILE)
+        else:
+            conf["pickled_model"] = PICKLE_FILE
+            save_pickle(model, ctx.path / PICKLE_FILE, fmt)
+        return conf
+
+    def load(self, ctx: LoadContext) -> Any:
+        conf = ctx.conf
+        if conf.get("serialization_format", "skops") == "skops":
+            return load_skops(ctx.path / conf.get("skops_model", SKOPS_FILE), ctx.trusted)
+        return load_pickle(ctx.path / conf.get("pickled_model", PICKLE_FILE), ctx.trusted)
+
+    def predict(self, native: Any, data: Any, params: dict[str, Any]) -> Any:
+        return native.predict(data, **params)
+
+    def modules(self, model: Any, conf: dict[str, Any]) -> list[str]:
+        fmt = conf.get("serialization_format")
+        return ["sklearn", "numpy", "skops" if fmt == "skops" else
+                "cloudpickle" if fmt == "cloudpickle" else ""]
+
+
+def save_skops(model: Any, path: Any) -> list[str]:
+    """Dump ``model`` with skops; return the types a loader must be told to trust."""
+    sio = import_skops()
+    try:
+        sio.dump(model, path)
+        untrusted = sorted(sio.get_untrusted_types(file=path))
+    except Exception as exc:
+        path.unlink(missing_ok=True)
+        raise InvalidParameter(
+            f"skops cannot save this {type(model).__name__} ({type(exc).__name__}: {exc}). "
+            "Pass serialization_format='cloudpickle' to save it with pickle instead; loading "
+            "it from outside the store then needs trust=True."
+        ) from exc
+    local = [t for t in untrusted if t.startswith("__main__.")]
+    if local:
+        path.unlink(missing_ok=True)
+        raise InvalidParameter(
+            f"The model uses {', '.join(local)}, defined in this notebook or script, which "
+            "another process cannot import. Move the class into a module file and pass "
+            "code_paths=['that_file.py'], or pass serialization_format='cloudpickle'."
+        )
+    return list(untrusted)
+
+
+def load_skops(path: Any, trusted: bool) -> Any:
+    sio = import_skops()
+    found = sorted(sio.get_untrusted_types(file=path))
+    if found and not trusted:
+        raise UntrustedModel(
+            f"This model holds types that skops does not trust by default: "
+            f"{', '.join(found)}. Loading them runs their code; if you trust the source, "
+            "pass trust=True."
+        )
+    return sio.load(path, trusted=found or None)
+
+
+def save_pickle(obj: Any, path: Any, fmt: str = "cloudpickle") -> None:
+    if fmt == "cloudpickle":
+        cloudpickle = import_optional("cloudpickle", "models")
+        data = cloudpickle.dumps(obj)
+    else:
+        import pickle
+
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    path.write_bytes(data)
+
+
+def load_pickle(path: Any, trusted: bool) -> Any:
+    if not trusted:
+        raise UntrustedModel(
+            "This model is stored with pickle, and loading a pickle from outside the store "
+            "can run any code. If you trust its source, pass trust=True."
+        )
+    import pickle
+
+    with open(path, "rb") as handle:
+        return pickle.load(handle)  # noqa: S301 - only after the caller trusted the source
+
+
+flavor = SklearnFlavor()

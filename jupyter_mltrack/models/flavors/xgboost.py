@@ -1,0 +1,56 @@
+"""XGBoost boosters and their scikit-learn wrappers, in XGBoost's own JSON or UBJ format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..._importers import import_optional
+from ...errors import InvalidParameter
+from . import LoadContext, SaveContext, class_path, import_class, in_sys_modules
+
+
+class XGBoostFlavor:
+    """``xgboost.Booster`` and ``XGBClassifier``/``XGBRegressor``/``XGBRanker``..."""
+
+    name = "xgboost"
+    priority = 20
+
+    def can_save(self, model: Any) -> bool:
+        if not in_sys_modules("xgboost"):
+            return False
+        import xgboost
+
+        return isinstance(model, (xgboost.Booster, xgboost.XGBModel))
+
+    def save(self, model: Any, ctx: SaveContext) -> dict[str, Any]:
+        xgb = import_optional("xgboost", "models")
+        fmt = ctx.options.pop("model_format", "json")
+        if fmt not in ("json", "ubj"):
+            raise InvalidParameter(f"model_format is 'json' or 'ubj', not {fmt!r}.")
+        data = f"model.{fmt}"
+        model.save_model(str(ctx.path / data))
+        return {"data": data, "model_class": class_path(model), "model_format": fmt,
+                "xgb_version": xgb.__version__}
+
+    def load(self, ctx: LoadContext) -> Any:
+        import_optional("xgboost", "models")
+        cls = import_class(ctx.conf["model_class"], allowed_prefixes=("xgboost",))
+        model = cls()
+        model.load_model(str(ctx.path / ctx.conf["data"]))
+        return model
+
+    def predict(self, native: Any, data: Any, params: dict[str, Any]) -> Any:
+        import xgboost
+
+        if isinstance(native, xgboost.Booster):
+            return native.inplace_predict(data, **params)
+        return native.predict(data, **params)
+
+    def modules(self, model: Any, conf: dict[str, Any]) -> list[str]:
+        modules = ["xgboost", "numpy"]
+        if not conf.get("model_class", "").endswith(":Booster"):
+            modules.append("sklearn")
+        return modules
+
+
+flavor = XGBoostFlavor()
