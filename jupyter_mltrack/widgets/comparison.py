@@ -1,0 +1,620 @@
+"""``compare()``: the run comparison widget.
+
+A runs table (sort, filter with the search grammar, only-differing columns, row
+selection, live status), Altair charts of the selected runs, and a side-by-side
+view of 2–5 runs with the diff of their cell sources. While runs are RUNNING a
+thread in the kernel refreshes table and charts, reading only what changed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+
+from ..entities import Run, RunStatus
+from ..errors import ExperimentNotFound, InvalidFilter, InvalidParameter
+from . import charts, style
+from ._base import Html, chart_image, chart_view
+from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
+from .side_by_side import MAX_RUNS, side_by_side_html
+from .table import Column, Grid
+
+if TYPE_CHECKING:
+    import altair as alt
+
+    from ..tracking.client import Client
+
+#: Runs charted when none is selected: the top of the table as sorted.
+DEFAULT_CHART_RUNS = 10
+#: At most this many selected runs are charted (colors repeat after ten).
+MAX_CHART_RUNS = 20
+#: At most this many runs are loaded into one widget.
+MAX_RUNS_LOADED = 100_000
+#: Parallel coordinates show at most this many params.
+MAX_PARALLEL_PARAMS = 6
+
+_FILTER_HINT = "metrics.loss < 0.5 and params.optimizer = 'adam'"
+_RUN_COLUMNS = [
+    Column("run_name", "Run", "name"),
+    Column("status", "Status", "status"),
+    Column("duration", "Duration", "duration"),
+    Column("start_time", "Started", "time"),
+]
+
+
+def _resolve_client(client: Client | None) -> Client:
+    if client is not None:
+        return client
+    from ..tracking import fluent
+
+    return fluent.client()
+
+
+def _experiment_ids(client: Client, experiment: Any) -> list[str]:
+    if experiment is None:
+        return []
+    items = [experiment] if isinstance(experiment, (str, int)) else list(experiment)
+    ids = []
+    for item in items:
+        text = str(item)
+        found = client.get_experiment_by_name(text)
+        if found is not None:
+            ids.append(found.experiment_id)
+            continue
+        if text.isdigit():
+            try:
+                ids.append(client.get_experiment(text).experiment_id)
+                continue
+            except ExperimentNotFound:
+                pass
+        names = [e.name for e in client.search_experiments()]
+        raise ExperimentNotFound(
+            f"No experiment named or numbered {text!r}. Known experiments: "
+            f"{', '.join(repr(n) for n in names[:10]) or 'none yet'}."
+        )
+    return ids
+
+
+def _run_ids(runs: Any) -> list[str] | None:
+    if runs is None:
+        return None
+    if isinstance(runs, pd.DataFrame):
+        if "run_id" not in runs.columns:
+            raise InvalidParameter("runs= takes a search_runs() DataFrame (with a run_id column).")
+        return runs["run_id"].astype(str).tolist()
+    if isinstance(runs, (str, Run)):
+        runs = [runs]
+    ids = []
+    for run in runs:
+        if isinstance(run, Run):
+            ids.append(run.info.run_id)
+        elif isinstance(run, str):
+            ids.append(run)
+        else:
+            raise InvalidParameter(
+                f"runs= takes run ids, Run objects or a search_runs() DataFrame, not "
+                f"{type(run).__name__}."
+            )
+    return ids
+
+
+def _keys(values: Sequence[str] | str | None, prefix: str) -> list[str] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    return [v[len(prefix):] if v.startswith(prefix) else v for v in values]
+
+
+def with_duration(frame: pd.DataFrame, now_ms: int | None = None) -> pd.DataFrame:
+    """Add a ``duration`` column (seconds; running runs count up to now)."""
+    frame = frame.copy()
+    if frame.empty:
+        frame["duration"] = pd.Series(dtype="float64")
+        return frame
+    now = pd.Timestamp(now_ms if now_ms is not None else time.time_ns() // 1_000_000,
+                       unit="ms", tz="UTC")
+    end = frame["end_time"].where(frame["end_time"].notna(), now)
+    running = frame["status"] == RunStatus.RUNNING.value
+    end = end.where(~running, now)
+    frame["duration"] = (end - frame["start_time"]).dt.total_seconds().to_numpy(dtype="float64")
+    return frame
+
+
+class CompareWidget(w.VBox):
+    """The widget ``compare()`` returns. Its public attributes are plain Python."""
+
+    def __init__(self, client: Client, experiment_ids: list[str], filter: str | None = None,
+                 run_ids: list[str] | None = None, metrics: list[str] | None = None,
+                 params: list[str] | None = None, refresh_interval: float | None = DEFAULT_INTERVAL,
+                 page_size: int = 50):
+        self.client = client
+        self.experiment_ids = experiment_ids
+        self.run_ids = run_ids
+        self.metric_keys = metrics
+        self.param_keys = params
+        self._lock = threading.RLock()
+        self._frame = with_duration(pd.DataFrame({
+            "run_id": [], "run_name": [], "status": [], "start_time": [], "end_time": []}))
+        self._labels: dict[str, str] = {}
+        self._histories = HistoryCache(client)
+        self.charts: dict[str, alt.TopLevelMixin] = {}
+        self.updated_at: float | None = None
+        #: The error of the last filter typed, if it did not parse (the box shows it too).
+        self.filter_error: InvalidFilter | None = None
+        self._building = True
+        self._suspended = 0
+
+        self._header = Html()
+        self.filter_box = w.Text(value=filter or "", placeholder=_FILTER_HINT,
+                                 continuous_update=False, description="Filter",
+                                 layout=w.Layout(width="520px"),
+                                 style={"description_width": "42px"})
+        self.differ_switch = w.Checkbox(value=False, description="Only columns that differ",
+                                        indent=False, layout=w.Layout(width="auto"))
+        self.refresh_button = w.Button(description="Refresh", icon="refresh",
+                                       tooltip="Read the runs again",
+                                       layout=w.Layout(width="auto"))
+        self._message = Html()
+        self.table = Grid(id_column="run_id", page_size=page_size, sticky=1,
+                          empty_message="No runs match.")
+        self.metric_picker = w.Dropdown(description="Metric", layout=w.Layout(width="250px"),
+                                        style={"description_width": "48px"})
+        self.param_picker = w.Dropdown(description="Param", layout=w.Layout(width="230px"),
+                                       style={"description_width": "44px"})
+        self.log_switch = w.Checkbox(value=False, description="Log scale", indent=False,
+                                     layout=w.Layout(width="auto"))
+        self.smoothing = w.FloatSlider(value=0.0, min=0.0, max=0.99, step=0.01,
+                                       description="Smoothing", readout_format=".2f",
+                                       continuous_update=False, layout=w.Layout(width="280px"),
+                                       style={"description_width": "68px"})
+        self._chart_note = Html()
+        self._views = {name: chart_view() for name in ("history", "final", "scatter", "parallel")}
+        for name, view in self._views.items():
+            view.add_class(f"mltrack-chart-{name}")
+        self.side_switch = w.Checkbox(value=False, description="Only differences", indent=False,
+                                      layout=w.Layout(width="auto"))
+        self._side = Html()
+
+        toolbar = w.HBox([self.filter_box, self.differ_switch, self.refresh_button],
+                         layout=w.Layout(align_items="center", grid_gap="14px"))
+        chart_controls = w.HBox([self.metric_picker, self.param_picker, self.log_switch,
+                                 self.smoothing],
+                                layout=w.Layout(align_items="center", grid_gap="12px",
+                                                flex_flow="row wrap"))
+        chart_panel = w.VBox([
+            chart_controls, self._chart_note, self._views["history"],
+            w.HBox([self._views["scatter"], self._views["final"]],
+                   layout=w.Layout(grid_gap="24px", flex_flow="row wrap")),
+            self._views["parallel"],
+        ])
+        side_panel = w.VBox([self.side_switch, self._side])
+        self.tabs = w.Tab(children=[chart_panel, side_panel])
+        self.tabs.titles = ("Charts", "Side by side")
+        super().__init__([self._header, toolbar, self._message, self.table, self.tabs],
+                         layout=w.Layout(width="100%"))
+        self.add_class("mltrack-compare")
+
+        self._live: LiveLoop | None = None
+        if refresh_interval is not None:
+            self._live = LiveLoop(self._tick, refresh_interval, on_error=self._live_failed)
+
+        self._set_frame(self._search(filter or ""))
+        self._building = False
+        self._update_charts()
+        self._update_side()
+
+        self.filter_box.observe(self._on_filter, "value")
+        self.differ_switch.observe(lambda _: self._refresh_columns(), "value")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.table.observe(self._on_selection, "_selected")
+        self.table.observe(self._on_sort, "_sort")
+        for control in (self.metric_picker, self.param_picker, self.log_switch, self.smoothing):
+            control.observe(lambda _: self._update_charts(), "value")
+        self.side_switch.observe(lambda _: self._update_side(), "value")
+        self._start_live()
+
+    # -- public state ------------------------------------------------------------------
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The runs in the table, in its current order (all pages)."""
+        return self.table.frame
+
+    @property
+    def filter(self) -> str:
+        return self.filter_box.value  # type: ignore[no-any-return]
+
+    @filter.setter
+    def filter(self, text: str) -> None:
+        self.filter_box.value = text
+
+    @property
+    def selected_run_ids(self) -> list[str]:
+        return self.table.selected
+
+    @selected_run_ids.setter
+    def selected_run_ids(self, ids: Sequence[str]) -> None:
+        self.table.selected = list(ids)
+
+    @property
+    def only_differing(self) -> bool:
+        return bool(self.differ_switch.value)
+
+    @only_differing.setter
+    def only_differing(self, on: bool) -> None:
+        self.differ_switch.value = bool(on)
+
+    @property
+    def metric(self) -> str | None:
+        return self.metric_picker.value  # type: ignore[no-any-return]
+
+    @metric.setter
+    def metric(self, key: str) -> None:
+        if key not in self.metric_picker.options:
+            raise InvalidParameter(
+                f"No metric {key!r} in these runs; choose one of {list(self.metric_picker.options)}."
+            )
+        self.metric_picker.value = key
+
+    @property
+    def chart_run_ids(self) -> list[str]:
+        """The runs the charts show: the selection, else the top of the table."""
+        selected = [r for r in self.table.selected if r in self._labels]
+        if selected:
+            return selected[:MAX_CHART_RUNS]
+        return self.table.frame["run_id"].head(DEFAULT_CHART_RUNS).astype(str).tolist()
+
+    @property
+    def live(self) -> bool:
+        """True while the widget refreshes itself."""
+        return self._live is not None and self._live.running
+
+    def refresh(self) -> None:
+        """Read the runs again (as the Refresh button does) and restart live updates."""
+        with self._lock:
+            frame = self._search(self.filter)
+            for run_id in frame.loc[frame["status"] == RunStatus.RUNNING.value, "run_id"]:
+                self._histories.forget(run_id)
+            self._set_frame(frame)
+        self._start_live()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        data = super()._repr_mimebundle_(**kwargs)
+        if data is not None:
+            data["text/html"] = static_html(self)
+        return data  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        live = getattr(self, "_live", None)
+        if live is not None:
+            live.stop()
+        for child in (self.table, self._header, self._message, self._side, self._chart_note,
+                      *self._views.values()):
+            child.close()
+        super().close()
+
+    # -- reading runs ------------------------------------------------------------------
+
+    def _search(self, text: str) -> pd.DataFrame:
+        text = text.strip()
+        if self.run_ids is None:
+            frame, _ = self.client.search_runs_frame(self.experiment_ids, text or None,
+                                                     max_results=MAX_RUNS_LOADED)
+            return with_duration(frame)
+        if text:
+            # Parse the user's filter alone first, so an error points into their text.
+            self.client.search_runs_frame(self.experiment_ids, text, max_results=1)
+        parts = []
+        for i in range(0, len(self.run_ids), 200):
+            quoted = ", ".join("'" + r.replace("'", "") + "'" for r in self.run_ids[i:i + 200])
+            combined = f"attributes.run_id IN ({quoted})" + (f" AND ({text})" if text else "")
+            part, _ = self.client.search_runs_frame(self.experiment_ids, combined,
+                                                    max_results=MAX_RUNS_LOADED)
+            parts.append(part)
+        if not parts:
+            return self._frame.head(0)
+        return with_duration(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
+
+    def _cached(self, run_id: str, key: str) -> bool:
+        return (run_id, key) in self._histories._frames
+
+    # -- reactions ---------------------------------------------------------------------
+
+    def _on_filter(self, change: dict[str, Any]) -> None:
+        with self._lock:
+            try:
+                frame = self._search(change["new"])
+            except InvalidFilter as exc:
+                lines = str(exc).split("\n", 1)
+                self._message.value = style.notice(
+                    f"{lines[0]}. Fix the filter and press Enter; the table still shows the "
+                    "previous result.", error=True, detail=lines[1] if len(lines) > 1 else None)
+                self.filter_error = exc
+                return
+            self.filter_error = None
+            self._message.value = ""
+            self._set_frame(frame)
+        self._start_live()
+
+    def _on_selection(self, _change: dict[str, Any]) -> None:
+        with self._lock:
+            self._update_charts()
+            self._update_side()
+
+    def _on_sort(self, _change: dict[str, Any]) -> None:
+        if not self.table.selected:
+            with self._lock:
+                self._update_charts()
+
+    # -- building the view ---------------------------------------------------------------
+
+    def _set_frame(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+        self._labels = charts.run_labels(frame) if len(frame) else {}
+        self._suspended += 1  # one chart update at the end, not one per control
+        try:
+            self.table.set_frame(frame, self._columns())
+            self._set_options()
+            self._update_header()
+        finally:
+            self._suspended -= 1
+        self._update_charts()
+        self._update_side()
+
+    def _refresh_columns(self) -> None:
+        with self._lock:
+            self.table.set_frame(self._frame, self._columns())
+
+    def _columns(self) -> list[Column]:
+        frame = self._frame
+        columns = list(_RUN_COLUMNS)
+        if frame["experiment_id"].nunique() > 1 if "experiment_id" in frame else False:
+            columns.append(Column("experiment", "Experiment"))
+        groups = (("params.", "Params", self.param_keys, "text"),
+                  ("metrics.", "Metrics", self.metric_keys, "number"),
+                  ("tags.", "Tags", None, "text"))
+        for prefix, group, wanted, kind in groups:
+            keys = [c[len(prefix):] for c in frame.columns if c.startswith(prefix)]
+            if group == "Tags":
+                keys = [k for k in keys if not k.startswith("mltrack.")]
+            if wanted is not None:
+                keys = [k for k in wanted if k in set(keys)]
+            if self.only_differing and len(frame) > 1:
+                keys = [k for k in keys if frame[prefix + k].nunique(dropna=False) > 1]
+            columns += [Column(prefix + k, k, kind, group) for k in keys]
+        return columns
+
+    def _metric_options(self) -> list[str]:
+        keys = [c[len("metrics."):] for c in self._frame.columns if c.startswith("metrics.")]
+        if self.metric_keys is not None:
+            keys = [k for k in self.metric_keys if k in set(keys)]
+        return keys
+
+    def _param_options(self) -> list[str]:
+        keys = [c[len("params."):] for c in self._frame.columns if c.startswith("params.")]
+        if self.param_keys is not None:
+            keys = [k for k in self.param_keys if k in set(keys)]
+        return keys
+
+    def _varying_params(self) -> list[str]:
+        frame = self._frame
+        return [k for k in self._param_options() if frame[f"params.{k}"].nunique() > 1]
+
+    def _set_options(self) -> None:
+        metrics = self._metric_options()
+        params = self._param_options()
+        current_metric, current_param = self.metric_picker.value, self.param_picker.value
+        self.metric_picker.options = metrics
+        self.metric_picker.value = current_metric if current_metric in metrics else \
+            _default_metric(metrics, self.metric_keys)
+        varying = self._varying_params()
+        self.param_picker.options = params
+        self.param_picker.value = current_param if current_param in params else \
+            (varying[0] if varying else (params[0] if params else None))
+
+    def _update_header(self) -> None:
+        frame = self._frame
+        running = int((frame["status"] == RunStatus.RUNNING.value).sum())
+        scope = "all experiments"
+        if "experiment" in frame and frame["experiment"].nunique() == 1:
+            scope = f"experiment {frame['experiment'].iloc[0]}"
+        elif self.experiment_ids and len(self.experiment_ids) == 1:
+            scope = f"experiment {self.experiment_ids[0]}"
+        extra = ""
+        if running:
+            extra += style.status_badge(f"{running} running", live=True,
+                                        color=style.STATUS_COLORS["RUNNING"])
+        if self.updated_at is not None:
+            stamp = time.strftime("%H:%M:%S", time.localtime(self.updated_at))
+            extra += f'<span class="mlt-muted">updated {stamp}</span>'
+        self._header.value = style.header(
+            "Compare runs", f"{len(frame):,} runs · {scope}", extra)
+
+    def _chart_frame(self, run_ids: list[str]) -> pd.DataFrame:
+        frame = self._frame.set_index("run_id", drop=False)
+        return frame.loc[[r for r in run_ids if r in frame.index]].reset_index(drop=True)
+
+    def _update_charts(self) -> None:
+        if self._building or self._suspended:
+            return
+        metric = self.metric_picker.value
+        run_ids = self.chart_run_ids
+        labels = [self._labels[r] for r in run_ids if r in self._labels]
+        note = ""
+        if not self.table.selected and run_ids:
+            note = (f"Showing the top {len(run_ids)} runs of the table; select rows to "
+                    "choose the runs charted.")
+        elif len(self.table.selected) > MAX_CHART_RUNS:
+            note = f"Showing the first {MAX_CHART_RUNS} selected runs."
+        if metric is None:
+            self.charts = {}
+            for view in self._views.values():
+                view.chart = None
+            self._chart_note.value = style.notice(
+                "No metrics logged in these runs yet." if len(self._frame) else "No runs.")
+            return
+        self._chart_note.value = f'<div class="mlt-muted">{style.esc(note)}</div>' if note else ""
+        histories = {self._labels[r]: self._histories.get(r, metric) for r in run_ids}
+        chart_frame = self._chart_frame(run_ids)
+        context = self.table.frame
+        built: dict[str, Any] = {
+            "history": charts.metric_history(histories, metric, labels=labels,
+                                             smoothing=float(self.smoothing.value),
+                                             log_scale=bool(self.log_switch.value)),
+            "final": charts.final_values(chart_frame, metric, labels=labels),
+        }
+        param = self.param_picker.value
+        if param is not None:
+            built["scatter"] = charts.param_scatter(context, param, metric, highlight=run_ids,
+                                                    labels=labels)
+        varying = self._varying_params()[:MAX_PARALLEL_PARAMS]
+        if varying:
+            built["parallel"] = charts.parallel_coordinates(context, varying, metric,
+                                                            highlight=run_ids)
+        self.charts = built
+        for name, view in self._views.items():
+            chart = built.get(name)
+            view.chart = chart
+            view.layout.display = None if chart is not None else "none"
+
+    def _update_side(self) -> None:
+        if self._building or self._suspended:
+            return
+        selected = self.table.selected
+        frame = self._chart_frame(selected)
+        labels = [self._labels[r] for r in frame["run_id"]]
+        colors = [style.color_for(i) for i in range(len(labels))]
+        if len(selected) > MAX_RUNS:
+            self._side.value = style.notice(
+                f"Select at most {MAX_RUNS} runs to compare side by side ({len(selected)} "
+                "selected).")
+            return
+        self._side.value = side_by_side_html(frame, labels, colors,
+                                             only_differences=bool(self.side_switch.value))
+
+    # -- live updates --------------------------------------------------------------------
+
+    def _any_running(self) -> bool:
+        return bool((self._frame["status"] == RunStatus.RUNNING.value).any())
+
+    def _start_live(self) -> None:
+        if self._live is not None and self._any_running():
+            self._live.start()
+
+    def _live_failed(self, exc: BaseException) -> None:
+        self._message.value = style.notice(
+            f"Live updates stopped: {exc}. Press Refresh to try again.", error=True)
+
+    def _tick(self) -> bool:
+        """One live refresh: re-read running runs, pick up new ones, extend histories."""
+        with self._lock:
+            frame = self._frame
+            running = frame.loc[frame["status"] == RunStatus.RUNNING.value, "run_id"].tolist()
+            updates = [with_duration(charts.frame_of_ids(self.client, running))] if running else []
+            if self.run_ids is None and len(frame):
+                newest = int(round(frame["start_time"].max().timestamp() * 1000))
+                text = f"attributes.start_time >= {newest}"
+                if self.filter.strip() and self.filter_error is None:
+                    text = f"({self.filter}) AND {text}"
+                fresh, _ = self.client.search_runs_frame(self.experiment_ids, text,
+                                                         max_results=MAX_RUNS_LOADED)
+                fresh = fresh[~fresh["run_id"].isin(set(frame["run_id"]) - set(running))]
+                if len(fresh):
+                    updates.append(with_duration(fresh))
+            changed_histories = False
+            metric = self.metric_picker.value
+            charted = set(self.chart_run_ids)
+            if metric is not None:
+                for run_id in running:
+                    if run_id in charted and self._cached(run_id, metric):
+                        changed_histories |= self._histories.extend(run_id, metric)
+            if updates:
+                update = pd.concat(updates, ignore_index=True).drop_duplicates("run_id",
+                                                                               keep="last")
+                rest = frame[~frame["run_id"].isin(set(update["run_id"]))]
+                merged = pd.concat([update, rest], ignore_index=True) if len(rest) else update
+                merged = merged.sort_values("start_time", ascending=False, kind="stable")
+                self.updated_at = time.time()
+                self._set_frame(merged.reset_index(drop=True))
+            elif changed_histories:
+                self.updated_at = time.time()
+                self._update_charts()
+            return self._any_running()
+
+
+def _default_metric(metrics: list[str], wanted: list[str] | None) -> str | None:
+    if not metrics:
+        return None
+    if wanted:
+        return metrics[0]
+    for word in ("val_loss", "loss", "error", "accuracy", "acc"):
+        for key in metrics:
+            if word in key.lower():
+                return key
+    return metrics[0]
+
+
+def _static_rows(widget: CompareWidget, limit: int = 20) -> tuple[list[str], list[list[Any]],
+                                                                   list[bool]]:
+    frame = widget.table.frame.head(limit)
+    cols = [c for c in widget.table.columns if c.kind != "time"][:18]
+    header = [c.label for c in cols]
+    numeric = [c.kind in ("number", "duration") for c in cols]
+    rows = []
+    for _, row in frame.iterrows():
+        values = []
+        for c in cols:
+            value = row.get(c.key)
+            if c.kind == "duration":
+                value = style.format_duration(value)
+            values.append(None if value is None or (isinstance(value, float) and np.isnan(value))
+                          else value)
+        rows.append(values)
+    numeric = [n and c.kind != "duration" for n, c in zip(numeric, cols)]
+    return header, rows, numeric
+
+
+def static_html(widget: CompareWidget) -> str:
+    """What nbconvert and notebook viewers show: the top of the table and the history chart."""
+    header, rows, numeric = _static_rows(widget)
+    total = len(widget._frame)
+    body = style.header("Compare runs", f"{total:,} runs (static copy: first "
+                                        f"{min(total, 20)} rows; open in Jupyter to interact)")
+    body += style.table(header, rows, numeric)
+    history = widget.charts.get("history")
+    if history is not None:
+        body += f'<div style="margin-top:8px">{chart_image(history)}</div>'
+    return style.page(body)
+
+
+def compare(experiment: str | Sequence[str] | None = None, filter: str | None = None,
+            runs: Any = None, metrics: Sequence[str] | str | None = None,
+            params: Sequence[str] | str | None = None, *, client: Client | None = None,
+            refresh_interval: float | None = DEFAULT_INTERVAL, page_size: int = 50
+            ) -> CompareWidget:
+    """Compare runs in the notebook: a sortable, filterable table, charts and a side-by-side.
+
+    ``experiment``: a name or id (or several); all experiments when omitted.
+    ``filter``: a search filter such as ``"metrics.loss < 0.2"`` (editable in the widget).
+    ``runs``: only these runs (ids, ``Run`` objects or a ``search_runs()`` DataFrame).
+    ``metrics`` / ``params``: the keys to show (all when omitted); the first metric is charted.
+    ``refresh_interval``: seconds between live refreshes while runs are RUNNING (None: off).
+    """
+    c = _resolve_client(client)
+    if page_size < 5 or page_size > 1000:
+        raise InvalidParameter(f"page_size is from 5 to 1000 rows, not {page_size!r}.")
+    experiment_ids = _experiment_ids(c, experiment)
+    if filter:
+        c.search_runs_frame(experiment_ids, filter, max_results=1)  # bad filters fail here
+    return CompareWidget(
+        c, experiment_ids, filter=filter, run_ids=_run_ids(runs),
+        metrics=_keys(metrics, "metrics."), params=_keys(params, "params."),
+        refresh_interval=refresh_interval, page_size=page_size,
+    )
