@@ -145,7 +145,7 @@ class Client:
             parent_run_id=parent_run_id, tags=clean_tags,
         )
         self._known_runs.add(info.run_id)
-        self.writer.live_runs.add(info.run_id)
+        self.writer.watch(info.run_id)
         return Run(info, _data(params={}, metrics={}, tags=clean_tags))
 
     def set_terminated(self, run_id: str, status: str = "FINISHED",
@@ -171,7 +171,7 @@ class Client:
         if run.info.status != RunStatus.RUNNING.value:
             self.store.update_run(run_id, status=RunStatus.RUNNING.value)
         self._known_runs.add(run_id)
-        self.writer.live_runs.add(run_id)
+        self.writer.watch(run_id)
         return self.get_run(run_id)
 
     def get_run(self, run_id: str) -> Run:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 import time
 import weakref
@@ -62,6 +63,12 @@ class BatchWriter:
         if len(self._queue) >= MAX_BATCH:
             self._wake.set()
 
+    def watch(self, run_id: str) -> None:
+        """Send heartbeats for ``run_id`` from now on, whether or not it logs metrics."""
+        self.live_runs.add(run_id)
+        if self._thread is None or self._pid != os.getpid():
+            self._start()
+
     def check(self) -> None:
         """Raise the error of a batch that could not be stored (once)."""
         if self._error is not None:
@@ -86,6 +93,7 @@ class BatchWriter:
                     target=self._run, name="mltrack-writer", daemon=True
                 )
                 self._thread.start()
+                _flush_at_multiprocessing_exit()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -177,7 +185,41 @@ def _flush_all_at_exit() -> None:
         try:
             writer.close()
         except Exception as exc:  # noqa: BLE001 - at exit all we can do is say it
-            import sys
-
             print(f"jupyter_mltrack: could not store buffered metrics at exit: {exc}",
                   file=sys.stderr)
+
+
+_exit_hook_pid: int | None = None
+
+
+def _flush_at_multiprocessing_exit() -> None:
+    """Have multiprocessing's exit hook flush too: its children end with ``os._exit``."""
+    global _exit_hook_pid
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None and _exit_hook_pid != os.getpid():
+        _exit_hook_pid = os.getpid()
+        mp_util.Finalize(None, _flush_all_at_exit, exitpriority=0)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child starts with empty buffers and no runs of its own.
+
+    What the parent buffered is the parent's to store (the child would store it a second
+    time), and the parent's runs are not the child's to keep alive. multiprocessing ends
+    its forked children with ``os._exit``, which skips atexit; its own exit hook (which
+    it runs first) flushes the child's buffers instead (see ``_start``).
+    """
+    for writer in list(_writers):
+        writer._queue = deque()
+        writer._retry = []
+        writer._error = None
+        writer._lock = threading.Lock()
+        writer._wake = threading.Event()
+        writer._stop = threading.Event()
+        writer._thread = None
+        writer._pid = os.getpid()
+        writer.live_runs = set()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
