@@ -75,7 +75,7 @@ class LocalArtifactRepository:
         source = Path(local_file)
         if not source.is_file():
             raise NotFound(f"{source} is not a file; pass the path of a file to log.")
-        rel = clean_artifact_path(_join(artifact_path, source.name))
+        rel = clean_artifact_path(_join(clean_artifact_path(artifact_path), source.name))
         target = self._path(rel, create_parent=True)
         _atomic_copy(source, target)
         return rel
@@ -129,6 +129,10 @@ class LocalArtifactRepository:
             raise NotFound(f"No artifact {path!r} under {self.root}.")
         target = Path(dst) / (source.name if clean_artifact_path(path) else "artifacts")
         if source.is_dir():
+            root_real = self._root.resolve()
+            for path in source.rglob("*"):  # copytree would copy what a link leads to
+                if path.is_symlink():
+                    inside(root_real, path.relative_to(root_real).as_posix())
             shutil.copytree(source, target, dirs_exist_ok=True)
         else:
             Path(dst).mkdir(parents=True, exist_ok=True)
@@ -159,7 +163,7 @@ class FsspecArtifactRepository:
         source = Path(local_file)
         if not source.is_file():
             raise NotFound(f"{source} is not a file; pass the path of a file to log.")
-        rel = clean_artifact_path(_join(artifact_path, source.name))
+        rel = clean_artifact_path(_join(clean_artifact_path(artifact_path), source.name))
         self.fs.put_file(str(source), self._url(rel))
         return rel
 
@@ -174,6 +178,8 @@ class FsspecArtifactRepository:
                 self.log_file(path, _join(base, posix_parent(rel)))
 
     def write_bytes(self, artifact_file: str, data: bytes) -> None:
+        if not clean_artifact_path(artifact_file):
+            raise InvalidArtifactPath("An artifact file needs a name, such as 'notes.txt'.")
         with self.fs.open(self._url(artifact_file), "wb") as handle:
             handle.write(data)
 
