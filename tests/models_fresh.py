@@ -28,7 +28,8 @@ with open(out_file, "wb") as handle:
 
 
 def predict_fresh(tmp: Path, uri: str, data: Any, tracking_uri: str = "", trust: bool = False,
-                  env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, Any]:
+                  env: dict[str, str] | None = None, cwd: Path | None = None,
+                  unset: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run load_model(uri).predict(data) in a new interpreter; return its result."""
     tmp.mkdir(parents=True, exist_ok=True)
     data_file = tmp / "fresh_input.pkl"
@@ -36,7 +37,8 @@ def predict_fresh(tmp: Path, uri: str, data: Any, tracking_uri: str = "", trust:
     out_file.unlink(missing_ok=True)
     data_file.write_bytes(pickle.dumps(data))
     full_env = {**os.environ, **(env or {})}
-    full_env.pop("MLTRACK_TRACKING_URI", None)
+    for name in ("MLTRACK_TRACKING_URI", *unset):
+        full_env.pop(name, None)
     proc = subprocess.run(
         [sys.executable, "-c", _SCRIPT, str(data_file), uri, tracking_uri,
          "1" if trust else "0", str(out_file)],

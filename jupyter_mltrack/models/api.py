@@ -223,7 +223,9 @@ def _write_model(model: Any, folder: Path, signature: Any, input_example: Any,
         {flavor.name: conf, PYFUNC: pyfunc}
 
     if wanted_requirements is None:
-        modules = [m for m in flavor.modules(model, conf) if m] + sorted(model_modules(model))
+        modules = [m for m in flavor.modules(model, conf) if m]
+        if getattr(flavor, "walks_model", lambda conf: True)(conf):
+            modules += sorted(model_modules(model))
         wanted_requirements, unknown = pinned(modules, local=code_modules)
         if unknown:
             warnings.warn(

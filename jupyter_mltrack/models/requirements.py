@@ -153,7 +153,7 @@ def normalise(requirements: Iterable[str] | str) -> list[str]:
     """A user's requirements: a list of lines, or the path of a requirements file."""
     from pathlib import Path
 
-    from ...errors import InvalidParameter
+    from ..errors import InvalidParameter
 
     if isinstance(requirements, str):
         path = Path(requirements)

@@ -74,7 +74,12 @@ class Flavor(Protocol):
         """Call the framework object on prepared input."""
 
     def modules(self, model: Any, conf: dict[str, Any]) -> list[str]:
-        """Top-level modules the saved model needs (for requirements.txt)."""
+        """Top-level modules the saved model needs (for requirements.txt).
+
+        A flavor may also define ``walks_model(conf) -> bool``: whether the classes and
+        functions reachable from the model object add requirements (true when absent;
+        false for self-contained native files).
+        """
 
 
 _lock = threading.Lock()

@@ -52,6 +52,9 @@ class KerasFlavor:
             data = data.to_numpy()
         return native.predict(data, verbose=0, **params)
 
+    def walks_model(self, conf: dict[str, Any]) -> bool:
+        return False  # the .keras file holds the whole model
+
     def modules(self, model: Any, conf: dict[str, Any]) -> list[str]:
         return ["keras", "numpy", conf.get("keras_backend") or "tensorflow"]
 

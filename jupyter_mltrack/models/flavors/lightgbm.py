@@ -70,6 +70,9 @@ class LightGBMFlavor:
     def predict(self, native: Any, data: Any, params: dict[str, Any]) -> Any:
         return native.predict(data, **params)
 
+    def walks_model(self, conf: dict[str, Any]) -> bool:
+        return False
+
     def modules(self, model: Any, conf: dict[str, Any]) -> list[str]:
         if conf.get("sklearn_wrapper"):
             return ["lightgbm", "numpy", "sklearn", "skops"]

@@ -98,6 +98,9 @@ class PyTorchFlavor:
                 out = native(tensor(data), **params)
         return _to_numpy(out)
 
+    def walks_model(self, conf: dict[str, Any]) -> bool:
+        return conf.get("model_format") != "torchscript"
+
     def modules(self, model: Any, conf: dict[str, Any]) -> list[str]:
         return ["torch", "numpy"]
 

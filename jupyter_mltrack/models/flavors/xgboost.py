@@ -46,6 +46,9 @@ class XGBoostFlavor:
             return native.inplace_predict(data, **params)
         return native.predict(data, **params)
 
+    def walks_model(self, conf: dict[str, Any]) -> bool:
+        return False
+
     def modules(self, model: Any, conf: dict[str, Any]) -> list[str]:
         modules = ["xgboost", "numpy"]
         if not conf.get("model_class", "").endswith(":Booster"):
