@@ -131,6 +131,10 @@ def resolve_tracking_uri(uri: str | os.PathLike[str] | None) -> str:
         )
     if scheme == "postgres" or scheme.startswith("postgres+"):
         text = "postgresql" + text[len("postgres") :]
+    if scheme == "sqlite" and text.startswith("sqlite:///"):
+        path = text[len("sqlite:///") :]
+        if path and not path.startswith(("/", ":memory:")) and "?" not in path:
+            return sqlite_uri(path)  # relative: pin it to this folder now
     return text
 
 
