@@ -67,5 +67,6 @@ def _cell(value: Any) -> str:
 
 
 from . import tracking as _tracking  # noqa: E402,F401  (registers the commands)
+from . import registry as _registry  # noqa: E402,F401
 
 __all__ = ["client_from", "emit", "main"]
