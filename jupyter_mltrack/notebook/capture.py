@@ -204,21 +204,11 @@ class _Collector:
         value = stmt.value
         chained = len(stmt.targets) > 1
         for target in stmt.targets:
-            if isinstance(target, ast.Name):
-                literal = top and is_literal(value)
-                yield self.bind(target.id, stmt, value,
-                                LITERAL if literal else _kind(value),
-                                site=_site(value, stmt, chained) if literal else None)
-            elif isinstance(target, (ast.Tuple, ast.List)) and _pairs(target, value):
-                for elt, val in zip(target.elts, value.elts, strict=True):  # type: ignore[attr-defined]
-                    for name in _names(elt):
-                        literal = top and isinstance(elt, ast.Name) and is_literal(val)
-                        yield self.bind(name, stmt, val,
-                                        LITERAL if literal else _kind(val),
-                                        site=_site(val, stmt, chained) if literal else None)
-            else:
-                for name in _names(target):
-                    yield self.bind(name, stmt, None, COMPUTED)
+            for name, part in _pair(target, value):
+                literal = top and part is not None and is_literal(part)
+                kind = LITERAL if literal else (_kind(part) if part is not None else COMPUTED)
+                yield self.bind(name, stmt, part, kind,
+                                site=_site(part, stmt, chained) if literal and part else None)
         yield from self.expressions(value)
 
     # -- expressions and inner scopes --------------------------------------------------
@@ -271,11 +261,22 @@ def _site(value: ast.expr, stmt: ast.stmt, chained: bool = False) -> Site:
                 chained=chained)
 
 
-def _pairs(target: ast.Tuple | ast.List, value: ast.AST) -> bool:
-    """``a, b = 1, 2``: a target tuple matched element by element with a value tuple."""
-    return isinstance(value, (ast.Tuple, ast.List)) and \
-        len(value.elts) == len(target.elts) and \
-        not any(isinstance(e, ast.Starred) for e in (*target.elts, *value.elts))
+def _pair(target: ast.expr, value: ast.expr | None) -> Iterator[tuple[str, ast.expr | None]]:
+    """Names bound by ``target = value``, each with the part of ``value`` it receives.
+
+    ``a, (b, c) = 1, (2, 3)`` pairs element by element; where the shapes cannot be
+    matched statically (``a, b = f()``, starred targets) the part is None.
+    """
+    if isinstance(target, ast.Name):
+        yield target.id, value
+    elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)) \
+            and len(value.elts) == len(target.elts) and \
+            not any(isinstance(e, ast.Starred) for e in (*target.elts, *value.elts)):
+        for elt, part in zip(target.elts, value.elts, strict=True):
+            yield from _pair(elt, part)
+    else:
+        for name in _names(target):
+            yield name, None
 
 
 def _names(target: ast.AST) -> Iterator[str]:

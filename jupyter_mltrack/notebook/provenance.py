@@ -11,13 +11,14 @@ run gets these tags, whether ``%%track`` or the API started it:
 ``mltrack.notebook.path``           the notebook path, when known
 ``mltrack.notebook.path_source``    how it was found: ``vscode``, ``jupyter-server``,
                                     ``JPY_SESSION_NAME`` or ``MLTRACK_NOTEBOOK_PATH``
-``mltrack.notebook.kernel_id``      the kernel id (from its connection file)
+``mltrack.notebook.kernel_id``      the kernel id (from its connection file name)
 ``mltrack.notebook.execution_count`` the execution count of the running cell
 ``mltrack.notebook.cell_source``    the running cell as typed (trailing newlines
                                     dropped, as IPython's history keeps it)
 ``mltrack.notebook.cell_hash``      SHA-256 of that source
 ``mltrack.packages``                ``name==version`` lines of the distributions
-                                    whose modules are imported in the process
+                                    whose modules are imported in the process (a
+                                    ``%%track`` run updates it when its cell ends)
 ==================================  ==================================================
 
 Nothing here imports IPython or Jupyter at module import; the notebook path lookup is
@@ -151,10 +152,13 @@ def kernel_id() -> str | None:
 
 
 def kernel_id_from_connection_file(path: str) -> str | None:
-    name = Path(path).name
-    if name.startswith("kernel-") and name.endswith(".json"):
-        return name[len("kernel-"):-len(".json")]
-    return None
+    """``kernel-<id>.json`` (as Jupyter servers name it) -> ``<id>``; else the file's stem.
+
+    A kernel started without a server (nbclient, ``jupyter console``) has no id but its
+    connection file, whose name then identifies it.
+    """
+    stem = Path(path).stem
+    return stem.removeprefix("kernel-") or None
 
 
 # -- notebook path -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ ran keep their results.
 from __future__ import annotations
 
 import ast
+import html
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from ..errors import InvalidParameter
 from ..tracking import fluent
 from . import display, tracked_cell
 from .capture import literal_text
+from .provenance import in_kernel, shell
 
 GRID = "mltrack.sweep.grid"
 SIZE = "mltrack.sweep.size"
@@ -129,15 +131,15 @@ def children_frame(sweep_run_id: str, experiment_id: str) -> Any:
 
 
 def show_comparison(result: SweepResult, experiment_id: str) -> None:
-    """The comparison of a sweep's children: the compare widget if present, else a table."""
-    try:
-        from ..widgets import compare  # type: ignore[attr-defined]
-    except ImportError:
-        compare = None
-    if compare is not None and callable(compare):
-        display.show_object(compare([c.run_id for c in result.children]))
-        return
-    frame = children_frame(result.run_id, experiment_id)
+    """The sweep's children side by side: the compare widget in Jupyter, else a table."""
     title = f"sweep {result.run_name}: {len(result.children)} runs, " \
         f"{display.duration(result.seconds)}"
-    display.table(frame, title)
+    if in_kernel(shell()):
+        from ..widgets import compare
+
+        display.show(f'<div style="font-size:0.85em;font-weight:600;margin:0.3em 0">'
+                     f"{html.escape(title)}</div>", title)
+        display.show_object(compare(experiment_id, runs=[c.run_id for c in result.children],
+                                    client=fluent.client(), refresh_interval=None))
+        return
+    display.table(children_frame(result.run_id, experiment_id), title)

@@ -130,11 +130,13 @@ def run(shell: Any, plan: CellPlan, *, overrides: dict[str, str] | None = None,
         result.error = exc
         killed = isinstance(exc, KeyboardInterrupt)
         result.status = (RunStatus.KILLED if killed else RunStatus.FAILED).value
-        _record_failure(run_id, outer, result, exc, filename, plan.count)
+        _record_failure(run_id, outer, result, exc, filename, plan.count,
+                        active.data.tags.get(provenance.PACKAGES))
         return result
     result.seconds = time.perf_counter() - started
 
     try:
+        _refresh_packages(run_id, active.data.tags.get(provenance.PACKAGES))
         client.flush()
         stored = client.get_run(run_id)
         result.params = _ordered(result.params, stored.data.params)
@@ -204,8 +206,15 @@ def _ordered(first: dict[str, str], stored: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def _refresh_packages(run_id: str, at_start: str | None) -> None:
+    """The cell may have imported packages: record the versions as they are at its end."""
+    now = provenance.packages_text()
+    if now and now != at_start:
+        fluent.client().set_tag(run_id, provenance.PACKAGES, now)
+
+
 def _record_failure(run_id: str, outer: Any, result: CellResult, exc: BaseException,
-                    filename: str, count: int | None) -> None:
+                    filename: str, count: int | None, packages: str | None) -> None:
     """Store the traceback (from the cell's first frame on) and end the run."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != filename:
@@ -214,6 +223,7 @@ def _record_failure(run_id: str, outer: Any, result: CellResult, exc: BaseExcept
     text = text.replace(f'"{filename}"', f"Cell In[{count}]" if count else "cell")
     client = fluent.client()
     try:
+        _refresh_packages(run_id, packages)
         client.set_tag(run_id, ERROR, text[-_MAX_ERROR:])
         stored = client.get_run(run_id)
         result.params = _ordered(result.params, stored.data.params)
