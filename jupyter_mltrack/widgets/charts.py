@@ -329,7 +329,7 @@ def param_scatter(runs: Any, param: str, metric: str, *, client: Client | None =
     """Each run as a point: ``param`` against the last value of ``metric``.
 
     ``highlight`` (run ids) are drawn in their run colors, the rest in grey. A numeric
-    param spread over more than two decades gets a log axis.
+    param spread over two decades or more gets a log axis.
     """
     frame = runs_frame(runs, client).head(max_runs)
     p_col = _column(frame, "params.", param)
@@ -348,7 +348,7 @@ def param_scatter(runs: Any, param: str, metric: str, *, client: Client | None =
     if numbers is not None:
         data["param"] = numbers
         positive = numbers[numbers > 0]
-        log = len(positive) == len(numbers) and positive.max() / positive.min() > 100
+        log = len(positive) == len(numbers) and positive.max() / positive.min() >= 100
         x = alt.X("param:Q", title=param,
                   scale=alt.Scale(type="log") if log else alt.Scale(zero=False))
     else:

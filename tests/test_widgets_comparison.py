@@ -1,0 +1,191 @@
+"""compare(): the front end's actions (sort, filter, select, toggle) and what they show."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_mltrack.errors import ExperimentNotFound, InvalidFilter, InvalidParameter
+from jupyter_mltrack.widgets import compare
+from tests.widget_runs import fill_many, make_runs
+
+
+def _rows(chart_spec: dict) -> list[dict]:
+    return [row for rows in chart_spec["datasets"].values() for row in rows]
+
+
+@pytest.fixture
+def runs(client) -> list[str]:
+    return make_runs(client, n=8)
+
+
+@pytest.fixture
+def widget(client, runs):
+    w = compare("sweep", client=client, refresh_interval=None, page_size=5)
+    yield w
+    w.close()
+
+
+def test_table_shows_params_metrics_tags_status_and_duration(widget) -> None:
+    keys = [c["key"] for c in widget.table._columns]
+    assert keys[:4] == ["run_name", "status", "duration", "start_time"]
+    assert {"params.lr", "params.optimizer", "params.layers", "metrics.loss", "metrics.acc",
+            "tags.team"} <= set(keys)
+    assert not any(k.startswith("tags.mltrack.") for k in keys)  # provenance lives elsewhere
+    assert widget.table._total == 8
+    assert len(widget.table._rows) == 5  # one page
+    row = dict(zip(keys, widget.table._rows[0]))
+    assert row["status"] == "FINISHED"
+    assert row["duration"] >= 0
+    assert "8 runs" in widget._header.value
+
+
+def test_sorting_by_a_metric_column(widget, client) -> None:
+    widget.table._sort = {"key": "metrics.loss", "ascending": True}
+    losses = widget.frame["metrics.loss"].tolist()
+    assert losses == sorted(losses)
+    best = client.search_runs_frame(None, None, order_by="metrics.loss ASC")[0]["run_id"][0]
+    assert widget.table.visible_ids[0] == best
+    # With nothing selected the charts follow the top of the table.
+    assert widget.chart_run_ids[0] == best
+
+
+def test_typing_a_filter_narrows_the_table(widget) -> None:
+    widget.filter_box.value = "params.optimizer = 'adam' and params.lr < 0.05"
+    assert set(widget.frame["params.optimizer"]) == {"adam"}
+    assert set(widget.frame["params.lr"].astype(float)) <= {0.01, 0.001}
+    assert widget._message.value == ""
+    widget.filter = ""
+    assert widget.table._total == 8
+
+
+def test_a_bad_filter_shows_where_and_keeps_the_rows(widget) -> None:
+    before = widget.frame["run_id"].tolist()
+    widget.filter_box.value = "metrics.loss <"
+    assert isinstance(widget.filter_error, InvalidFilter)
+    assert "mlt-error" in widget._message.value
+    assert "position 14" in widget._message.value
+    assert widget.frame["run_id"].tolist() == before
+    widget.filter_box.value = "metrics.loss < 10"
+    assert widget.filter_error is None and widget._message.value == ""
+
+
+def test_only_columns_that_differ(widget) -> None:
+    widget.differ_switch.value = True
+    keys = {c["key"] for c in widget.table._columns}
+    assert "params.layers" not in keys and "tags.team" not in keys  # the same everywhere
+    assert {"params.lr", "params.optimizer", "metrics.loss"} <= keys
+    widget.only_differing = False
+    assert "params.layers" in {c["key"] for c in widget.table._columns}
+
+
+def test_selecting_rows_drives_every_chart(widget, runs) -> None:
+    default = widget.chart_run_ids
+    assert len(default) == 8  # the top of the table when nothing is selected
+    widget.table._selected = [runs[2], runs[5]]
+    assert widget.chart_run_ids == [runs[2], runs[5]]
+    history = widget._views["history"].spec  # what the browser receives
+    assert {r["run"] for r in _rows(history)} == {"run-2", "run-5"}
+    color = history["layer"][0]["encoding"]["color"]
+    assert color["scale"]["domain"] == ["run-2", "run-5"]
+    final = widget.charts["final"].to_dict()
+    assert {r["run"] for r in _rows(final)} == {"run-2", "run-5"}
+    scatter = widget.charts["scatter"].to_dict()
+    picked = [r for r in _rows(scatter) if r["selected"]]
+    assert {r["run"] for r in picked} == {"run-2", "run-5"}
+    assert len(_rows(scatter)) == 8  # the other runs stay as grey context
+    parallel = widget.charts["parallel"].to_dict()
+    axes = parallel["layer"][1]["encoding"]["x"]["sort"]
+    assert axes == ["lr", "optimizer", "loss"]  # the varying params, then the metric
+
+
+def test_chart_switches(widget, runs) -> None:
+    widget.table._selected = [runs[0]]
+    widget.metric_picker.value = "acc"
+    spec = widget._views["history"].spec
+    assert spec["layer"][0]["encoding"]["y"]["title"] == "acc"
+    widget.log_switch.value = True
+    widget.smoothing.value = 0.8
+    spec = widget._views["history"].spec
+    lines = [layer for layer in spec["layer"] if layer["mark"]["type"] == "line"]
+    assert len(lines) == 2 and lines[1]["encoding"]["y"]["field"] == "smoothed"
+    assert lines[1]["encoding"]["y"]["scale"]["type"] == "log"
+    widget.param_picker.value = "optimizer"
+    assert widget.charts["scatter"].to_dict()["encoding"]["x"]["field"] == "param"
+    assert widget.charts["scatter"].to_dict()["encoding"]["x"]["title"] == "optimizer"
+    with pytest.raises(InvalidParameter, match="choose one of"):
+        widget.metric = "nope"
+
+
+def test_side_by_side_highlights_differences_and_diffs_sources(widget, runs) -> None:
+    assert "Select 2 to 5 runs" in widget._side.value
+    widget.table._selected = [runs[0], runs[1]]
+    html = widget._side.value
+    assert "run-0" in html and "run-1" in html
+    assert html.count('class="mlt-diff"') >= 3  # lr, optimizer and the metrics differ
+    assert "2 fields" not in html
+    # The cell sources differ in lr and optimizer: a colored unified diff.
+    assert '<span class="mlt-diff-line mlt-diff-del">-lr = 0.1</span>' in html
+    assert '<span class="mlt-diff-line mlt-diff-add">+lr = 0.01</span>' in html
+    widget.side_switch.value = True
+    assert "<th>layers</th>" not in widget._side.value  # equal rows hidden
+    widget.table._selected = runs[:6]
+    assert "at most 5 runs" in widget._side.value
+
+
+def test_missing_cell_sources_are_said_plainly(client) -> None:
+    exp = client.get_or_create_experiment("plain")
+    ids = []
+    for i in range(2):
+        run = client.create_run(exp, run_name=f"p{i}")
+        client.log_params(run.info.run_id, {"k": i})
+        client.set_terminated(run.info.run_id)
+        ids.append(run.info.run_id)
+    w = compare("plain", client=client, refresh_interval=None)
+    w.selected_run_ids = ids
+    assert "No cell source is recorded" in w._side.value
+    assert "No metrics logged" in w._chart_note.value
+    w.close()
+
+
+def test_restricting_runs_metrics_and_params(client, runs) -> None:
+    w = compare(runs=runs[:3], metrics=["metrics.acc"], params="lr", client=client,
+                refresh_interval=None)
+    assert w.table._total == 3
+    keys = [c["key"] for c in w.table._columns]
+    assert "metrics.acc" in keys and "metrics.loss" not in keys
+    assert "params.lr" in keys and "params.optimizer" not in keys
+    assert w.metric == "acc"
+    w.filter_box.value = "params.lr = 0.1"
+    assert w.frame["run_id"].tolist() == [runs[0]]
+    w.close()
+
+
+def test_bad_arguments_raise_clear_errors(client, runs) -> None:
+    with pytest.raises(ExperimentNotFound, match="Known experiments: 'Default', 'sweep'|'sweep'"):
+        compare("nope", client=client)
+    with pytest.raises(InvalidFilter, match="position"):
+        compare("sweep", filter="params.lr >", client=client)
+    with pytest.raises(InvalidParameter, match="runs= takes"):
+        compare(runs=[42], client=client)
+    with pytest.raises(InvalidParameter, match="refresh_interval"):
+        compare("sweep", client=client, refresh_interval=0.01)
+
+
+def test_static_fallback_for_viewers(widget) -> None:
+    bundle = widget._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    html = bundle["text/html"]
+    assert "<table" in html and "run-0" in html
+    assert 'src="data:image/svg+xml;base64,' in html
+
+
+def test_ten_thousand_runs_with_many_columns(client) -> None:
+    fill_many(client, "big", 10_000, n_params=30, n_metrics=20)
+    w = compare("big", client=client, refresh_interval=None)
+    assert w.table._total == 10_000
+    assert len(w.table._rows) == 50
+    assert len(w.table._columns) == 4 + 30 + 20
+    w.table._sort = {"key": "metrics.m3", "ascending": False}
+    assert w.table._rows[0][0] == "r9999"
+    assert len(w.charts["scatter"].to_dict()["datasets"]) == 1  # under the row limit
+    w.close()
