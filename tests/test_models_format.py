@@ -14,8 +14,8 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from jupyter_mltrack.errors import InvalidModel
-from jupyter_mltrack.models import read_model_meta
 from jupyter_mltrack.models import flavors as flavor_registry
+from jupyter_mltrack.models import read_model_meta
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_models_logged_to_a_remote_artifact_store_upload_and_download(fluent, re
 
 def test_progress_bars_for_saving_and_loading(fluent, regression, tmp_path: Path, capsys,
                                               monkeypatch) -> None:
-    model, X = regression
+    model, _ = regression
     fluent.save_model(model, tmp_path / "m", progress=True)
     err = capsys.readouterr().err
     assert "Saving model" in err and err.rstrip().endswith("done")

@@ -85,7 +85,7 @@ def test_predict_without_context_argument(fluent, models_module, tmp_path: Path)
 def test_any_callable_and_the_trust_flag(fluent, tmp_path: Path) -> None:
     # defined as in a notebook cell: cloudpickle stores it by value
     namespace: dict[str, object] = {"__name__": "__main__", "np": np}
-    exec("def double(data):\n    return np.asarray(data) * 2\n", namespace)
+    exec("def double(data):\n    return np.asarray(data) * 2\n", namespace)  # noqa: S102 - a class/function as a notebook cell defines it
     path = tmp_path / "fn"
     meta = fluent.save_model(namespace["double"], path, input_example=np.array([[1.0, 2.0]]))
     assert meta.flavors["python_function"]["kind"] == "callable"
@@ -102,7 +102,7 @@ def test_any_callable_and_the_trust_flag(fluent, tmp_path: Path) -> None:
 def test_notebook_function_requirements_come_from_the_modules_it_calls(fluent,
                                                                        tmp_path: Path) -> None:
     namespace: dict[str, object] = {"__name__": "__main__", "pd": pd, "np": np}
-    exec("def score(data):\n    return pd.Series(np.asarray(data).sum(axis=1))\n", namespace)
+    exec("def score(data):\n    return pd.Series(np.asarray(data).sum(axis=1))\n", namespace)  # noqa: S102 - a class/function as a notebook cell defines it
     fluent.save_model(namespace["score"], tmp_path / "fn")
     lines = (tmp_path / "fn" / "requirements.txt").read_text().split()
     names = {line.split("==")[0] for line in lines}

@@ -68,7 +68,7 @@ def test_unconvertible_type_names_column_and_both_types() -> None:
         enforce_input(pd.DataFrame({"age": ["old"]}), schema)
     message = str(err.value)
     assert "'age'" in message and "double" in message and ("object" in message or "str" in message)
-    with pytest.raises(SignatureError, match="'n'.*float64.*long"):
+    with pytest.raises(SignatureError, match=r"'n'.*float64.*long"):
         enforce_input(pd.DataFrame({"n": [1.5]}), Schema((ColSpec("long", "n"),)))
     with pytest.raises(SignatureError, match="32 bits"):
         enforce_input({"n": [2**40]}, Schema((ColSpec("integer", "n"),)))
@@ -96,7 +96,7 @@ def test_tensor_enforcement_casts_and_checks_shape() -> None:
     assert out.dtype == np.float32
     with pytest.raises(SignatureError, match=r"shape \(4, 2\).*\(any, 3\)"):
         enforce_input(np.ones((4, 2)), schema)
-    with pytest.raises(SignatureError, match="dtype .*cannot be converted to float32"):
+    with pytest.raises(SignatureError, match=r"dtype .*cannot be converted to float32"):
         enforce_input(np.array([["a", "b", "c"]], dtype=object), schema)
     ints = Schema((TensorSpec("int32", (-1,)),))
     with pytest.raises(SignatureError, match="float64 which cannot be converted to int32"):
@@ -107,7 +107,7 @@ def test_params_defaults_types_and_unknown_names() -> None:
     sig = infer_signature(params={"k": 5, "scale": 1.0, "tags": ["a"]})
     assert enforce_params(None, sig.params) == {"k": 5, "scale": 1.0, "tags": ["a"]}
     assert enforce_params({"scale": 2}, sig.params)["scale"] == 2.0
-    with pytest.raises(SignatureError, match="'nope'.*accepts: k, scale, tags"):
+    with pytest.raises(SignatureError, match=r"'nope'.*accepts: k, scale, tags"):
         enforce_params({"nope": 1}, sig.params)
     with pytest.raises(SignatureError, match="'k' has type string"):
         enforce_params({"k": "five"}, sig.params)

@@ -174,7 +174,7 @@ def test_skops_model_with_foreign_types_needs_trust_outside_store(fluent, tmp_pa
     # without shipped code, skops itself refuses the type it does not know
     with pytest.warns(UserWarning, match="scalers"):
         fluent.save_model(model, tmp_path / "no_code")
-    with pytest.raises(UntrustedModel, match="scalers.Doubler"):
+    with pytest.raises(UntrustedModel, match=r"scalers\.Doubler"):
         fluent.load_model(tmp_path / "no_code")
     # requirements: the shipped module is not a package to install
     assert "scalers" not in (path / "requirements.txt").read_text()
@@ -187,13 +187,14 @@ def test_class_defined_in_main_is_refused_with_advice(fluent, tmp_path: Path) ->
 
     namespace: dict[str, object] = {"__name__": "__main__", "BaseEstimator": BaseEstimator,
                                     "TransformerMixin": TransformerMixin}
-    exec(textwrap.dedent("""
+    cell = textwrap.dedent("""
         class Local(TransformerMixin, BaseEstimator):
             def fit(self, X, y=None):
                 return self
             def transform(self, X):
                 return X
-    """), namespace)
+    """)
+    exec(cell, namespace)  # noqa: S102 - a class as a notebook cell defines it
     X, y = make_classification(n_samples=50, n_features=5, random_state=2)
     model = make_pipeline(namespace["Local"](), LogisticRegression()).fit(X, y)
     with pytest.raises(InvalidParameter, match="code_paths"):

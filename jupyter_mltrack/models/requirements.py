@@ -107,7 +107,7 @@ def _skip(module: str, local: set[str]) -> bool:
 
 @functools.cache
 def _scan() -> dict[str, list[str]]:
-    return metadata.packages_distributions()
+    return dict(metadata.packages_distributions())
 
 
 def distribution_of(module: str) -> str | None:

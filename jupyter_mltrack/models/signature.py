@@ -375,9 +375,9 @@ def _enforce_columns(data: Any, schema: Schema) -> Any:
     present = {str(c): c for c in data.columns}
     missing = [s for s in specs if s.name not in present and s.required]
     if missing:
-        names = ", ".join(repr(s.name) for s in missing)
+        listed = ", ".join(repr(s.name) for s in missing)
         raise SignatureError(
-            f"The model input is missing column(s) {names}. Expected columns: {expected}; "
+            f"The model input is missing column(s) {listed}. Expected columns: {expected}; "
             f"got: {', '.join(map(str, data.columns)) or 'none'}."
         )
     columns = {}

@@ -82,7 +82,7 @@ class PythonFlavor:
                 model_config=dict(ctx.conf.get("model_config") or {}),
             )
             model.load_context(context)
-            model._mltrack_context = context
+            model._mltrack_context = context  # type: ignore[attr-defined]
         return model
 
     def predict(self, native: Any, data: Any, params: dict[str, Any]) -> Any:
@@ -90,7 +90,7 @@ class PythonFlavor:
             context = getattr(native, "_mltrack_context", PythonModelContext())
             if takes_context(native.predict):
                 return native.predict(context, data, params=params or None)
-            return native.predict(data, params=params or None)
+            return native.predict(data, params=params or None)  # type: ignore[call-arg]
         if params:
             return native(data, params=params)
         return native(data)
