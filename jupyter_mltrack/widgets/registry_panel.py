@@ -65,6 +65,7 @@ class RegistryPanel(w.VBox):
         self.client = client
         self._fixed_name = name
         self._action: tuple[str, Callable[[], str]] | None = None
+        self._status = ""
         self._header = Html()
         self._versions = Html()
         self._requests = Html()
@@ -200,6 +201,7 @@ class RegistryPanel(w.VBox):
     def ask(self, key: str) -> None:
         """First step of an action: show what it will do, and wait for Confirm."""
         self.message.value = ""
+        self._status = ""
         try:
             text, run = self._plan(key)
         except MLTrackError as exc:
@@ -298,7 +300,13 @@ class RegistryPanel(w.VBox):
                     f"{result.target_label} waits for another user's approval.")
         return done
 
+    @property
+    def status(self) -> str:
+        """The last outcome or error shown, as plain text ("" when none)."""
+        return self._status
+
     def _say(self, text: str, error: bool = False) -> None:
+        self._status = ("Error: " if error else "") + text
         if error:
             self.message.value = style.notice(text, error=True)
         else:
