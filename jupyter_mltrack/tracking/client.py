@@ -175,6 +175,7 @@ class Client:
         return self.get_run(run_id)
 
     def get_run(self, run_id: str) -> Run:
+        self.flush()  # read what this process logged, like get_metric_history does
         self._mark_stale()
         return self.store.get_run(_run_id(run_id))  # type: ignore[no-any-return]
 
@@ -190,6 +191,7 @@ class Client:
                     max_results: int = 1000, order_by: Sequence[str] | str | None = None,
                     page_token: str | None = None) -> PagedList:
         """Runs matching a filter, as Run objects (one page)."""
+        self.flush()
         self._mark_stale()
         return self.store.search_runs(  # type: ignore[no-any-return]
             _ids(experiment_ids), filter_string, ViewType.parse(run_view_type), max_results,
@@ -203,6 +205,7 @@ class Client:
                           order_by: Sequence[str] | str | None = None,
                           page_token: str | None = None) -> tuple[pd.DataFrame, str | None]:
         """Runs matching a filter, as a wide DataFrame, and the next page token."""
+        self.flush()
         self._mark_stale()
         return self.store.search_runs_frame(  # type: ignore[no-any-return]
             _ids(experiment_ids), filter_string, ViewType.parse(run_view_type), max_results,
@@ -286,6 +289,9 @@ class Client:
             self._auto_step[slot] = step
         else:
             step = v.step_value(step)
+            # auto steps continue after explicit ones, as in log_metric_points
+            if step > self._auto_step.get((run_id, key), -1):
+                self._auto_step[(run_id, key)] = step
         writer.append((run_id, key, value,
                        step, time.time_ns() // 1_000_000 if timestamp is None
                        else v.timestamp_value(timestamp)))
@@ -365,7 +371,7 @@ class Client:
         path = Path(local_path)
         repo = self._repo(run_id)
         if path.is_dir():
-            repo.log_dir(path, _join(artifact_path, path.name))
+            repo.log_dir(path, _join(clean_artifact_path(artifact_path), path.name))
         else:
             repo.log_file(path, clean_artifact_path(artifact_path))
 

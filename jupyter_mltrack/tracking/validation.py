@@ -30,7 +30,8 @@ MAX_NAME = 256
 MAX_BATCH = 100_000
 _INT64 = 2**63
 
-_KEY = re.compile(r"^[\w\-. /:]+$")
+_KEY = re.compile(r"^[\w\-. /:]+\Z")  # \Z: "$" would let a trailing newline through
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _valid_keys: set[str] = set()
 
 
@@ -63,7 +64,7 @@ def param_value(value: Any) -> str:
     if isinstance(value, str):
         text = value
     elif value is None or isinstance(value, (bool, int, float)):
-        text = json.dumps(value) if not isinstance(value, float) else repr(value)
+        text = json.dumps(value) if not isinstance(value, float) else repr(float(value))
         if value is None:
             text = "None"
         elif isinstance(value, bool):
@@ -75,7 +76,7 @@ def param_value(value: Any) -> str:
             f"Param value is {len(text)} characters; the limit is {MAX_PARAM_VALUE}. "
             "Log large values as an artifact (log_text / log_dict) instead."
         )
-    return text
+    return _storable(text, "Param value")
 
 
 def tag_value(value: Any) -> str:
@@ -85,7 +86,7 @@ def tag_value(value: Any) -> str:
             f"Tag value is {len(text)} characters; the limit is {MAX_TAG_VALUE}. "
             "Log large values as an artifact instead."
         )
-    return text
+    return _storable(text, "Tag value")
 
 
 def metric_value(key: str, value: Any) -> float:
@@ -134,4 +135,15 @@ def name_value(name: Any, what: str = "run name") -> str:
         raise InvalidParameter(f"A {what} must be a non-empty string, not {name!r}.")
     if len(name) > MAX_NAME:
         raise InvalidParameter(f"The {what} is {len(name)} characters; the limit is {MAX_NAME}.")
-    return name
+    return _storable(name, f"The {what}")
+
+
+def _storable(text: str, what: str) -> str:
+    """``text`` unless it holds what no database stores (NUL, lone surrogates)."""
+    bad = _UNSTORABLE.search(text)
+    if bad is not None:
+        raise InvalidParameter(
+            f"{what} holds {bad.group()!r} at position {bad.start()}; NUL characters and lone "
+            "surrogates cannot be stored. Remove them, or log binary data as an artifact."
+        )
+    return text
