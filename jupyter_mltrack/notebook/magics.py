@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"%%track: {message}.\nUsage: {TRACK_USAGE}")
 
 
+@functools.cache
 def _track_parser() -> _Parser:
     parser = _Parser(prog="%%track", add_help=False, allow_abbrev=False)
     parser.add_argument("--experiment", "-e")
