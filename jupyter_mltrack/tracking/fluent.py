@@ -53,7 +53,8 @@ class ActiveRun(Run):
             status = RunStatus.FAILED
             if exc is not None:
                 _record_error(self.info.run_id, exc)
-        if any(r.info.run_id == self.info.run_id for r in _active):
+        # Children started inside the block and left open end with it.
+        while any(r.info.run_id == self.info.run_id for r in _active):
             end_run(status.value)
 
 
@@ -72,13 +73,14 @@ def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
 
     ``None`` returns to the default (``MLTRACK_TRACKING_URI`` or the nearest ``.mltrack``).
     """
-    global _tracking_uri, _client, _experiment_id
+    global _tracking_uri, _client, _experiment_id, _last_run_id
     with _lock:
         if _client is not None:
             _client.flush()
         _tracking_uri = None if uri is None else resolve_tracking_uri(uri)
         _client = None
-        _experiment_id = None
+        _experiment_id = None  # ids of the old store mean nothing in the new one
+        _last_run_id = None
 
 
 def get_tracking_uri() -> str:
