@@ -417,3 +417,25 @@ def test_terminal_ipython_shows_text(tmp_path: Path) -> None:
     assert runs["t1"].data.tags["mltrack.notebook.cell_source"] == \
         "%%track --name t1\nlr = 0.1\nacc = lr * 5"
     assert math.isclose(runs["lr=2"].data.metrics["score"], 6.0)
+
+
+def test_profile_setting_loads_the_extension_in_every_shell(tmp_path: Path) -> None:
+    """The README's profile line: IPython loads the extension itself at start."""
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    (profile / "ipython_config.py").write_text(
+        'c.InteractiveShellApp.extensions = ["jupyter_mltrack"]\n')
+    env = {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
+    env["MLTRACK_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mltrack.db'}"
+    out = subprocess.run(
+        [sys.executable, "-m", "IPython", f"--profile-dir={profile}", "--no-banner", "-c",
+         "%%track --name profiled\nx = 1\ny = x * 3"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "✓ run profiled · FINISHED" in out.stdout
+    from jupyter_mltrack import Client
+
+    client = Client(env["MLTRACK_TRACKING_URI"])
+    run = next(iter(client.search_runs([client.get_experiment_by_name("Default")
+                                        .experiment_id])))
+    assert run.data.params == {"x": "1"} and run.data.metrics == {"y": 3.0}
