@@ -408,8 +408,7 @@ def _load(flavor: Any, meta: ModelMeta, located: _Located, trust: bool,
     ctx = LoadContext(located.path, meta.flavors[flavor.name], trusted, located.inside_store)
     size = meta.model_size_bytes
     if _progress.wanted(size, progress):
-        with _progress.Watch(f"Loading model ({_progress._size(size or 0)})", lambda: 0,
-                             True, delay=0):
+        with _progress.Watch(f"Loading model ({_progress._size(size or 0)})", None, True):
             return flavor.load(ctx)
     return flavor.load(ctx)
 

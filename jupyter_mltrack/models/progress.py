@@ -45,8 +45,10 @@ def _size(n: float) -> str:
 class Bar:
     """A one-line bar: ``done`` of ``total`` bytes (or bytes and seconds without a total)."""
 
-    def __init__(self, desc: str, total: int | None = None, enabled: bool = True):
+    def __init__(self, desc: str, total: int | None = None, enabled: bool = True,
+                 bytes_known: bool = True):
         self.desc = desc
+        self.bytes_known = bytes_known
         self.total = total
         self.enabled = enabled
         self.done = 0
@@ -68,8 +70,10 @@ class Bar:
             filled = int(frac * _WIDTH)
             text = (f"{self.desc}: [{'#' * filled}{'.' * (_WIDTH - filled)}] {frac:4.0%} "
                     f"{_size(self.done)}/{_size(self.total)} {elapsed:.1f}s")
-        else:
+        elif self.bytes_known:
             text = f"{self.desc}: {_size(self.done)} {elapsed:.1f}s"
+        else:
+            text = f"{self.desc}: {elapsed:.1f}s"
         if final:
             text += " done"
         sys.stderr.write("\r" + text + ("\n" if final else ""))
@@ -90,10 +94,10 @@ class Watch:
     taken ``delay`` seconds; never with ``False``.
     """
 
-    def __init__(self, desc: str, measure: Callable[[], int], progress: bool | None,
+    def __init__(self, desc: str, measure: Callable[[], int] | None, progress: bool | None,
                  total: int | None = None, delay: float = 2.0, every: float = 0.25):
-        self.bar = Bar(desc, total, enabled=False)
-        self.measure = measure
+        self.bar = Bar(desc, total, enabled=False, bytes_known=measure is not None)
+        self.measure = measure or (lambda: 0)
         self.progress = progress
         self.delay = 0.0 if progress else delay
         self.every = every
@@ -101,6 +105,9 @@ class Watch:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> Watch:
+        if self.progress:
+            self.bar.enabled = True
+            self.bar.update(self.measure())
         if self.progress is not False:
             self._thread = threading.Thread(target=self._run, name="mltrack-progress",
                                             daemon=True)
