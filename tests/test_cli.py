@@ -1,0 +1,183 @@
+"""The tracking commands of the ``mltrack`` CLI (cli/__init__.py, cli/tracking.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from jupyter_mltrack import Client
+from jupyter_mltrack.cli import main
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _run(runner: CliRunner, uri: str, *args: str, code: int = 0) -> Result:
+    result = runner.invoke(main, ["--tracking-uri", uri, *args])
+    if code == 0 and result.exception is not None and not isinstance(result.exception,
+                                                                      SystemExit):
+        raise result.exception
+    assert result.exit_code == code, result.output
+    return result
+
+
+@pytest.fixture
+def populated(client: Client) -> dict[str, str]:
+    exp = client.create_experiment("sweep")
+    ids = {}
+    for i, lr in enumerate([0.1, 0.01, 0.001]):
+        run_id = client.create_run(exp, run_name=f"run-{i}", start_time=1_700_000_000_000 + i
+                                   ).info.run_id
+        client.log_params(run_id, {"lr": lr})
+        client.log_metrics(run_id, {"acc": 1 - lr, "loss": lr})
+        client.set_tag(run_id, "team", "vision")
+        client.log_text(run_id, "x", "notes.txt")
+        client.set_terminated(run_id, end_time=1_700_000_001_500 + i)
+        ids[f"run-{i}"] = run_id
+    return ids
+
+
+def test_experiments_commands(runner: CliRunner, tracking_uri: str) -> None:
+    out = _run(runner, tracking_uri, "experiments", "create", "mnist").output
+    assert "Created experiment 'mnist' with id 1." in out
+    created = json.loads(_run(runner, tracking_uri, "experiments", "create", "cifar",
+                              "--json").output)
+    assert created == {"id": "2", "name": "cifar"}
+    table = _run(runner, tracking_uri, "experiments", "list").output.splitlines()
+    assert table[0].split() == ["ID", "NAME", "LIFECYCLE", "CREATED"]
+    assert [line.split()[1] for line in table[1:]] == ["mnist", "cifar"]
+    _run(runner, tracking_uri, "experiments", "delete", "mnist")
+    listed = json.loads(_run(runner, tracking_uri, "experiments", "list", "--json").output)
+    assert [e["name"] for e in listed] == ["cifar"]
+    assert set(listed[0]) == {"id", "name", "lifecycle", "created", "artifact_location"}
+    listed = json.loads(_run(runner, tracking_uri, "experiments", "list", "--all",
+                             "--json").output)
+    assert [(e["name"], e["lifecycle"]) for e in listed] == [("mnist", "deleted"),
+                                                            ("cifar", "active")]
+    out = _run(runner, tracking_uri, "experiments", "restore", "1").output
+    assert "Restored experiment '1' (id 1)." in out
+    err = _run(runner, tracking_uri, "experiments", "create", "mnist", code=1).output
+    assert err.startswith("Error: ") and "exists already" in err
+    err = _run(runner, tracking_uri, "experiments", "delete", "nope", code=1).output
+    assert "No experiment named or numbered 'nope'" in err
+
+
+def test_runs_list(runner: CliRunner, tracking_uri: str, populated: dict[str, str]) -> None:
+    table = _run(runner, tracking_uri, "runs", "list").output.splitlines()
+    assert table[0].split() == ["RUN_ID", "NAME", "STATUS", "START", "DURATION_S", "ACC",
+                                "LOSS"]
+    assert [line.split()[1] for line in table[1:]] == ["run-2", "run-1", "run-0"]
+    assert table[1].split()[2] == "FINISHED" and "1.5" in table[1].split()
+    rows = json.loads(_run(runner, tracking_uri, "runs", "list", "--json", "-e", "sweep",
+                           "--filter", "params.lr < 0.05", "--order-by",
+                           "metrics.acc ASC").output)
+    assert [r["name"] for r in rows] == ["run-1", "run-2"]
+    assert rows[0]["params"] == {"lr": "0.01"} and rows[0]["metrics"]["acc"] == 0.99
+    assert rows[0]["tags"]["team"] == "vision" and rows[0]["duration_s"] == 1.5
+    rows = json.loads(_run(runner, tracking_uri, "runs", "list", "--json", "--max-results",
+                           "1").output)
+    assert [r["name"] for r in rows] == ["run-2"]
+    out = _run(runner, tracking_uri, "runs", "list", "--filter", "metrics.acc > 5").output
+    assert out.strip() == "(none)"
+
+
+def test_runs_show_delete_restore(runner: CliRunner, tracking_uri: str,
+                                  populated: dict[str, str]) -> None:
+    run_id = populated["run-0"]
+    out = _run(runner, tracking_uri, "runs", "show", run_id).output
+    assert f"run_id:        {run_id}" in out
+    assert "status:        FINISHED" in out
+    assert "  lr = 0.1" in out and "  acc = 0.9" in out and "  team = vision" in out
+    shown = json.loads(_run(runner, tracking_uri, "runs", "show", run_id, "--json").output)
+    assert shown["run_id"] == run_id and shown["params"] == {"lr": "0.1"}
+    assert shown["lifecycle"] == "active"
+    out = _run(runner, tracking_uri, "runs", "delete", run_id, populated["run-1"]).output
+    assert out.count("Deleted run") == 2
+    rows = json.loads(_run(runner, tracking_uri, "runs", "list", "--json").output)
+    assert [r["name"] for r in rows] == ["run-2"]
+    rows = json.loads(_run(runner, tracking_uri, "runs", "list", "--deleted", "--json").output)
+    assert sorted(r["name"] for r in rows) == ["run-0", "run-1"]
+    _run(runner, tracking_uri, "runs", "restore", run_id)
+    rows = json.loads(_run(runner, tracking_uri, "runs", "list", "--json").output)
+    assert sorted(r["name"] for r in rows) == ["run-0", "run-2"]
+
+
+def test_gc_removes_deleted_runs_and_artifacts(runner: CliRunner, tracking_uri: str,
+                                               client: Client,
+                                               populated: dict[str, str]) -> None:
+    gone, kept = populated["run-0"], populated["run-1"]
+    gone_dir = Path(client.get_run(gone).info.artifact_uri)
+    assert (gone_dir / "notes.txt").is_file()
+    err = _run(runner, tracking_uri, "gc", "--run-id", gone, code=1).output
+    assert "is not deleted; delete it first" in err
+    _run(runner, tracking_uri, "runs", "delete", gone)
+    removed = json.loads(_run(runner, tracking_uri, "gc", "--older-than", "3600",
+                              "--json").output)
+    assert removed == {"removed": []}
+    out = _run(runner, tracking_uri, "gc").output
+    assert "Removed 1 deleted run(s) permanently." in out and gone in out
+    assert not gone_dir.exists()
+    err = _run(runner, tracking_uri, "runs", "show", gone, code=1).output
+    assert f"No run with id '{gone}'" in err
+    assert (Path(client.get_run(kept).info.artifact_uri) / "notes.txt").is_file()
+
+
+def test_errors_are_one_clear_line_and_exit_1(runner: CliRunner, tracking_uri: str,
+                                              populated: dict[str, str]) -> None:
+    result = _run(runner, tracking_uri, "runs", "list", "--filter", "metrics.acc >> 1", code=1)
+    assert result.output.startswith("Error: Expected a number")
+    assert "^" in result.output and "Traceback" not in result.output
+    assert "Traceback" not in _run(runner, tracking_uri, "runs", "show", "f" * 32,
+                                   code=1).output
+    _run(runner, tracking_uri, "runs", "delete", "nope", code=1)
+    _run(runner, tracking_uri, "runs", "list", "-e", "nope", code=1)
+    _run(runner, tracking_uri, "runs", "list", "--order-by", "sideways", code=1)
+    _run(runner, tracking_uri, "runs", "list", "--max-results", "0", code=1)
+    # Usage errors are click's: exit 2.
+    _run(runner, tracking_uri, "runs", "list", "--max-results", "many", code=2)
+    _run(runner, tracking_uri, "runs", "show", code=2)
+    _run(runner, tracking_uri, "nonsense", code=2)
+
+
+def test_init_and_the_default_store(runner: CliRunner, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("MLTRACK_TRACKING_URI", raising=False)
+    result = runner.invoke(main, ["init"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"Created store {project.resolve() / '.mltrack'}"
+    assert (project / ".mltrack" / "mltrack.db").is_file()
+    result = runner.invoke(main, ["init", "."])
+    assert result.output.startswith("Found store")
+    # Commands run below the project find its store without --tracking-uri.
+    sub = project / "notebooks"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    assert runner.invoke(main, ["experiments", "create", "here"]).exit_code == 0
+    assert not (sub / ".mltrack").exists()
+    assert Client(project / ".mltrack").get_experiment_by_name("here") is not None
+    other = tmp_path / "other"
+    assert runner.invoke(main, ["init", str(other)]).exit_code == 0
+    assert (other / ".mltrack" / "mltrack.db").is_file()
+
+
+def test_tracking_uri_from_the_environment(runner: CliRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "envstore"
+    result = runner.invoke(main, ["experiments", "create", "e"],
+                           env={"MLTRACK_TRACKING_URI": str(folder)})
+    assert result.exit_code == 0, result.output
+    assert (folder / "mltrack.db").is_file()
+
+
+def test_version(runner: CliRunner) -> None:
+    from jupyter_mltrack import __version__
+
+    result = runner.invoke(main, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
