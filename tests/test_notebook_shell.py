@@ -172,6 +172,17 @@ def test_restore_of_a_grid_child_and_of_an_api_run(shell: InteractiveShell,
         f"# restored from run lr=0.3 ({child.info.run_id})",
         "lr = 0.3  # the rate", "score = lr * 2",
     ]
+    parent = runs(fluent)["g"]
+    text = restore.restored_cell(parent, shell.transform_cell)
+    assert text.splitlines()[0] == (
+        "%%track --experiment shell --grid lr=0.2,0.3 --tag k=v --quiet --tag "
+        f"mltrack.restored_from={parent.info.run_id}")
+    assert text.splitlines()[2:] == ["lr = 0.5  # the rate", "score = lr * 2"]
+    assert cell(shell, text).success  # the restored sweep runs again: 1 + 2 more runs
+    again = [r for r in fluent.search_runs(output_format="list")
+             if r.data.tags.get("mltrack.restored_from") == parent.info.run_id]
+    assert sorted(r.info.run_name for r in again if r.info.parent_run_id is not None) == \
+        ["lr=0.2", "lr=0.3"]
     cell(shell, "import jupyter_mltrack as m\nwith m.start_run(run_name='api'):\n"
                 "    m.log_params({'opt': 'adam', 'n': 3, 'bad key': 1})\n")
     api = runs(fluent)["api"]

@@ -19,7 +19,7 @@ from typing import Any
 from ..entities import Run
 from ..errors import InvalidParameter, RunNotFound
 from ..tracking import fluent
-from . import provenance, tracked_cell
+from . import provenance, sweep, tracked_cell
 from .capture import analyze, apply_overrides, literal_text
 
 RESTORED_FROM = "mltrack.restored_from"
@@ -121,7 +121,7 @@ def restored_cell(run: Run, transform: Transform | None = None) -> str:
     source = run_source(run, transform)
     if source.magic_line is None:
         return f"# restored from run {run.info.run_name} ({run.info.run_id})\n" + source.code()
-    options = _kept_options(source.magic_line)
+    options = _kept_options(source.magic_line, sweep=sweep.GRID in run.data.tags)
     experiment = fluent.client().get_experiment(run.info.experiment_id).name
     head = ["%%track", "--experiment", shlex.quote(experiment), *options,
             "--tag", shlex.quote(f"{RESTORED_FROM}={run.info.run_id}")]
@@ -129,12 +129,19 @@ def restored_cell(run: Run, transform: Transform | None = None) -> str:
     return "\n".join(lines) + "\n" + source.code()
 
 
-def _kept_options(magic_line: str) -> list[str]:
-    """The options of a ``%%track`` line that still apply to a rerun of one run."""
+def _kept_options(magic_line: str, sweep: bool) -> list[str]:
+    """The options of a ``%%track`` line that still apply to a rerun of the run.
+
+    A grid child reruns as one run (its grid values are among the overrides); a sweep
+    run keeps its ``--grid``.
+    """
     from .magics import parse_track_line
 
     options = parse_track_line(magic_line)
     out: list[str] = []
+    if sweep and options.grid:
+        out.append("--grid")
+        out += [shlex.quote(f"{k}={','.join(v)}") for k, v in options.grid.items()]
     if options.metrics is not None:
         out += ["--metrics", ",".join(options.metrics)]
     for key, value in options.tags.items():

@@ -116,8 +116,8 @@ def run(shell: Any, plan: CellPlan, *, overrides: dict[str, str] | None = None,
         namespace = shell.user_ns
         for name, literal in inject.items():
             namespace[name] = ast.literal_eval(literal)
-    except BaseException:
-        _end(run_id, outer, RunStatus.FAILED.value)
+    except BaseException as exc:
+        _end(run_id, outer, _failed(exc))
         raise
 
     started = time.perf_counter()
@@ -128,8 +128,7 @@ def run(shell: Any, plan: CellPlan, *, overrides: dict[str, str] | None = None,
     except BaseException as exc:  # noqa: BLE001 - handed back to the caller to re-raise
         result.seconds = time.perf_counter() - started
         result.error = exc
-        killed = isinstance(exc, KeyboardInterrupt)
-        result.status = (RunStatus.KILLED if killed else RunStatus.FAILED).value
+        result.status = _failed(exc)
         _record_failure(run_id, outer, result, exc, filename, plan.count,
                         active.data.tags.get(provenance.PACKAGES))
         return result
@@ -149,10 +148,16 @@ def run(shell: Any, plan: CellPlan, *, overrides: dict[str, str] | None = None,
             result.metrics.update(captured)
         result.status = RunStatus.FINISHED.value
         _end(run_id, outer, result.status)
-    except BaseException:
-        _end(run_id, outer, RunStatus.FAILED.value)
+    except BaseException as exc:
+        _end(run_id, outer, _failed(exc))
         raise
     return result
+
+
+def _failed(exc: BaseException) -> str:
+    """KILLED for an interrupt, FAILED for anything else."""
+    killed = isinstance(exc, KeyboardInterrupt)
+    return (RunStatus.KILLED if killed else RunStatus.FAILED).value
 
 
 def _compile(shell: Any, tree: ast.Module, filename: str) -> tuple[Any, Any]:
