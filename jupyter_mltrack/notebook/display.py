@@ -86,7 +86,8 @@ def summary(run_name: str, run_id: str, status: str, seconds: float,
     def chips(items: list[tuple[str, str]], more: int, bold_values: bool) -> str:
         weight = "600" if bold_values else "400"
         out = "".join(
-            f'<span style="margin-right:0.8em"><span style="opacity:0.7">{esc(k)}</span>='
+            f'<span style="margin-right:0.8em;white-space:nowrap"><span style="opacity:0.7">'
+            f"{esc(k)}</span>="
             f'<span style="font-family:var(--jp-code-font-family,monospace);'
             f'font-weight:{weight}">{esc(v)}</span></span>'
             for k, v in items
