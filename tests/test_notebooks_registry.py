@@ -54,6 +54,6 @@ def test_registry_notebook_runs_and_its_panel_clicks_reach_the_store(
         ("stage", "rollback", 3, "on-call"),
         ("stage", "rollback", 2, "on-call"),
     ]
-    assert [x.comment for x in records if x.action == "approved"][0] == \
+    assert next(x.comment for x in records if x.action == "approved") == \
         "checked the evaluation report"
     assert os.environ.get("MLTRACK_USER") != "reviewer"  # the kernel's env stayed there

@@ -29,7 +29,7 @@ def _worker(job: str, uri: str, artifacts: str, user: str, barrier: Any, args: t
         from jupyter_mltrack import registry as reg
 
         client = Client(uri, artifact_root=artifacts)
-        client.store  # open (and migrate) before the race starts
+        assert client.store is not None  # open (and migrate) before the race starts
         barrier.wait(timeout=60)
         if job == "register":
             out = reg.register_model(args[0], "raced", client=client).version
@@ -115,7 +115,7 @@ def test_concurrent_approvals_apply_a_request_once(rc, experiment, as_user,
     transitions = [x for x in r.history_records("m", client=rc)
                    if x.kind == "stage" and x.action == "transition"]
     assert len(approvals) == 1 and len(transitions) == 1
-    winner = [user for user, status, _ in out if status == "ok"][0]
+    winner = next(user for user, status, _ in out if status == "ok")
     assert approvals[0].user_id == transitions[0].user_id == winner
 
 

@@ -20,7 +20,7 @@ __all__ = ["as_user", "experiment", "rc"]
 
 @pytest.fixture
 def governed(rc, experiment, as_user) -> list[str]:
-    """Model "m": v1 acc 0.80, v2 acc 0.93, v3 acc 0.95; Production needs approval and acc >= 0.9."""
+    """Model "m": v1 acc 0.80, v2 0.93, v3 0.95; Production needs approval and acc >= 0.9."""
     runs = register_runs(rc, experiment, "m", [0.80, 0.93, 0.95])
     r.set_registry_policy("m", require_approval_for=["Production"],
                           gates={"metrics.acc": ">= 0.9"}, client=rc)
@@ -113,7 +113,7 @@ def test_failing_gates_refuse_with_the_reason(rc, governed, experiment, as_user)
     r.set_registry_policy("m", require_approval_for=["Production"],
                           gates={"metrics.acc": ">= 0.94"}, client=rc)
     as_user("bob")
-    with pytest.raises(StageTransitionDenied, match="it is 0.93"):
+    with pytest.raises(StageTransitionDenied, match=r"it is 0\.93"):
         r.approve(request.request_id, client=rc)
     assert r.get_transition_request(request.request_id, client=rc).is_pending
     assert r.get_model_version("m", 2, client=rc).current_stage == "None"
@@ -197,8 +197,9 @@ def test_history_frame_has_every_change_with_who_when_from_to(rc, governed, as_u
     frame = r.history("m", client=rc)
     assert list(frame.columns) == ["time", "version", "kind", "action", "alias", "from", "to",
                                    "user", "comment", "request_id"]
-    assert str(frame["time"].dtype).startswith("datetime64") and frame["time"].is_monotonic_increasing
-    kinds = list(zip(frame["kind"], frame["action"], frame["user"]))
+    assert str(frame["time"].dtype).startswith("datetime64")
+    assert frame["time"].is_monotonic_increasing
+    kinds = list(zip(frame["kind"], frame["action"], frame["user"], strict=True))
     assert kinds == [
         ("stage", "register", "alice"), ("stage", "register", "alice"),
         ("stage", "register", "alice"), ("policy", "set", "alice"),

@@ -30,7 +30,7 @@ def test_versions_are_numbered_and_linked_to_their_run(rc, experiment, as_user) 
     versions = [r.register_model(f"runs:/{rid}/model", "churn", tags={"team": "risk"},
                                  description=f"from {rid[:6]}", client=rc) for rid in run_ids]
     assert [v.version for v in versions] == [1, 2, 3]
-    for v, rid in zip(versions, run_ids):
+    for v, rid in zip(versions, run_ids, strict=True):
         assert v.run_id == rid
         assert v.source == f"runs:/{rid}/model"
         assert v.current_stage == "None"

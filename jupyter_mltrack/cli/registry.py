@@ -319,6 +319,7 @@ def policy_cmd(ctx: click.Context, name: str, require_approval: tuple[str, ...],
     from ..registry import delete_registry_policy, get_registry_policy, set_registry_policy
 
     c = client_from(ctx)
+    policy: Any
     if clear:
         delete_registry_policy(name, client=c)
         click.echo(json.dumps({"policy": None}) if as_json else f"Removed the policy of {name!r}.")

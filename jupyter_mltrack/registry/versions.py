@@ -78,6 +78,7 @@ def artifact_location(source: str, client: Client | None) -> str:
 def check_is_model(source: str, client: Client | None) -> None:
     """Refuse a source that holds no model (no ``MLmodel`` file)."""
     location = artifact_location(source, client)
+    read_model_meta: Any
     try:
         from ..models import read_model_meta
     except ImportError:  # the models package does not offer it (yet)

@@ -218,7 +218,7 @@ def page_of_versions(conn: Connection, filter_string: str | None, max_results: i
     query = (select(mv).join(rm, rm.c.id == mv.c.model_id).where(condition)
              .order_by(*_order(order_by, _VERSION_FIELDS, [rm.c.name.asc(), mv.c.version.desc()]))
              .limit(max_results + 1).offset(offset))
-    rows = conn.execute(query).all()
+    rows = list(conn.execute(query).all())
     return _page(rows, max_results, offset)
 
 
@@ -234,7 +234,7 @@ def page_of_models(conn: Connection, filter_string: str | None, max_results: int
     query = (select(rm).where(condition)
              .order_by(*_order(order_by, _MODEL_FIELDS, [rm.c.name.asc()]))
              .limit(max_results + 1).offset(offset))
-    rows = conn.execute(query).all()
+    rows = list(conn.execute(query).all())
     return _page(rows, max_results, offset)
 
 

@@ -95,12 +95,12 @@ class SqlRegistryStore:
         def work() -> None:
             with self.store._write() as conn:
                 now = now_ms()
-                model_id = conn.execute(
+                model_id = _new_id(conn.execute(
                     t.registered_models.insert().values(
                         name=name, creation_time=now, last_updated_time=now,
                         description=description, last_version=0,
                     )
-                ).inserted_primary_key[0]
+                ))
                 if tags:
                     conn.execute(t.registered_model_tags.insert(),
                                  [{"model_id": model_id, "key": k, "value": v}
@@ -236,14 +236,14 @@ class SqlRegistryStore:
                 conn.execute(update(t.registered_models)
                              .where(t.registered_models.c.id == model.id)
                              .values(last_version=number, last_updated_time=now))
-                version_id = conn.execute(
+                version_id = _new_id(conn.execute(
                     t.model_versions.insert().values(
                         model_id=model.id, version=number, source=source, run_id=run_id,
                         current_stage=Stage.NONE.value, creation_time=now,
                         last_updated_time=now, user_id=user, description=description,
                         lifecycle_stage=LifecycleStage.ACTIVE.value,
                     )
-                ).inserted_primary_key[0]
+                ))
                 if tags:
                     conn.execute(t.model_version_tags.insert(),
                                  [{"version_id": version_id, "key": k, "value": v}
@@ -256,11 +256,10 @@ class SqlRegistryStore:
         return self.get_model_version(name, number)
 
     def _insert_ignore(self, table: Any) -> Any:
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect: Any = postgresql if self.dialect == "postgresql" else sqlite
+        return dialect.insert(table)
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         mv = t.model_versions
@@ -410,19 +409,19 @@ class SqlRegistryStore:
                         target.value, user, now, change.comment)
             return None
         if isinstance(change, RequestChange):
-            request_id = conn.execute(
+            request_id = _new_id(conn.execute(
                 t.transition_requests.insert().values(
                     model_id=model.id, version=change.version, kind=change.kind,
                     target=change.target, archive_existing=change.archive_existing,
                     status=RequestStatus.PENDING.value, requested_by=user,
                     requested_time=now, comment=change.comment,
                 )
-            ).inserted_primary_key[0]
+            ))
             label = change.target if change.kind == "stage" else "@" + change.target
             self._audit(conn, model.id, change.version, "request", "requested", None, label,
-                        user, now, change.comment, request_id=int(request_id),
+                        user, now, change.comment, request_id=request_id,
                         alias=change.target if change.kind == "alias" else None)
-            return int(request_id)
+            return request_id
         if isinstance(change, DecisionChange):
             tr = t.transition_requests
             row = conn.execute(select(tr).where(tr.c.id == change.request_id,
@@ -630,6 +629,13 @@ def _policy_text(policy: RegistryPolicy | None) -> str | None:
         "gated_stages": list(policy.gated_stages),
         "allow_self_approval": policy.allow_self_approval,
     }, sort_keys=True)
+
+
+def _new_id(result: Any) -> int:
+    """The primary key of the row an INSERT made."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:

@@ -395,7 +395,7 @@ class RegistryPanel(w.VBox):
         for key, stage in (("staging", "Staging"), ("production", "Production")):
             needs = policy is not None and policy.needs_approval(stage)
             self.buttons[key].description = f"{'Request' if needs else 'Promote to'} {stage}"
-            self.buttons[key].tooltip = (f"Opens a request that another user approves"
+            self.buttons[key].tooltip = ("Opens a request that another user approves"
                                          if needs else f"Moves the chosen version to {stage}")
         has_versions = bool(self.versions)
         for key in ("staging", "production", "archive", "alias"):
