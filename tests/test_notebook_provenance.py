@@ -91,6 +91,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         log.close()
 
 
+@pytest.mark.kernel
 def test_running_servers_reads_the_runtime_dir(server: Server) -> None:
     infos = list(provenance.running_servers(str(server.runtime)))
     assert len(infos) == 1
@@ -98,6 +99,7 @@ def test_running_servers_reads_the_runtime_dir(server: Server) -> None:
     assert Path(infos[0]["root_dir"]) == server.root
 
 
+@pytest.mark.kernel
 def test_match_session_against_the_servers_real_json(server: Server) -> None:
     info = next(provenance.running_servers(str(server.runtime)))
     sessions = provenance.fetch_sessions(info)
@@ -110,6 +112,7 @@ def test_match_session_against_the_servers_real_json(server: Server) -> None:
     assert provenance.find_session_path("not-a-kernel", str(server.runtime)) is None
 
 
+@pytest.mark.kernel
 def test_server_without_valid_token_is_skipped(server: Server, tmp_path: Path) -> None:
     info = dict(next(provenance.running_servers(str(server.runtime))))
     info["token"] = "wrong"
@@ -127,6 +130,7 @@ def test_dead_server_files_are_ignored(tmp_path: Path) -> None:
     assert list(provenance.running_servers(str(tmp_path))) == []
 
 
+@pytest.mark.kernel
 def test_kernel_started_by_the_server_finds_its_renamed_notebook(server: Server) -> None:
     """The real thing: a kernel the server started runs %%track after a rename."""
     from jupyter_client import BlockingKernelClient
