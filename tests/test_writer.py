@@ -178,6 +178,32 @@ def test_points_of_a_purged_run_are_dropped_and_said(observer: SqlStore, db_uri:
         store.close()
 
 
+def test_a_run_purged_by_another_process_does_not_block_the_others(store_uri: str,
+                                                                     tmp_path: Path) -> None:
+    observer = SqlStore(store_uri, str(tmp_path))  # another process, say `mltrack gc`
+    exp = observer.create_experiment("e")
+    keep = observer.create_run(exp, None, 1, "u").run_id
+    gone = observer.create_run(exp, None, 1, "u").run_id
+    store = SqlStore(store_uri, str(tmp_path))  # this process: it knows both runs
+    writer = BatchWriter(store, interval=3600)
+    try:
+        writer.extend([(keep, "x", 1.0, 0, 1), (gone, "x", 1.0, 0, 1)])
+        writer.flush()
+        observer.set_run_lifecycle(gone, deleted=True)
+        observer.purge_runs([gone])
+        writer.extend([(keep, "x", 2.0, 1, 2), (gone, "x", 2.0, 1, 2)])
+        with pytest.raises(WriteFailed, match="1 metric points were dropped"):
+            writer.flush()
+        writer.append((keep, "x", 3.0, 2, 3))
+        writer.flush()
+        assert writer.pending() == 0
+        assert _steps(observer, keep) == [0, 1, 2]
+    finally:
+        writer.close()
+        store.close()
+        observer.close()
+
+
 # -- across processes --------------------------------------------------------------------
 
 _WORKER = textwrap.dedent("""

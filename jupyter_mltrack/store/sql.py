@@ -580,7 +580,17 @@ class SqlStore:
                     conn, [(pks[r[0]], r[1], r[2], r[3], r[4]) for r in rows]
                 )
 
-        self._retrying(work)
+        try:
+            self._retrying(work)
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+            # Another process purged a run whose id this one had cached: look the ids up
+            # again, so that the purged run raises RunNotFound instead of blocking the rest.
+            with self._pk_lock:
+                for row in rows:
+                    self._run_pk.pop(row[0], None)
+            self._retrying(work)
 
     def _write_metric_rows(self, conn: Connection, rows: list[tuple[int, str, float, int, int]]
                            ) -> None:
