@@ -438,6 +438,7 @@ def test_log_figure_matplotlib(client: Client) -> None:
     assert b"<svg" in client.read_artifact(run_id, "plots/line.svg")
 
 
+@pytest.mark.slow  # the first PNG/SVG conversion starts vl-convert's JavaScript engine
 def test_log_figure_altair(client: Client) -> None:
     import altair as alt
 

@@ -125,6 +125,36 @@ def test_failed_batch_is_kept_and_raised_at_flush(db_uri: str, observer: SqlStor
         store.close()
 
 
+def test_a_transient_failure_is_retried_without_losing_or_raising(observer: SqlStore,
+                                                                   db_uri: str) -> None:
+    exp = observer.create_experiment("e")
+    run_id = observer.create_run(exp, None, 1, "u").run_id
+    store = SqlStore(db_uri, observer.artifact_root)
+    failures = [4]  # more than the store's own retries: the writer must retry too
+
+    def fail_now() -> int:
+        failures[0] -= 1
+        return int(failures[0] >= 0)
+
+    @sa.event.listens_for(store.engine, "connect")
+    def _register(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.create_function("fail_now", 0, fail_now)
+
+    store.engine.dispose()  # connections from now on know fail_now()
+    with store.engine.begin() as conn:  # only this store writes metrics here
+        conn.exec_driver_sql("CREATE TRIGGER flaky BEFORE INSERT ON latest_metrics "
+                             "WHEN fail_now() BEGIN SELECT RAISE(ABORT, 'flaky'); END")
+    writer = BatchWriter(store, interval=3600)
+    try:
+        writer.extend([(run_id, "x", float(i), i, i) for i in range(3)])
+        writer.flush()
+        assert failures[0] == -1  # four failed attempts, then one that stored the batch
+        assert _steps(observer, run_id) == [0, 1, 2]
+    finally:
+        writer.close()
+        store.close()
+
+
 def test_failed_background_write_is_raised_at_the_next_call(client: Client, db_uri: str,
                                                             observer: SqlStore) -> None:
     run_id = client.create_run(client.create_experiment("e")).info.run_id
