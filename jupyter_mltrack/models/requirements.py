@@ -118,7 +118,12 @@ def distribution_of(module: str) -> str | None:
     except metadata.PackageNotFoundError:
         pass
     dists = _scan().get(module)
-    return dists[0] if dists else None
+    if not dists:
+        return None
+    try:  # the scan may give a folder spelling (tensorflow_cpu); prefer the declared name
+        return str(metadata.distribution(dists[0]).metadata["Name"])
+    except metadata.PackageNotFoundError:
+        return dists[0]
 
 
 def pinned(modules: Iterable[str], local: Iterable[str] = ()) -> tuple[list[str], list[str]]:
