@@ -52,8 +52,14 @@ class InvalidFilter(InvalidParameter):
         self.text = text
         self.position = position
         if text and position is not None:
-            pointer = " " * position + "^"
-            message = f"{message} (at position {position})\n  {text}\n  {pointer}"
+            # The line holding the problem, so that the caret stands under it ("the end
+            # of the filter" is shown after its last character, not on a blank line).
+            shown = min(position, len(text.rstrip()))
+            start = text.rfind("\n", 0, shown) + 1
+            end = text.find("\n", shown)
+            line = text[start:] if end == -1 else text[start:end]
+            pointer = " " * (shown - start) + "^"
+            message = f"{message} (at position {position})\n  {line}\n  {pointer}"
         super().__init__(message)
 
 

@@ -200,6 +200,20 @@ def test_compile_errors_point_at_the_problem(text: str, position: int, message: 
     assert str(info.value).splitlines()[-1] == "  " + " " * position + "^"
 
 
+def test_the_caret_stands_under_the_problem_in_multi_line_filters() -> None:
+    text = "\n    metrics.acc > 0.9\n    AND foo > 2\n"
+    with pytest.raises(InvalidFilter) as info:
+        compile_filter(text)
+    assert info.value.position == text.index("foo")
+    lines = str(info.value).splitlines()
+    assert lines[-2] == "      AND foo > 2"
+    assert lines[-1] == "  " + " " * 8 + "^"
+    with pytest.raises(InvalidFilter) as info:
+        parse_filter("metrics.acc > 1\n")  # fine: trailing newline
+        parse_filter("metrics.acc >\n")
+    assert str(info.value).splitlines()[-2:] == ["  metrics.acc >", "               ^"]
+
+
 def test_filter_too_long_is_refused() -> None:
     text = "tags.t = '" + "x" * MAX_FILTER_LENGTH + "'"
     with pytest.raises(InvalidFilter, match="limit is"):
