@@ -420,9 +420,10 @@ def _read_meta(folder: Path, source: str) -> ModelMeta:
     return ModelMeta.from_yaml(file.read_bytes(), f"{source}/{MLMODEL_FILE}")
 
 
-def _no_model_message(source: str) -> str:
-    return (f"{source} holds no model (no {MLMODEL_FILE} file). Check the path: a logged "
-            "model's URI is runs:/<run_id>/<name>, as returned by log_model().model_uri.")
+def _no_model_message(source: str, problem: str = f"holds no model (no {MLMODEL_FILE} file)"
+                      ) -> str:
+    return (f"{source} {problem}. Check the path: a logged model's URI is "
+            "runs:/<run_id>/<name>, as returned by log_model().model_uri.")
 
 
 def _resolve_models_uri(uri: str, client: Client | None) -> str:
@@ -473,8 +474,7 @@ def _locate(model_uri: str | os.PathLike[str], client: Client | None,
     if repo is None:
         folder = Path(path)
         if not folder.is_dir():
-            raise InvalidModel(f"{uri} is not a folder; " + _no_model_message(uri)
-                               .split(". ", 1)[1])
+            raise InvalidModel(_no_model_message(uri, "is not a folder"))
         return _Located(folder, False, uri)
     if hasattr(repo, "local_path"):
         return _Located(Path(repo.local_path(path)), inside, uri)
