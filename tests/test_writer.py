@@ -99,6 +99,19 @@ def test_flush_stores_everything_now(client: Client, observer: SqlStore) -> None
     assert observer.get_run(run_id).data.metrics == {"x": 9999.0, "y": 1.0}
 
 
+def test_more_points_than_one_batch(client: Client, observer: SqlStore) -> None:
+    from jupyter_mltrack.tracking import writer as writer_mod
+
+    run_id = client.create_run(client.create_experiment("e")).info.run_id
+    n = writer_mod.MAX_BATCH + 1_234
+    client.log_metric_points(run_id, "x", range(n))
+    client.log_metric(run_id, "x", -1.0)
+    client.flush()
+    frame = observer.get_metric_history(run_id, "x")
+    assert frame["step"].tolist() == list(range(n + 1))
+    assert frame["value"].iloc[-1] == -1.0 and frame["value"].iloc[n - 1] == n - 1
+
+
 def test_failed_batch_is_kept_and_raised_at_flush(db_uri: str, observer: SqlStore) -> None:
     exp = observer.create_experiment("e")
     run_id = observer.create_run(exp, None, 1, "u").run_id
