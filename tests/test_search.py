@@ -505,28 +505,23 @@ def test_hostile_filters_never_reach_sql(populated: tuple[SqlStore, str, dict[st
             assert names == set(), text
 
 
+@pytest.fixture(scope="module")
+def fuzz_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlStore]:
+    folder = tmp_path_factory.mktemp("fuzz")
+    store = SqlStore(f"sqlite:///{folder / 'f.db'}", str(folder))
+    exp = store.create_experiment("fuzz")
+    run = store.create_run(exp, "r", 1, "u")
+    store.log_batch(run.run_id, [Metric("acc", 0.5, 1, 0)], {"lr": "0.1"}, {"team": "x"})
+    yield store
+    store.close()
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_filters)
-def test_fuzz_search_on_sqlite_only_raises_invalid_filter(tmp_path_factory:
-                                                          pytest.TempPathFactory,
+def test_fuzz_search_on_sqlite_only_raises_invalid_filter(fuzz_store: SqlStore,
                                                           text: str) -> None:
-    store = _fuzz_store(tmp_path_factory)
     try:
-        store.search_runs([], text, max_results=5)
+        fuzz_store.search_runs([], text, max_results=5)
     except InvalidFilter:
         pass
-    assert _table_counts(store)["runs"] == 1
-
-
-_fuzz_stores: dict[str, SqlStore] = {}
-
-
-def _fuzz_store(factory: pytest.TempPathFactory) -> SqlStore:
-    store = _fuzz_stores.get("s")
-    if store is None:
-        folder = factory.mktemp("fuzz")
-        store = _fuzz_stores["s"] = SqlStore(f"sqlite:///{folder / 'f.db'}", str(folder))
-        exp = store.create_experiment("fuzz")
-        run = store.create_run(exp, "r", 1, "u")
-        store.log_batch(run.run_id, [Metric("acc", 0.5, 1, 0)], {"lr": "0.1"}, {"team": "x"})
-    return store
+    assert _table_counts(fuzz_store)["runs"] == 1
