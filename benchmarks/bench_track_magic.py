@@ -59,10 +59,13 @@ SCENARIOS: dict[str, tuple[str, list[str], str, str]] = {
 def worker(name: str, cells: int, workdir: str) -> None:
     """Runs in a fresh process: alternate plain and tracked cells, print timings as JSON."""
     from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
 
     _, setup, plain, tracked = SCENARIOS[name]
     os.chdir(workdir)
-    shell = InteractiveShell.instance()
+    config = Config()
+    config.HistoryManager.hist_file = f"{workdir}/history.sqlite"  # not the user's history
+    shell = InteractiveShell.instance(config=config)
     shell.user_ns["MLFLOW_URI"] = f"sqlite:///{workdir}/mlflow.db"
     for line in setup:
         if not shell.run_cell(line, store_history=True).success:
