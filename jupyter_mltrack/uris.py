@@ -132,9 +132,9 @@ def resolve_tracking_uri(uri: str | os.PathLike[str] | None) -> str:
     if scheme == "postgres" or scheme.startswith("postgres+"):
         text = "postgresql" + text[len("postgres") :]
     if scheme == "sqlite" and text.startswith("sqlite:///"):
-        path = text[len("sqlite:///") :]
-        if path and not path.startswith(("/", ":memory:")) and "?" not in path:
-            return sqlite_uri(path)  # relative: pin it to this folder now
+        db_path = text[len("sqlite:///") :]
+        if db_path and not db_path.startswith(("/", ":memory:")) and "?" not in db_path:
+            return sqlite_uri(db_path)  # relative: pin it to this folder now
     return text
 
 

@@ -130,9 +130,9 @@ class LocalArtifactRepository:
         target = Path(dst) / (source.name if clean_artifact_path(path) else "artifacts")
         if source.is_dir():
             root_real = self._root.resolve()
-            for path in source.rglob("*"):  # copytree would copy what a link leads to
-                if path.is_symlink():
-                    inside(root_real, path.relative_to(root_real).as_posix())
+            for entry in source.rglob("*"):  # copytree would copy what a link leads to
+                if entry.is_symlink():
+                    inside(root_real, entry.relative_to(root_real).as_posix())
             shutil.copytree(source, target, dirs_exist_ok=True)
         else:
             Path(dst).mkdir(parents=True, exist_ok=True)
