@@ -63,7 +63,7 @@ class PostgresServer:
         self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
     def _run(self, cmd: list[str]) -> None:
-        subprocess.run(self._as_user + cmd, check=True, capture_output=True, timeout=120)
+        subprocess.run([*self._as_user, *cmd], check=True, capture_output=True, timeout=120)
 
     def new_database(self) -> str:
         """A fresh empty database; returns its URL."""
@@ -80,9 +80,22 @@ class PostgresServer:
         engine.dispose()
         return self.url.rsplit("/", 1)[0] + "/" + name
 
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by new_database, even with connections still open."""
+        import sqlalchemy as sa
+
+        assert self.url is not None
+        name = url.rsplit("/", 1)[1]
+        engine = sa.create_engine(
+            self.url.replace("postgresql://", "postgresql+psycopg://"),
+            isolation_level="AUTOCOMMIT",
+        )
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        engine.dispose()
+
     def stop(self) -> None:
         if self.datadir and _bin("pg_ctl"):
-            subprocess.run(self._as_user + [str(_bin("pg_ctl")), "-D", self.datadir, "-m",
-                                            "immediate", "stop"], capture_output=True,
-                           timeout=60)
+            subprocess.run([*self._as_user, str(_bin("pg_ctl")), "-D", self.datadir, "-m",
+                            "immediate", "stop"], capture_output=True, timeout=60)
             shutil.rmtree(Path(self.datadir).parent, ignore_errors=True)

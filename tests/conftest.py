@@ -29,7 +29,7 @@ def _reset_fluent() -> None:
     for writer in list(client_mod._writers.values()):
         try:
             writer.close()
-        except Exception:
+        except Exception:  # noqa: S110 - a test may leave a writer failing on purpose
             pass
     client_mod._writers.clear()
     close_stores()
@@ -75,8 +75,11 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def postgres_uri(postgres_server: PostgresServer) -> str:
-    return postgres_server.new_database()
+def postgres_uri(postgres_server: PostgresServer) -> Iterator[str]:
+    url = postgres_server.new_database()
+    yield url
+    _reset_fluent()
+    postgres_server.drop_database(url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

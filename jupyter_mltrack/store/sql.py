@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -88,6 +89,7 @@ class SqlStore:
         self.uri = uri
         self.artifact_root = artifact_root or default_artifact_root(uri)
         self.engine = _make_engine(uri)
+        _engines.add(self.engine)
         self.dialect = self.engine.dialect.name
         self._run_pk: dict[str, int] = {}
         self._pk_lock = threading.Lock()
@@ -784,6 +786,19 @@ def _random_name() -> str:
     rnd = int.from_bytes(os.urandom(4), "big")
     return (f"{_ADJECTIVES[rnd % len(_ADJECTIVES)]}-{_NOUNS[(rnd >> 8) % len(_NOUNS)]}-"
             f"{(rnd >> 16) % 1000:03d}")
+
+
+_engines: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _forget_parent_connections() -> None:
+    """A forked child must not use the parent's pooled connections (SQLite forbids it)."""
+    for engine in list(_engines):
+        engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
 def _make_engine(uri: str) -> Any:

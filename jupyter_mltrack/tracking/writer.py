@@ -75,9 +75,14 @@ class BatchWriter:
             error, self._error = self._error, None
             if isinstance(error, WriteFailed):
                 raise error
+            if self._retry:
+                raise WriteFailed(
+                    f"{len(self._retry)} metric points could not be stored: {error}. They are "
+                    "kept in memory and retried at the next flush()."
+                ) from error
             raise WriteFailed(
-                f"{len(self._retry)} metric points could not be stored: {error}. They are "
-                "kept in memory and retried at the next flush()."
+                f"Storing metric points failed for a while ({error}); a later retry stored "
+                "them all, nothing was lost."
             ) from error
 
     # -- draining ----------------------------------------------------------------------
