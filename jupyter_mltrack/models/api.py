@@ -497,7 +497,7 @@ def _download(repo: Any, path: str, dst: Path, progress: bool | None, uri: str) 
         rel = info.path[len(prefix):] if info.path.startswith(prefix) else info.path
         target = dst / clean_artifact_path(rel)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(repo.read_bytes(info.path))
+        repo.download(info.path, target.parent)  # streams the file; no copy in memory
         bar.advance(info.file_size or 0)
     bar.close()
     return dst
