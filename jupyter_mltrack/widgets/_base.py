@@ -94,12 +94,31 @@ def enable_offline_charts() -> None:
                 pass  # a read-only home: bundling again next time is only slower
 
 
+_chart_class: Any = None
+
+
+def _chart_view_class() -> Any:
+    """``alt.JupyterChart`` plus a static fallback (an SVG image) for notebook viewers."""
+    global _chart_class
+    if _chart_class is None:
+        import altair as alt
+
+        class ChartView(alt.JupyterChart):  # type: ignore[misc, name-defined]
+            def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+                bundle = super()._repr_mimebundle_(**kwargs)
+                data = bundle[0] if isinstance(bundle, tuple) else bundle
+                if isinstance(data, dict) and self.chart is not None:
+                    data["text/html"] = chart_image(self.chart)
+                return bundle
+
+        _chart_class = ChartView
+    return _chart_class
+
+
 def chart_view(chart: Any = None, **layout: Any) -> Any:
     """An offline ``alt.JupyterChart`` drawing with SVG (crisp, and testable in a browser)."""
-    import altair as alt
-
     enable_offline_charts()
-    view = alt.JupyterChart(chart, embed_options={"renderer": "svg", "actions": False})
+    view = _chart_view_class()(chart, embed_options={"renderer": "svg", "actions": False})
     if layout:
         view.layout = layout
     return view

@@ -43,11 +43,22 @@ __all__ = [
     "parallel_coordinates",
     "param_scatter",
     "run_labels",
+    "widget",
 ]
 
 #: Rows a chart may hold: below Altair's 5,000-row guard, with room for annotations.
 ROW_BUDGET = 4800
 OTHER = "#bab0ac"
+#: Step ticks: 950, 10k, 1.5M (short, and "0" rather than "0k").
+_STEP_LABEL = "abs(datum.value) >= 10000 ? format(datum.value, '~s') : format(datum.value, ',~d')"
+
+
+def widget(chart: alt.TopLevelMixin) -> Any:
+    """Any Altair chart as a notebook widget that draws offline (Vega comes from
+    vl-convert, not from a CDN). ``chart.save("x.svg")`` also works offline."""
+    from ._base import chart_view
+
+    return chart_view(chart)
 
 
 # -- naming runs ---------------------------------------------------------------------------
@@ -230,7 +241,7 @@ def metric_history(runs: Any, metric: str, *, client: Client | None = None,
     scale = alt.Scale(type="log") if log_scale else alt.Scale(zero=False)
     color = alt.Color("run:N", scale=color_scale(domain), title="run",
                       legend=alt.Legend(orient="right", labelLimit=180))
-    x = alt.X("step:Q", title="step", axis=alt.Axis(format="~s"))
+    x = alt.X("step:Q", title="step", axis=alt.Axis(labelExpr=_STEP_LABEL))
     base = alt.Chart(data).encode(x=x, color=color)
     layers = []
     if smoothing > 0:
@@ -266,7 +277,7 @@ def metric_panels(histories: Mapping[str, pd.DataFrame], *, columns: int = 4,
         return _message_chart("No metric history.", width * 2, height)
     data = pd.concat(parts, ignore_index=True)
     return alt.Chart(data).mark_line(color=color, strokeWidth=1.5).encode(
-        x=alt.X("step:Q", title=None, axis=alt.Axis(format="~s", tickCount=4)),
+        x=alt.X("step:Q", title=None, axis=alt.Axis(labelExpr=_STEP_LABEL, tickCount=4)),
         y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False),
                 axis=alt.Axis(tickCount=3, format="~g")),
         tooltip=[alt.Tooltip("metric:N"), alt.Tooltip("step:Q", format=","),
@@ -310,9 +321,10 @@ def final_values(runs: Any, metric: str, *, client: Client | None = None,
     if data.empty:
         return _message_chart(f"No value of {metric!r} for these runs.", width, 60)
     domain = [lab for lab in (labels or data["run"].tolist()) if lab in set(data["run"])]
+    data = data.sort_values("value", ascending=False, kind="stable")
     bars = alt.Chart(data).mark_bar(cornerRadiusEnd=2, height={"band": 0.75}).encode(
-        x=alt.X("value:Q", title=f"final {metric}"),
-        y=alt.Y("run:N", sort="-x", title=None, axis=alt.Axis(labelLimit=140)),
+        x=alt.X("value:Q", title=f"final {metric}", axis=alt.Axis(tickCount=5, format="~g")),
+        y=alt.Y("run:N", sort=data["run"].tolist(), title=None, axis=alt.Axis(labelLimit=140)),
         color=alt.Color("run:N", scale=color_scale(domain), legend=None),
         tooltip=[alt.Tooltip("run:N"), alt.Tooltip("value:Q", format=".5~g")],
     )

@@ -172,8 +172,8 @@ class CompareWidget(w.VBox):
                                      layout=w.Layout(width="auto"))
         self.smoothing = w.FloatSlider(value=0.0, min=0.0, max=0.99, step=0.01,
                                        description="Smoothing", readout_format=".2f",
-                                       continuous_update=False, layout=w.Layout(width="280px"),
-                                       style={"description_width": "68px"})
+                                       continuous_update=False, layout=w.Layout(width="300px"),
+                                       style={"description_width": "initial"})
         self._chart_note = Html()
         self._views = {name: chart_view() for name in ("history", "final", "scatter", "parallel")}
         for name, view in self._views.items():
@@ -219,6 +219,10 @@ class CompareWidget(w.VBox):
             control.observe(lambda _: self._update_charts(), "value")
         self.side_switch.observe(lambda _: self._update_side(), "value")
         self._start_live()
+
+    def __repr__(self) -> str:
+        return (f"CompareWidget({len(self._frame)} runs, {len(self.table.selected)} selected, "
+                f"metric={self.metric!r})")
 
     # -- public state ------------------------------------------------------------------
 
@@ -404,8 +408,14 @@ class CompareWidget(w.VBox):
         return keys
 
     def _varying_params(self) -> list[str]:
+        """Params that differ between runs, those most runs have first."""
         frame = self._frame
-        return [k for k in self._param_options() if frame[f"params.{k}"].nunique() > 1]
+        varying = [k for k in self._param_options() if frame[f"params.{k}"].nunique() > 1]
+        if self.param_keys is not None:
+            return varying
+        rank = {k: (-int(frame[f"params.{k}"].notna().sum()), -frame[f"params.{k}"].nunique())
+                for k in varying}
+        return sorted(varying, key=rank.__getitem__)
 
     def _set_options(self) -> None:
         metrics = self._metric_options()
@@ -476,8 +486,8 @@ class CompareWidget(w.VBox):
                                                     labels=labels)
         varying = self._varying_params()[:MAX_PARALLEL_PARAMS]
         if varying:
-            built["parallel"] = charts.parallel_coordinates(context, varying, metric,
-                                                            highlight=run_ids)
+            built["parallel"] = charts.parallel_coordinates(
+                context, varying, metric, highlight=self.table.selected[:MAX_CHART_RUNS])
         self.charts = built
         for name, view in self._views.items():
             chart = built.get(name)

@@ -37,6 +37,9 @@ _PANEL_CSS = """
   background: color-mix(in srgb, #1f6feb 7%, transparent); }
 .mltrack-registry tr.mlt-reg-selected td {
   background: color-mix(in srgb, var(--jp-brand-color1, #1f6feb) 10%, transparent); }
+.mltrack-registry .mlt-nowrap { white-space: nowrap; }
+.mltrack-registry td.mlt-reg-note { max-width: 340px; overflow: hidden; text-overflow: ellipsis;
+  white-space: nowrap; }
 .mltrack-registry .mlt-notice.mlt-ok { background: color-mix(in srgb, #1a7f37 11%, transparent);
   color: #1a7f37; }
 </style>
@@ -382,7 +385,7 @@ class RegistryPanel(w.VBox):
                       "</td>" for k in keys]
             cells += [f'<td class="mlt-nowrap">{style.esc(style.format_time(v.creation_time))}'
                       "</td>", f"<td>{style.esc(v.user_id)}</td>",
-                      f"<td>{style.esc(v.description or '')}</td>"]
+                      f'<td class="mlt-reg-note">{style.esc(v.description or "")}</td>']
             selected = ' class="mlt-reg-selected"' if v.version == self.selected_version else ""
             rows.append(f"<tr{selected}>{''.join(cells)}</tr>")
         self._versions.value = (
@@ -437,15 +440,18 @@ class RegistryPanel(w.VBox):
                 change = "policy " + ("removed" if x.action == "delete" else "set")
             elif x.kind == "request":
                 change = f"{x.action} {x.to_value or ''}"
+            elif x.action == "register":
+                change = "registered"
             else:
-                change = f"{x.from_value or '·'} → {x.to_value}"
+                change = f"{x.from_value} → {x.to_value}"
             request = f"#{x.request_id}" if x.request_id else ""
             rows.append(
                 f'<tr><td class="mlt-nowrap">{style.esc(style.format_time(x.timestamp))}</td>'
                 f"<td>{'' if x.version is None else 'v' + str(x.version)}</td>"
                 f"<td>{style.esc(x.kind)}</td><td>{style.esc(x.action)}</td>"
-                f"<td>{style.esc(change)}</td><td>{style.esc(x.user_id)}</td>"
-                f"<td>{style.esc(request)}</td><td>{style.esc(x.comment or '')}</td></tr>")
+                f'<td class="mlt-nowrap">{style.esc(change)}</td><td>{style.esc(x.user_id)}</td>'
+                f'<td>{style.esc(request)}</td><td class="mlt-reg-note" '
+                f'title="{style.esc(x.comment or "")}">{style.esc(x.comment or "")}</td></tr>')
         more = (f'<div class="mlt-muted">The newest {MAX_HISTORY} of {len(self.history)} '
                 "changes; mltrack.history(name) has them all.</div>"
                 if len(self.history) > MAX_HISTORY else "")

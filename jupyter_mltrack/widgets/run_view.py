@@ -75,6 +75,9 @@ class RunView(w.VBox):
             if self.run.info.status == RunStatus.RUNNING.value:
                 self._live.start()
 
+    def __repr__(self) -> str:
+        return f"RunView({self.run.info.run_name!r}, {self.run.info.status}, {self.run_id})"
+
     # -- public state --------------------------------------------------------------------
 
     @property

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 #: Tags that may hold a run's cell source, newest convention first.
 CELL_SOURCE_TAGS = ("mltrack.notebook.cell_source", "mltrack.source.cell")
 MIN_RUNS, MAX_RUNS = 2, 5
+#: Fields that differ between any two runs: shown, never highlighted.
+_ALWAYS_DIFFERENT = {"started", "duration", "run id"}
 
 
 def _text(value: Any) -> str:
@@ -86,7 +88,7 @@ def side_by_side_html(frame: pd.DataFrame, labels: Sequence[str], colors: Sequen
     differing = 0
     for group, field, values in field_rows(frame):
         texts = {_text(v) for v in values}
-        differs = len(texts) > 1
+        differs = len(texts) > 1 and field not in _ALWAYS_DIFFERENT
         differing += differs
         if only_differences and not differs:
             continue

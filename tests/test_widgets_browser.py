@@ -1,0 +1,112 @@
+"""The widgets in a real JupyterLab, in headless Chromium: run notebooks/compare.ipynb,
+select a run, see the chart change, keep screenshots, and check nothing left 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import browser_support as bs
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab serving a copy of notebooks/compare.ipynb with its own store."""
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copy(ROOT / "notebooks" / "compare.ipynb", root / "compare.ipynb")
+    env = {"MLTRACK_TRACKING_URI": f"sqlite:///{root / '.mltrack' / 'mltrack.db'}"}
+    with bs.jupyterlab(root, env=env) as server:
+        yield server
+
+
+def _legend(widget) -> list[str]:
+    labels = widget.locator(".mltrack-chart-history svg .role-legend-label text")
+    return labels.all_text_contents()  # type: ignore[no-any-return]
+
+
+def _wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what} (last value: {value!r})")
+        time.sleep(0.25)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_compare_notebook_in_jupyterlab(lab) -> None:
+    with bs.chromium() as browser:
+        page = bs.new_page(browser, height=2400)  # tall: whole widgets fit
+        requests = bs.RequestLog(page)
+        bs.open_notebook(page, lab, "compare.ipynb")
+        bs.run_all(page, lab)
+
+        widget = page.locator(".mltrack-compare").first
+        widget.scroll_into_view_if_needed()
+        rows = widget.locator(".mlt-grid-table tbody tr")
+        _wait_for(lambda: rows.count() >= 10, what="the runs table")
+        before = _wait_for(lambda: _legend(widget), what="the history chart")
+        assert len(before) == 10  # nothing selected: the top ten rows are charted
+        bs.screenshot(widget, SHOTS / "compare.png")
+
+        # Sort by a metric with a header click: the Python side re-sorts and sends a page.
+        header = widget.locator("th.mlt-sortable", has_text="val_accuracy")
+        header.click()
+        _wait_for(lambda: "▲" in header.inner_text(), what="the sort arrow")
+
+        # Tick one row: the charts now show that run alone.
+        row = rows.nth(2)
+        name = row.locator("td.mlt-name").inner_text()
+        row.locator("td.mlt-box input").click()
+        _wait_for(lambda: _legend(widget) == [name] and _legend(widget),
+                  what=f"the legend to show only {name}")
+        assert "1 selected" in widget.locator(".mlt-grid-footer").inner_text()
+        bars = widget.locator(".mltrack-chart-final svg")
+        assert name in (bars.text_content() or "")
+        page.mouse.move(0, 0)
+        bs.screenshot(widget, SHOTS / "compare-selected.png")
+
+        # A filter typed into the box narrows the table.
+        box = widget.locator(".widget-text input").first
+        box.fill("params.momentum = 0.9 and params.lr = 0.1")
+        box.press("Enter")
+        _wait_for(lambda: rows.count() == 2, what="the filtered table")
+
+        # The side-by-side view of the two %%track runs, with the diff of their cells.
+        pair = page.locator(".mltrack-compare").nth(1)
+        pair.scroll_into_view_if_needed()
+        diff = pair.locator(".mlt-diff-add")
+        _wait_for(lambda: diff.count() > 0, what="the cell source diff")
+        assert "activation" in pair.locator("pre.mlt-diff").first.inner_text()
+        bs.screenshot(pair, SHOTS / "side-by-side.png")
+
+        # The live widget ended with the run FINISHED, without re-running its cell.
+        live = page.locator(".mltrack-compare").nth(2)
+        _wait_for(lambda: "live-sgd" in live.inner_text(), what="the live run")
+        live_row = live.locator("tr", has_text="live-sgd")
+        _wait_for(lambda: "FINISHED" in live_row.inner_text(), what="the live status")
+
+        # show_run: the artifact browser previews the confusion matrix.
+        run = page.locator(".mltrack-run").first
+        run.scroll_into_view_if_needed()
+        run.locator(".lm-TabBar-tab", has_text="Artifacts").click()
+        run.locator("tr", has_text="plots/").first.click()
+        run.locator("tr", has_text="confusion.png").first.click()
+        image = run.locator("img.mlt-img")
+        image.wait_for()
+        _wait_for(lambda: image.evaluate("img => img.naturalWidth") > 0, what="the image")
+        bs.screenshot(run, SHOTS / "show-run-artifacts.png")
+        run.locator(".lm-TabBar-tab", has_text="Metrics").click()
+        run.locator(".mltrack-chart-panels svg").first.wait_for()
+        bs.screenshot(run, SHOTS / "show-run-metrics.png")
+
+        requests.assert_only_loopback()
