@@ -58,6 +58,22 @@ def test_locations_without_a_model_give_a_clear_error(fluent, regression,
         read_model_meta(broken)
 
 
+def test_logging_into_a_deleted_run_is_refused_before_writing(fluent, regression) -> None:
+    from jupyter_mltrack.errors import InvalidState
+
+    model, _ = regression
+    with fluent.start_run() as run:
+        pass
+    fluent.delete_run(run.info.run_id)
+    with pytest.raises(InvalidState, match="restore_run"):
+        fluent.log_model(model, run_id=run.info.run_id)
+    folder = Path(fluent.get_run(run.info.run_id).info.artifact_uri)
+    assert not (folder / "model").exists()
+    fluent.restore_run(run.info.run_id)
+    info = fluent.log_model(model, run_id=run.info.run_id)  # a finished run takes models
+    assert (folder / "model" / "MLmodel").is_file() and info.run_id == run.info.run_id
+
+
 def test_models_uris_resolve_through_the_registry(fluent, regression) -> None:
     model, X = regression
     with fluent.start_run():

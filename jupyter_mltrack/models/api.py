@@ -26,6 +26,7 @@ from ..errors import (
     AlreadyExists,
     InvalidModel,
     InvalidParameter,
+    InvalidState,
     MissingDependency,
     NotFound,
     UntrustedModel,
@@ -142,6 +143,8 @@ def log_model(model: Any, name: str = "model", signature: Any = "infer",
     if not artifact_path:
         raise InvalidParameter("A model needs a name, such as name='model'.")
     run = client.get_run(run_id)
+    if run.info.lifecycle_stage != "active":
+        raise InvalidState(f"Run {run_id} is deleted; restore_run() it before logging a model.")
     repo = artifact_repository(run.info.artifact_uri)
     if repo.list(artifact_path):
         raise AlreadyExists(
