@@ -197,3 +197,52 @@ def test_third_party_flavor_through_the_entry_point_group(tmp_path: Path) -> Non
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["counter", [2, 5, 0]]
     mlmodel = (tmp_path / "m" / "MLmodel").read_text()
     assert "counter:" in mlmodel and "python_function:" in mlmodel
+
+
+def test_a_folder_with_mlflow_field_names_loads(tmp_path: Path, regression) -> None:
+    """A scikit-learn model folder as MLflow writes it (cloudpickle, ``pickled_model``)."""
+    import cloudpickle
+    import yaml
+
+    import jupyter_mltrack as mltrack
+
+    model, X = regression
+    folder = tmp_path / "mlflow_model"
+    folder.mkdir()
+    (folder / "model.pkl").write_bytes(cloudpickle.dumps(model))
+    (folder / "MLmodel").write_text(yaml.safe_dump({
+        "artifact_path": "model",
+        "flavors": {
+            "python_function": {"env": {"virtualenv": "python_env.yaml"},
+                                "loader_module": "mlflow.sklearn", "model_path": "model.pkl",
+                                "predict_fn": "predict", "python_version": "3.11.7"},
+            "sklearn": {"code": None, "pickled_model": "model.pkl",
+                        "serialization_format": "cloudpickle", "sklearn_version": "1.5.0"},
+        },
+        "mlflow_version": "3.17.2",
+        "model_uuid": "0" * 32,
+        "signature": {"inputs": '[{"type": "tensor", "tensor-spec": '
+                                '{"dtype": "float64", "shape": [-1, 2]}}]',
+                      "outputs": None, "params": None},
+        "utc_time_created": "2025-01-01 00:00:00.000000",
+    }))
+    with pytest.raises(mltrack.UntrustedModel):
+        mltrack.load_model(folder)
+    loaded = mltrack.load_model(folder, trust=True)
+    assert loaded.metadata.model_uuid == "0" * 32
+    np.testing.assert_allclose(loaded.predict(X), model.predict(X))
+
+
+def test_a_writer_that_comes_second_keeps_the_first_model(tmp_path: Path) -> None:
+    from jupyter_mltrack.errors import AlreadyExists
+    from jupyter_mltrack.models.api import _move_into_place
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "MLmodel").write_text("first")
+    staging = tmp_path / ".model.abc.tmp"
+    staging.mkdir()
+    (staging / "MLmodel").write_text("second")
+    with pytest.raises(AlreadyExists, match="another writer"):
+        _move_into_place(staging, target)
+    assert (target / "MLmodel").read_text() == "first"

@@ -115,7 +115,7 @@ def save_model(model: Any, path: str | os.PathLike[str], signature: Any = "infer
                             metadata, flavor_options, progress)
         if target.exists():
             target.rmdir()
-        os.replace(staging, target)
+        _move_into_place(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return meta
@@ -160,7 +160,7 @@ def log_model(model: Any, name: str = "model", signature: Any = "infer",
         try:
             meta = _write_model(model, staging, *args, run_id=run_id,
                                 artifact_path=artifact_path)
-            os.replace(staging, target)
+            _move_into_place(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     else:
@@ -248,6 +248,19 @@ def _write_model(model: Any, folder: Path, signature: Any, input_example: Any,
     meta.model_size_bytes = _progress.folder_size(folder)
     (folder / MLMODEL_FILE).write_text(meta.to_yaml(), encoding="utf-8")
     return meta
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    """Rename the finished folder to its name; refuse if another writer got there first."""
+    try:
+        os.replace(staging, target)
+    except OSError as exc:
+        if target.exists():
+            raise AlreadyExists(
+                f"{target} was created by another writer meanwhile; it was kept as it is. "
+                "Save the model under another name."
+            ) from exc
+        raise
 
 
 def _infer(flavor: Any, model: Any, example: Any) -> ModelSignature:
