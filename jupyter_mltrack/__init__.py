@@ -36,6 +36,10 @@ from .errors import (
     ParamConflict,
     RunNotFound,
 )
+
+# Registers the provider that tags every run with its notebook cell, notebook path,
+# kernel and imported package versions (stdlib only; IPython is not imported).
+from .notebook import provenance as _provenance  # noqa: F401
 from .tracking.client import Client
 from .tracking.fluent import (
     ActiveRun,
@@ -72,10 +76,6 @@ from .tracking.fluent import (
     set_tracking_uri,
     start_run,
 )
-
-# Registers the provider that tags every run with its notebook cell, notebook path,
-# kernel and imported package versions (stdlib only; IPython is not imported).
-from .notebook import provenance as _provenance  # noqa: E402,F401,I001
 
 # Names served from modules that load on first use (models, widgets, registry...).
 # Each face or service adds its public names here and to __all__.
