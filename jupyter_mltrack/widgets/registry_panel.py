@@ -99,6 +99,14 @@ class RegistryPanel(w.VBox):
         self.confirm_box = w.HBox([self.confirm_text, self.confirm_button, self.cancel_button],
                                   layout=w.Layout(display="none"))
         self.confirm_box.add_class("mlt-reg-confirm")
+        for key, button in self.buttons.items():
+            button.add_class(f"mlt-reg-{key}")
+        for widget, cls in ((self.version_select, "mlt-reg-version"),
+                            (self.comment, "mlt-reg-comment"),
+                            (self.confirm_button, "mlt-reg-confirm-button"),
+                            (self.cancel_button, "mlt-reg-cancel-button"),
+                            (self.message, "mlt-reg-message")):
+            widget.add_class(cls)
         actions = w.HBox([self.buttons[k] for k in ("staging", "production", "archive",
                                                      "rollback")]
                          + [self.archive_existing])
