@@ -134,7 +134,8 @@ def jupyterlab(root_dir: str | os.PathLike[str], env: dict[str, str] | None = No
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start:\n{lab.log()[-3000:]}")
+                    raise RuntimeError(
+                        f"JupyterLab did not start:\n{lab.log()[-3000:]}") from None
                 time.sleep(0.3)
         yield lab
     finally:
@@ -233,7 +234,7 @@ def run_all(page: Any, lab: JupyterLab, timeout: float = 300) -> None:
                            return p && /\\[(\\*|\\d+)\\]/.test(p.textContent); }""",
                 timeout=15_000)
             break
-        except Exception:  # noqa: BLE001 - the kernel was not ready: try again
+        except Exception:
             page.keyboard.press("Escape")
     deadline = time.monotonic() + timeout
     while True:

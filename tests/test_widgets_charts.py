@@ -20,9 +20,12 @@ def _values(spec: dict) -> list[dict]:
         [row for rows in datasets.values() for row in rows]
 
 
+def _mark(layer: dict) -> str:
+    return layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+
+
 def _layer(spec: dict, mark: str) -> list[dict]:
-    return [layer for layer in spec["layer"]
-            if (layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]) == mark]
+    return [layer for layer in spec["layer"] if _mark(layer) == mark]
 
 
 def _renders(chart) -> str:
@@ -96,7 +99,7 @@ def test_final_values_are_the_last_logged(client) -> None:
     runs = client.search_runs_frame()[0]
     spec = charts.final_values(runs, "loss").to_dict()
     rows = _values(spec)
-    expected = dict(zip(runs["run_name"], runs["metrics.loss"]))
+    expected = dict(zip(runs["run_name"], runs["metrics.loss"], strict=False))
     assert {r["run"]: r["value"] for r in rows} == pytest.approx(expected)
     bars = _layer(spec, "bar")[0]
     ordered = sorted(expected, key=expected.get, reverse=True)
@@ -141,7 +144,7 @@ def test_parallel_coordinates_scale_each_axis(client) -> None:
 def test_unknown_keys_name_the_known_ones(client) -> None:
     make_runs(client, n=2)
     runs = client.search_runs_frame()[0]
-    with pytest.raises(InvalidParameter, match="No metric 'los'.*known metrics: acc, loss"):
+    with pytest.raises(InvalidParameter, match=r"No metric 'los'.*known metrics: acc, loss"):
         charts.final_values(runs, "los")
     with pytest.raises(InvalidParameter, match="No param 'rate'"):
         charts.param_scatter(runs, "rate", "loss")

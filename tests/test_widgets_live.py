@@ -111,7 +111,7 @@ def test_an_error_stops_the_loop_and_is_shown(client) -> None:
 
 
 def test_intervals_are_bounded() -> None:
-    with pytest.raises(InvalidParameter, match="at least 0.2 seconds"):
+    with pytest.raises(InvalidParameter, match=r"at least 0\.2 seconds"):
         LiveLoop(lambda: False, 0.0)
 
 

@@ -21,9 +21,9 @@ def make_runs(client, experiment: str = "sweep", n: int = 6, steps: int = 60,
     for i in range(n):
         lr = [0.1, 0.01, 0.001][i % 3]
         opt = ["adam", "sgd"][i % 2]
+        source = SOURCE.format(lr=lr, opt=opt)
         run = client.create_run(exp, run_name=f"run-{i}", start_time=1_700_000_000_000 + i * 1000,
-                                tags={"team": "vision",
-                                      "mltrack.notebook.cell_source": SOURCE.format(lr=lr, opt=opt)})
+                                tags={"team": "vision", "mltrack.notebook.cell_source": source})
         run_id = run.info.run_id
         client.log_params(run_id, {"lr": lr, "optimizer": opt, "layers": 3})
         t = np.arange(steps)

@@ -73,9 +73,9 @@ def enable_offline_charts() -> None:
             import vl_convert as vlc
             from altair.utils._importers import vl_version_for_vl_convert
 
-            key = hashlib.sha256(
-                f"{vlc.__version__}-{vl_version_for_vl_convert()}-{alt.__version__}".encode()
-            ).hexdigest()[:16]
+            versions = (getattr(vlc, "__version__", "?"), vl_version_for_vl_convert(),
+                        alt.__version__)
+            key = hashlib.sha256("-".join(versions).encode()).hexdigest()[:16]
             path = _cache_dir() / f"vega-bundle-{key}.js"
             if path.is_file() and path.stat().st_size > 100_000:
                 alt.JupyterChart._esm = path.read_text(encoding="utf-8")
@@ -107,12 +107,24 @@ def _chart_view_class() -> Any:
             def _repr_mimebundle_(self, **kwargs: Any) -> Any:
                 bundle = super()._repr_mimebundle_(**kwargs)
                 data = bundle[0] if isinstance(bundle, tuple) else bundle
-                if isinstance(data, dict) and self.chart is not None:
-                    data["text/html"] = chart_image(self.chart)
+                chart = self.chart if self.chart is not None else getattr(self, "drawn", None)
+                if isinstance(data, dict) and chart is not None:
+                    data["text/html"] = chart_image(chart)
                 return bundle
 
         _chart_class = ChartView
     return _chart_class
+
+
+def show_chart(view: Any, chart: Any) -> None:
+    """Draw ``chart`` in a view from :func:`chart_view` (None empties it).
+
+    The project's own charts are checked by its tests, so the spec is sent without
+    Altair's schema validation, which costs more than building the chart.
+    """
+    with view.hold_sync():
+        view.spec = None if chart is None else chart.to_dict(validate=False)
+    view.drawn = chart
 
 
 def chart_view(chart: Any = None, **layout: Any) -> Any:

@@ -181,7 +181,7 @@ class ArtifactBrowser(w.HBox):
         import pandas as pd
 
         infos = self.client.list_artifacts(self.run_id, folder or None)
-        rows = []
+        rows: list[dict[str, Any]] = []
         if folder:
             rows.append({"path": UP, "name": UP, "size": None})
         for info in sorted(infos, key=lambda f: (not f.is_dir, f.path.lower())):

@@ -66,19 +66,13 @@ def widget(chart: alt.TopLevelMixin) -> Any:
 
 def run_labels(frame: pd.DataFrame) -> dict[str, str]:
     """A legend label per run id: its name, with a short id where names repeat."""
-    names = frame["run_name"].fillna("").astype(str) if "run_name" in frame else \
-        pd.Series([""] * len(frame))
-    ids = frame["run_id"].astype(str).tolist()
-    counts = names.value_counts()
-    labels: dict[str, str] = {}
-    for run_id, name in zip(ids, names.tolist()):
-        if not name:
-            labels[run_id] = run_id[:8]
-        elif counts[name] > 1:
-            labels[run_id] = f"{name} ({run_id[:6]})"
-        else:
-            labels[run_id] = name
-    return labels
+    ids = frame["run_id"].astype(str)
+    names = frame["run_name"].fillna("").astype(str) if "run_name" in frame else ids.map(
+        lambda _: "")
+    repeated = names.duplicated(keep=False) & (names != "")
+    labels = names.where(~repeated, names + " (" + ids.str[:6] + ")")
+    labels = labels.where(names != "", ids.str[:8])
+    return dict(zip(ids.tolist(), labels.tolist(), strict=False))
 
 
 def color_scale(labels: Sequence[str]) -> alt.Scale:
@@ -218,7 +212,7 @@ def _histories(runs: Any, metric: str, client: Client | None
 def metric_history(runs: Any, metric: str, *, client: Client | None = None,
                    smoothing: float = 0.0, log_scale: bool = False, max_points: int = 1500,
                    method: str = "lttb", labels: Sequence[str] | None = None,
-                   width: int = 620, height: int = 260) -> alt.Chart:
+                   width: int = 620, height: int = 260) -> alt.TopLevelMixin:
     """One line per run of ``metric`` by step; log scale and smoothing switches.
 
     With smoothing, the raw line stays as a faint trace under the smoothed one.
@@ -262,7 +256,7 @@ def metric_history(runs: Any, metric: str, *, client: Client | None = None,
 
 def metric_panels(histories: Mapping[str, pd.DataFrame], *, columns: int = 4,
                   max_points: int = 300, width: int = 170, height: int = 80,
-                  color: str = "#4c78a8") -> alt.Chart:
+                  color: str = "#4c78a8") -> alt.TopLevelMixin:
     """Small multiples: one little history chart per metric of one run."""
     points = max(50, min(max_points, ROW_BUDGET // max(1, len(histories))))
     parts = []
@@ -311,7 +305,7 @@ def _as_numbers(values: pd.Series) -> pd.Series | None:
 
 def final_values(runs: Any, metric: str, *, client: Client | None = None,
                  labels: Sequence[str] | None = None, width: int = 300,
-                 bar_height: int = 20) -> alt.Chart:
+                 bar_height: int = 20) -> alt.TopLevelMixin:
     """A bar per run: the last logged value of ``metric``, sorted."""
     frame = runs_frame(runs, client)
     column = _column(frame, "metrics.", metric)
@@ -337,7 +331,8 @@ def final_values(runs: Any, metric: str, *, client: Client | None = None,
 
 def param_scatter(runs: Any, param: str, metric: str, *, client: Client | None = None,
                   highlight: Sequence[str] | None = None, labels: Sequence[str] | None = None,
-                  width: int = 300, height: int = 220, max_runs: int = ROW_BUDGET) -> alt.Chart:
+                  width: int = 300, height: int = 220, max_runs: int = ROW_BUDGET
+                  ) -> alt.TopLevelMixin:
     """Each run as a point: ``param`` against the last value of ``metric``.
 
     ``highlight`` (run ids) are drawn in their run colors, the rest in grey. A numeric
@@ -389,7 +384,7 @@ def param_scatter(runs: Any, param: str, metric: str, *, client: Client | None =
 
 def parallel_coordinates(runs: Any, params: Sequence[str], metric: str, *,
                          client: Client | None = None, highlight: Sequence[str] | None = None,
-                         width: int = 620, height: int = 220) -> alt.Chart:
+                         width: int = 620, height: int = 220) -> alt.TopLevelMixin:
     """A line per run across one axis per param and a last axis for ``metric``.
 
     Each axis is scaled to its own range (text params: their sorted values, evenly
@@ -425,7 +420,7 @@ def parallel_coordinates(runs: Any, params: Sequence[str], metric: str, *,
             labels_ = values.astype(str).tolist()
             ticks += [(name, order, (i / denom if len(cats) > 1 else 0.5), c)
                       for i, c in enumerate(cats[:12])]
-        for run_id, p, lab, mv in zip(frame["run_id"], pos, labels_, metric_values):
+        for run_id, p, lab, mv in zip(frame["run_id"], pos, labels_, metric_values, strict=False):
             rows.append((names[run_id], name, order, p, lab, mv, run_id in hl))
     data = pd.DataFrame(rows, columns=["run", "axis", "order", "pos", "label", "metric",
                                        "selected"]).dropna(subset=["pos"])

@@ -2,7 +2,7 @@
 
 A runs table (sort, filter with the search grammar, only-differing columns, row
 selection, live status), Altair charts of the selected runs, and a side-by-side
-view of 2–5 runs with the diff of their cell sources. While runs are RUNNING a
+view of 2-5 runs with the diff of their cell sources. While runs are RUNNING a
 thread in the kernel refreshes table and charts, reading only what changed.
 """
 
@@ -20,7 +20,7 @@ import pandas as pd
 from ..entities import Run, RunStatus
 from ..errors import ExperimentNotFound, InvalidFilter, InvalidParameter
 from . import charts, style
-from ._base import Html, chart_image, chart_view
+from ._base import Html, chart_image, chart_view, show_chart
 from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
 from .side_by_side import MAX_RUNS, side_by_side_html
 from .table import Column, Grid
@@ -263,7 +263,8 @@ class CompareWidget(w.VBox):
     def metric(self, key: str) -> None:
         if key not in self.metric_picker.options:
             raise InvalidParameter(
-                f"No metric {key!r} in these runs; choose one of {list(self.metric_picker.options)}."
+                f"No metric {key!r} in these runs; choose one of "
+                f"{list(self.metric_picker.options)}."
             )
         self.metric_picker.value = key
 
@@ -273,7 +274,7 @@ class CompareWidget(w.VBox):
         selected = [r for r in self.table.selected if r in self._labels]
         if selected:
             return selected[:MAX_CHART_RUNS]
-        return self.table.frame["run_id"].head(DEFAULT_CHART_RUNS).astype(str).tolist()
+        return self.table.head(DEFAULT_CHART_RUNS)["run_id"].astype(str).tolist()
 
     @property
     def live(self) -> bool:
@@ -466,14 +467,14 @@ class CompareWidget(w.VBox):
         if metric is None:
             self.charts = {}
             for view in self._views.values():
-                view.chart = None
+                show_chart(view, None)
             self._chart_note.value = style.notice(
                 "No metrics logged in these runs yet." if len(self._frame) else "No runs.")
             return
         self._chart_note.value = f'<div class="mlt-muted">{style.esc(note)}</div>' if note else ""
         histories = {self._labels[r]: self._histories.get(r, metric) for r in run_ids}
         chart_frame = self._chart_frame(run_ids)
-        context = self.table.frame
+        context = self.table.head(charts.ROW_BUDGET)  # scatter and parallel cap rows there
         built: dict[str, Any] = {
             "history": charts.metric_history(histories, metric, labels=labels,
                                              smoothing=float(self.smoothing.value),
@@ -491,7 +492,7 @@ class CompareWidget(w.VBox):
         self.charts = built
         for name, view in self._views.items():
             chart = built.get(name)
-            view.chart = chart
+            show_chart(view, chart)
             view.layout.display = None if chart is not None else "none"
 
     def _update_side(self) -> None:
@@ -529,7 +530,7 @@ class CompareWidget(w.VBox):
             running = frame.loc[frame["status"] == RunStatus.RUNNING.value, "run_id"].tolist()
             updates = [with_duration(charts.frame_of_ids(self.client, running))] if running else []
             if self.run_ids is None and len(frame):
-                newest = int(round(frame["start_time"].max().timestamp() * 1000))
+                newest = round(frame["start_time"].max().timestamp() * 1000)
                 text = f"attributes.start_time >= {newest}"
                 if self.filter.strip() and self.filter_error is None:
                     text = f"({self.filter}) AND {text}"
@@ -587,7 +588,7 @@ def _static_rows(widget: CompareWidget, limit: int = 20) -> tuple[list[str], lis
             values.append(None if value is None or (isinstance(value, float) and np.isnan(value))
                           else value)
         rows.append(values)
-    numeric = [n and c.kind != "duration" for n, c in zip(numeric, cols)]
+    numeric = [n and c.kind != "duration" for n, c in zip(numeric, cols, strict=False)]
     return header, rows, numeric
 
 

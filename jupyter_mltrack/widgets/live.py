@@ -74,7 +74,7 @@ class LiveLoop:
             while not self._stop.wait(self.interval):
                 try:
                     more = self._tick()
-                except Exception as exc:  # noqa: BLE001 - reported to the widget, then stop
+                except Exception as exc:  # noqa: BLE001 - shown by the widget, then stop
                     self.error = exc
                     if self._on_error is not None:
                         self._on_error(exc)

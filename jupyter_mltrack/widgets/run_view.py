@@ -14,7 +14,7 @@ import numpy as np
 from ..entities import Run, RunStatus
 from ..errors import InvalidParameter, RunNotFound
 from . import charts, style
-from ._base import Html, chart_view
+from ._base import Html, chart_view, show_chart
 from .artifacts import ArtifactBrowser
 from .downsample import downsample_indices
 from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
@@ -116,7 +116,7 @@ class RunView(w.VBox):
         self._metrics.value = metrics_html(run, histories)
         self._provenance.value = provenance_html(run)
         self.chart = charts.metric_panels(histories) if histories else None
-        self.history_view.chart = self.chart
+        show_chart(self.history_view, self.chart)
         self.history_view.layout.display = None if histories else "none"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
@@ -173,8 +173,10 @@ def metrics_html(run: Run, histories: dict[str, Any]) -> str:
         if frame is not None and len(frame):
             values = frame["value"].to_numpy(dtype="float64")
             finite = values[np.isfinite(values)]
-            keep = downsample_indices(frame["step"].to_numpy(), values, 120) if len(finite) else []
-            spark = style.sparkline(values[keep]) if len(keep) else ""
+            spark = ""
+            if len(finite):
+                keep = downsample_indices(frame["step"].to_numpy(), values, 120)
+                spark = style.sparkline(values[keep].tolist())
             lo = style.format_number(float(finite.min())) if len(finite) else ""
             hi = style.format_number(float(finite.max())) if len(finite) else ""
             count = f"{len(frame):,}"
@@ -182,7 +184,8 @@ def metrics_html(run: Run, histories: dict[str, Any]) -> str:
             spark, lo, hi, count = "", "", "", ""
         rows.append(f'<tr><th>{style.esc(key)}</th>'
                     f'<td class="mlt-num">{style.esc(style.format_number(last))}</td>'
-                    f'<td class="mlt-num">{style.esc(lo)}</td><td class="mlt-num">{style.esc(hi)}</td>'
+                    f'<td class="mlt-num">{style.esc(lo)}</td>'
+                    f'<td class="mlt-num">{style.esc(hi)}</td>'
                     f'<td class="mlt-num">{count}</td><td>{spark}</td></tr>')
     hidden = len(run.data.metrics) - len(histories)
     note = (f'<div class="mlt-muted">Histories of the first {MAX_METRIC_CHARTS} metrics are '

@@ -1,4 +1,4 @@
-"""Side by side: 2–5 runs in columns, differing rows highlighted, and the diff of
+"""Side by side: 2-5 runs in columns, differing rows highlighted, and the diff of
 their cell sources (recorded by ``%%track`` and the notebook context as a tag)."""
 
 from __future__ import annotations
@@ -63,9 +63,11 @@ def _cell(group: str, field: str, value: Any) -> str:
         return f'<td class="mlt-num">{esc(style.format_duration(value))}</td>'
     if field == "started":
         started = value.timestamp() if hasattr(value, "timestamp") and value == value else None
-        return f"<td>{esc(style.format_time(None if started is None else int(started * 1000)))}</td>"
+        ms = None if started is None else int(started * 1000)
+        return f"<td>{esc(style.format_time(ms))}</td>"
     if group == "Metrics":
-        return f'<td class="mlt-num" title="{esc(_text(value))}">{esc(style.format_number(value))}</td>'
+        shown = esc(style.format_number(value))
+        return f'<td class="mlt-num" title="{esc(_text(value))}">{shown}</td>'
     text = _text(value)
     short = text if len(text) <= 80 else text[:77] + "…"
     return f'<td title="{esc(text)}">{esc(short)}</td>'
@@ -81,7 +83,7 @@ def side_by_side_html(frame: pd.DataFrame, labels: Sequence[str], colors: Sequen
         )
     head = "".join(
         f'<th><span class="mlt-swatch" style="background:{c}"></span>{esc(lab)}</th>'
-        for lab, c in zip(labels, colors)
+        for lab, c in zip(labels, colors, strict=False)
     )
     body = []
     group_now = None
@@ -93,7 +95,8 @@ def side_by_side_html(frame: pd.DataFrame, labels: Sequence[str], colors: Sequen
         if only_differences and not differs:
             continue
         if group != group_now:
-            body.append(f'<tr class="mlt-group"><td colspan="{len(values) + 1}">{esc(group)}</td></tr>')
+            span = len(values) + 1
+            body.append(f'<tr class="mlt-group"><td colspan="{span}">{esc(group)}</td></tr>')
             group_now = group
         cls = ' class="mlt-diff"' if differs else ""
         cells = "".join(_cell(group, field, v) for v in values)
@@ -102,7 +105,8 @@ def side_by_side_html(frame: pd.DataFrame, labels: Sequence[str], colors: Sequen
                f'{"s" if differing != 1 else ""} differ; differing rows are highlighted.</div>')
     table = (f'<div class="mlt-scroll" style="max-height:460px"><table class="mlt-tbl mlt-side">'
              f"<thead><tr><th></th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
-    sources = [(lab, cell_source(row)) for lab, (_, row) in zip(labels, frame.iterrows())]
+    sources = [(lab, cell_source(row))
+               for lab, (_, row) in zip(labels, frame.iterrows(), strict=True)]
     return summary + table + source_diff_html(sources)
 
 
@@ -129,7 +133,8 @@ def source_diff_html(sources: Sequence[tuple[str, str | None]]) -> str:
             out.append(f'<div class="mlt-muted">{esc(label)}: same cell source as '
                        f'{esc(base_label)}.</div>')
             continue
-        out.append(f'<div style="margin-top:6px"><b>{esc(base_label)}</b> → <b>{esc(label)}</b></div>')
+        out.append(f'<div style="margin-top:6px"><b>{esc(base_label)}</b> → '
+                   f"<b>{esc(label)}</b></div>")
         out.append(diff_block(base, source, base_label, label))
     out.append(f'<details class="mlt-details"><summary>Full source of {esc(base_label)}</summary>'
                f'<pre class="mlt-code">{esc(base)}</pre></details>')

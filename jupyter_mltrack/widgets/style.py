@@ -37,11 +37,11 @@ FONT = "var(--jp-ui-font-family, system-ui, -apple-system, 'Segoe UI', sans-seri
 MONO = "var(--jp-code-font-family, ui-monospace, SFMono-Regular, Menlo, monospace)"
 
 CSS = """
-.mlt { font-family: %(font)s; font-size: 12.5px; line-height: 1.45;
+.mlt { font-family: __FONT__; font-size: 12.5px; line-height: 1.45;
   color: var(--jp-ui-font-color1, #1f2328); }
 .mlt * { box-sizing: border-box; }
 .mlt-muted { color: var(--jp-ui-font-color2, #656d76); }
-.mlt-mono { font-family: %(mono)s; font-size: 12px; }
+.mlt-mono { font-family: __MONO__; font-size: 12px; }
 .mlt-header { display: flex; align-items: baseline; gap: 10px; flex-wrap: wrap;
   padding: 2px 2px 6px 2px; }
 .mlt-title { font-size: 15px; font-weight: 600; }
@@ -49,22 +49,22 @@ CSS = """
 .mlt-badge { display: inline-flex; align-items: center; gap: 5px; padding: 1px 8px;
   border-radius: 10px; font-size: 11px; font-weight: 600; white-space: nowrap;
   color: var(--mlt-badge, #6e7781);
-  background: color-mix(in srgb, var(--mlt-badge, #6e7781) 13%%, transparent);
-  border: 1px solid color-mix(in srgb, var(--mlt-badge, #6e7781) 35%%, transparent); }
-.mlt-badge .mlt-dot { width: 7px; height: 7px; border-radius: 50%%;
+  background: color-mix(in srgb, var(--mlt-badge, #6e7781) 13%, transparent);
+  border: 1px solid color-mix(in srgb, var(--mlt-badge, #6e7781) 35%, transparent); }
+.mlt-badge .mlt-dot { width: 7px; height: 7px; border-radius: 50%;
   background: var(--mlt-badge, #6e7781); }
 .mlt-badge.mlt-live .mlt-dot { animation: mlt-pulse 1.2s ease-in-out infinite; }
-@keyframes mlt-pulse { 0%% { opacity: 1; transform: scale(1); }
-  50%% { opacity: .35; transform: scale(.7); } 100%% { opacity: 1; transform: scale(1); } }
+@keyframes mlt-pulse { 0% { opacity: 1; transform: scale(1); }
+  50% { opacity: .35; transform: scale(.7); } 100% { opacity: 1; transform: scale(1); } }
 .mlt-card { border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 6px;
   padding: 8px 10px; background: var(--jp-layout-color0, #fff); }
 .mlt-section { font-weight: 600; font-size: 12px; text-transform: uppercase;
   letter-spacing: .04em; color: var(--jp-ui-font-color2, #656d76); margin: 10px 0 4px 0; }
 .mlt-notice { padding: 6px 10px; border-radius: 6px; margin: 4px 0;
   background: var(--jp-layout-color2, #f6f8fa); color: var(--jp-ui-font-color2, #656d76); }
-.mlt-notice.mlt-error { background: color-mix(in srgb, #cf222e 10%%, transparent);
+.mlt-notice.mlt-error { background: color-mix(in srgb, #cf222e 10%, transparent);
   color: var(--jp-error-color1, #cf222e); }
-.mlt-notice pre { margin: 4px 0 0 0; font-family: %(mono)s; font-size: 12px;
+.mlt-notice pre { margin: 4px 0 0 0; font-family: __MONO__; font-size: 12px;
   white-space: pre; overflow-x: auto; }
 table.mlt-kv, table.mlt-tbl { border-collapse: collapse; font-size: 12.5px; }
 table.mlt-kv td, table.mlt-kv th, table.mlt-tbl td, table.mlt-tbl th {
@@ -76,24 +76,24 @@ table.mlt-tbl th { font-weight: 600; background: var(--jp-layout-color2, #f6f8fa
   position: sticky; top: 0; }
 table.mlt-tbl td.mlt-num, table.mlt-kv td.mlt-num { text-align: right;
   font-variant-numeric: tabular-nums; }
-table.mlt-tbl tr.mlt-diff td { background: color-mix(in srgb, #eeca3b 18%%, transparent); }
+table.mlt-tbl tr.mlt-diff td { background: color-mix(in srgb, #eeca3b 18%, transparent); }
 table.mlt-tbl tr.mlt-group td { font-weight: 600; font-size: 11px; text-transform: uppercase;
   letter-spacing: .04em; color: var(--jp-ui-font-color2, #656d76);
   background: var(--jp-layout-color1, #fff); padding-top: 10px; }
 .mlt-swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px;
   margin-right: 5px; vertical-align: -1px; }
-.mlt-code { font-family: %(mono)s; font-size: 12px; white-space: pre; overflow: auto;
+.mlt-code { font-family: __MONO__; font-size: 12px; white-space: pre; overflow: auto;
   max-height: 360px; margin: 0; padding: 8px 10px; border-radius: 6px;
   background: var(--jp-cell-editor-background, #f6f8fa);
   border: 1px solid var(--jp-border-color2, #d0d7de); }
 .mlt-diff-line { display: block; padding: 0 4px; }
-.mlt-diff-add { background: color-mix(in srgb, #1a7f37 16%%, transparent); }
-.mlt-diff-del { background: color-mix(in srgb, #cf222e 14%%, transparent); }
+.mlt-diff-add { background: color-mix(in srgb, #1a7f37 16%, transparent); }
+.mlt-diff-del { background: color-mix(in srgb, #cf222e 14%, transparent); }
 .mlt-diff-hunk { color: var(--jp-ui-font-color2, #656d76);
-  background: color-mix(in srgb, #1f6feb 8%%, transparent); }
+  background: color-mix(in srgb, #1f6feb 8%, transparent); }
 .mlt-scroll { overflow: auto; }
 .mlt-spark { vertical-align: middle; }
-.mlt-img { max-width: 100%%; max-height: 480px; border-radius: 4px;
+.mlt-img { max-width: 100%; max-height: 480px; border-radius: 4px;
   border: 1px solid var(--jp-border-color3, #eaeef2); }
 .mlt-chip { display: inline-block; padding: 0 6px; margin: 0 4px 2px 0; border-radius: 4px;
   background: var(--jp-layout-color2, #f6f8fa); font-size: 11.5px; }
@@ -102,7 +102,7 @@ details.mlt-details summary { cursor: pointer; color: var(--jp-ui-font-color2, #
   overflow: hidden; background: var(--jp-layout-color0, #fff); }
 .mlt-grid-scroll { overflow: auto; }
 table.mlt-grid-table { border-collapse: separate; border-spacing: 0; width: max-content;
-  min-width: 100%%; font-size: 12.5px; }
+  min-width: 100%; font-size: 12.5px; }
 .mlt-grid-table th, .mlt-grid-table td { padding: 4px 10px; white-space: nowrap;
   max-width: 260px; overflow: hidden; text-overflow: ellipsis; text-align: left;
   border-bottom: 1px solid var(--jp-border-color3, #eaeef2); }
@@ -127,11 +127,12 @@ table.mlt-grid-table { border-collapse: separate; border-spacing: 0; width: max-
 .mlt-grid-table .mlt-box input { margin: 0; cursor: pointer; vertical-align: middle; }
 .mlt-grid-table .mlt-num { text-align: right; font-variant-numeric: tabular-nums; }
 .mlt-grid-table .mlt-name { font-weight: 500; }
-.mlt-grid-table .mlt-empty::after { content: "–"; color: var(--jp-ui-font-color3, #afb8c1); }
+.mlt-grid-table .mlt-empty::after { content: "\\2013"; color: var(--jp-ui-font-color3, #afb8c1); }
 .mlt-grid-table tr.mlt-clickable { cursor: pointer; }
 .mlt-grid-table tbody tr:hover td { background: var(--jp-layout-color2, #f6f8fa); }
 .mlt-grid-table tbody tr.mlt-selected td {
-  background: color-mix(in srgb, var(--jp-brand-color1, #1f6feb) 11%%, var(--jp-layout-color0, #fff)); }
+  background: color-mix(in srgb, var(--jp-brand-color1, #1f6feb) 11%,
+                        var(--jp-layout-color0, #fff)); }
 .mlt-grid-table .mlt-icon { vertical-align: -2px; color: var(--jp-ui-font-color2, #656d76); }
 .mlt-grid-table .mlt-dir .mlt-icon { color: #d4a72c; }
 .mlt-grid-table .mlt-nowrap { white-space: nowrap; }
@@ -148,7 +149,7 @@ table.mlt-grid-table { border-collapse: separate; border-spacing: 0; width: max-
   font-weight: 500; }
 button.mlt-link { border: none; background: none; color: var(--jp-brand-color1, #1f6feb);
   padding: 0; }
-""" % {"font": FONT, "mono": MONO}
+""".replace("__FONT__", FONT).replace("__MONO__", MONO)
 
 
 def esc(value: Any) -> str:
@@ -203,7 +204,7 @@ def format_duration(seconds: float | None) -> str:
         return f"{seconds:.1f}s"
     if seconds < 60:
         return f"{seconds:.0f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
@@ -254,7 +255,8 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]],
             for i, v in enumerate(row)
         )
         body.append(f"<tr>{cells}</tr>")
-    return f'<table class="mlt-tbl"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (f'<table class="mlt-tbl"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
 
 
 def sparkline(values: Sequence[float], width: int = 120, height: int = 26,

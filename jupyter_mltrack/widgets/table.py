@@ -50,10 +50,10 @@ class Grid(View):
 
     _esm = (Path(__file__).with_name("grid.js")).read_text(encoding="utf-8")
 
-    _columns = traitlets.List().tag(sync=True)
-    _rows = traitlets.List().tag(sync=True)
-    _row_ids = traitlets.List().tag(sync=True)
-    _selected = traitlets.List().tag(sync=True)
+    _columns: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    _rows: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    _row_ids: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    _selected: traitlets.List[Any] = traitlets.List().tag(sync=True)
     _sort = traitlets.Dict().tag(sync=True)
     _page = traitlets.Int(0).tag(sync=True)
     _page_size = traitlets.Int(50).tag(sync=True)
@@ -92,6 +92,10 @@ class Grid(View):
     def frame(self) -> pd.DataFrame:
         """Every row, in the current sort order."""
         return self._frame.iloc[self._order].reset_index(drop=True)
+
+    def head(self, n: int) -> pd.DataFrame:
+        """The first ``n`` rows in the current sort order (cheaper than ``frame``)."""
+        return self._frame.iloc[self._order[:n]].reset_index(drop=True)
 
     @property
     def columns(self) -> list[Column]:
@@ -199,7 +203,8 @@ class Grid(View):
         columns = [cell_values(page[c.key], c.kind) if c.key in page.columns
                    else [None] * len(page) for c in self._column_defs]
         with self.hold_sync():
-            self._rows = [list(r) for r in zip(*columns)] if columns else [[]] * len(page)
+            rows = zip(*columns, strict=True) if columns else ([] for _ in range(len(page)))
+            self._rows = [list(r) for r in rows]
             self._row_ids = page[self.id_column].astype(str).tolist()
 
 
@@ -242,4 +247,5 @@ def epoch_ms(column: pd.Series) -> list[int | None]:
         column = column.dt.tz_convert("UTC").dt.tz_localize(None)
     missing = column.isna().to_numpy()
     ms = column.to_numpy().astype("datetime64[ms]").astype("int64")
-    return [None if gone else int(v) for v, gone in zip(ms.tolist(), missing.tolist())]
+    return [None if gone else int(v)
+            for v, gone in zip(ms.tolist(), missing.tolist(), strict=True)]
