@@ -57,3 +57,29 @@ def test_registry_notebook_runs_and_its_panel_clicks_reach_the_store(
     assert next(x.comment for x in records if x.action == "approved") == \
         "checked the evaluation report"
     assert os.environ.get("MLTRACK_USER") != "reviewer"  # the kernel's env stayed there
+
+
+def test_quickstart_registers_and_promotes_the_best_of_its_ten_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLTRACK_TRACKING_URI", raising=False)
+    subprocess.run([str(Path(sys.executable).with_name("mltrack")), "init"], check=True,
+                   capture_output=True)
+    nb = nbformat.read(NOTEBOOK.with_name("quickstart.ipynb"), as_version=4)
+    NotebookClient(nb, kernel_name="python3", timeout=300,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert not errors, errors
+    client = Client(str(tmp_path / ".mltrack"))
+    runs = client.search_runs(client._experiment_id("quickstart"),
+                              "attributes.run_name LIKE 'sgd-lr-%'",
+                              order_by=["metrics.accuracy DESC"])
+    assert len(runs) == 10
+    version = r.get_model_version("quickstart-sgd", 1, client=client)
+    assert version.current_stage == "Production"
+    chosen = client.get_run(version.run_id)
+    assert chosen.info.run_name.startswith("sgd-lr-")
+    assert chosen.data.metrics["accuracy"] == runs[0].data.metrics["accuracy"]
+    assert r.resolve_models_uri("models:/quickstart-sgd/Production", client=client) == \
+        f"runs:/{version.run_id}/model"
