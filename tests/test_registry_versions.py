@@ -242,3 +242,12 @@ def test_register_best_picks_registers_once_and_promotes(rc, experiment, as_user
     with pytest.raises(InvalidModel):
         r.register_best(experiment, "acc", name="churn", client=rc)
     assert r.get_model_version("churn", 2, client=rc).run_id != no_model
+
+
+def test_the_sql_registry_store_implements_the_protocol(rc) -> None:
+    from jupyter_mltrack.store import registry_store
+    from jupyter_mltrack.store.base import RegistryStore
+
+    store = registry_store(rc.store)
+    assert isinstance(store, RegistryStore)
+    assert registry_store(rc.store) is store  # one per tracking store
