@@ -69,7 +69,8 @@ def rollback(name: str, stage: str = "Production", comment: str | None = None, *
 
     The current holder goes to Archived. Repeated rollbacks walk further back
     (3 -> 2 -> 1), skipping deleted versions. A rollback restores a version that
-    held the stage already, so it needs no approval; it is recorded with the
+    held the stage already, so it needs no approval and gates are not checked
+    again (an emergency must not wait for a reviewer); it is recorded with the
     action "rollback". Returns the restored version.
     """
     name = a.model_name(name)
