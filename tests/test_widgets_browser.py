@@ -1,8 +1,13 @@
 """The widgets in a real JupyterLab, in headless Chromium: run notebooks/compare.ipynb,
-select a run, see the chart change, keep screenshots, and check nothing left 127.0.0.1."""
+select a run, see the chart change, keep screenshots, and check nothing left 127.0.0.1.
+
+Screenshots go to a temporary folder; ``MLTRACK_UPDATE_SCREENSHOTS=1`` writes them to
+docs/screenshots instead (the ones the docs show).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -12,7 +17,13 @@ import pytest
 from tests import browser_support as bs
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    if os.environ.get("MLTRACK_UPDATE_SCREENSHOTS"):
+        return ROOT / "docs" / "screenshots"
+    return tmp_path / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +54,7 @@ def _wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_compare_notebook_in_jupyterlab(lab) -> None:
+def test_compare_notebook_in_jupyterlab(lab, shots: Path) -> None:
     with bs.chromium() as browser:
         page = bs.new_page(browser, height=2400)  # tall: whole widgets fit
         requests = bs.RequestLog(page)
@@ -56,7 +67,7 @@ def test_compare_notebook_in_jupyterlab(lab) -> None:
         _wait_for(lambda: rows.count() >= 10, what="the runs table")
         before = _wait_for(lambda: _legend(widget), what="the history chart")
         assert len(before) == 10  # nothing selected: the top ten rows are charted
-        bs.screenshot(widget, SHOTS / "compare.png")
+        bs.screenshot(widget, shots / "compare.png")
 
         # Sort by a metric with a header click: the Python side re-sorts and sends a page.
         header = widget.locator("th.mlt-sortable", has_text="val_accuracy")
@@ -73,7 +84,7 @@ def test_compare_notebook_in_jupyterlab(lab) -> None:
         bars = widget.locator(".mltrack-chart-final svg")
         assert name in (bars.text_content() or "")
         page.mouse.move(0, 0)
-        bs.screenshot(widget, SHOTS / "compare-selected.png")
+        bs.screenshot(widget, shots / "compare-selected.png")
 
         # A filter typed into the box narrows the table.
         box = widget.locator(".widget-text input").first
@@ -87,7 +98,7 @@ def test_compare_notebook_in_jupyterlab(lab) -> None:
         diff = pair.locator(".mlt-diff-add")
         _wait_for(lambda: diff.count() > 0, what="the cell source diff")
         assert "activation" in pair.locator("pre.mlt-diff").first.inner_text()
-        bs.screenshot(pair, SHOTS / "side-by-side.png")
+        bs.screenshot(pair, shots / "side-by-side.png")
 
         # The live widget ended with the run FINISHED, without re-running its cell.
         live = page.locator(".mltrack-compare").nth(2)
@@ -104,9 +115,13 @@ def test_compare_notebook_in_jupyterlab(lab) -> None:
         image = run.locator("img.mlt-img")
         image.wait_for()
         _wait_for(lambda: image.evaluate("img => img.naturalWidth") > 0, what="the image")
-        bs.screenshot(run, SHOTS / "show-run-artifacts.png")
+        bs.screenshot(run, shots / "show-run-artifacts.png")
         run.locator(".lm-TabBar-tab", has_text="Metrics").click()
         run.locator(".mltrack-chart-panels svg").first.wait_for()
-        bs.screenshot(run, SHOTS / "show-run-metrics.png")
+        bs.screenshot(run, shots / "show-run-metrics.png")
 
         requests.assert_only_loopback()
+    taken = sorted(p.name for p in shots.glob("*.png"))
+    assert {"compare.png", "compare-selected.png", "side-by-side.png",
+            "show-run-artifacts.png", "show-run-metrics.png"} <= set(taken)
+    assert all((shots / name).stat().st_size > 10_000 for name in taken)

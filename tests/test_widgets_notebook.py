@@ -47,6 +47,10 @@ def test_compare_notebook_runs_in_a_kernel(tmp_path: Path, monkeypatch) -> None:
     # The live run finished and the widget that watched it says so.
     assert any("live-sgd" in str(g["_rows"]) and "FINISHED" in str(g["_rows"]) for g in grids)
     charts = models("_base.ChartView")
+    # The Vega bundle travels once, in one library model, not with every chart.
+    libraries = models("_base.VegaLibrary")
+    assert len(libraries) == 1 and len(libraries[0]["code"]) > 100_000
+    assert all(len(m["_esm"]) < 5_000 for m in charts)
     drawn = [m["spec"] for m in charts if m["spec"]]
     assert len(drawn) >= 6 and all("vega-lite" in spec["$schema"] for spec in drawn)
     # Static fallbacks for nbconvert and notebook viewers.

@@ -3,7 +3,8 @@
 - :class:`View`: an anywidget carrying the shared stylesheet (``style.CSS``).
 - :class:`Html`: an HTML fragment rendered with that stylesheet (escape values with
   ``style.esc``; the helpers in ``style`` do).
-- :func:`chart_view`: an Altair chart as a widget that renders offline (no CDN).
+- :func:`chart_view`: an Altair chart as a widget that renders offline (no CDN); the
+  Vega bundle travels once per page (:func:`vega_bundle`), not once per chart.
 - :func:`chart_image`: a chart as an inline SVG ``<img>`` for static fallbacks.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 import anywidget
 import traitlets
+from ipywidgets import widget_serialization
 
 from . import style
 
@@ -50,7 +52,59 @@ class Html(View):
 
 # -- charts -------------------------------------------------------------------------------
 
-_offline_lock = threading.Lock()
+# Altair's JupyterChart sends Vega (about 900 KB of JavaScript) as the module of every
+# chart widget. Ours share one model holding that bundle (sent once per kernel session,
+# by the kernel itself, so it arrives even while a cell runs): the first chart of a page
+# imports it, and every chart of the page renders with Altair's own code from it.
+_LOADER_ESM = """
+const KEY = "__mltrackVegaModule";
+function load(model) {
+  if (!globalThis[KEY]) {
+    globalThis[KEY] = (async () => {
+      const ref = model.get("_library") || "";
+      const library = await model.widget_manager.get_model(ref.replace("IPY_MODEL_", ""));
+      const blob = new Blob([library.get("code")], { type: "text/javascript" });
+      return await import(URL.createObjectURL(blob));
+    })();
+    globalThis[KEY].catch(() => { delete globalThis[KEY]; });
+  }
+  return globalThis[KEY];
+}
+async function render({ model, el }) {
+  try {
+    const library = await load(model);
+    return await library.default.render({ model, el });
+  } catch (error) {
+    el.innerHTML = '<div class="mlt-notice mlt-error">Chart not drawn: ' +
+      String(error && error.message).replace(/[<>&]/g, "") + ". Run the cell again.</div>";
+  }
+}
+export default { render };
+"""
+
+
+class VegaLibrary(anywidget.AnyWidget):
+    """Holds the offline Vega bundle once for all chart views (never displayed)."""
+
+    _esm = "export default { render() {} };"
+    code = traitlets.Unicode("").tag(sync=True)
+
+
+_library: VegaLibrary | None = None
+
+
+def vega_library() -> VegaLibrary:
+    """The session's one library model (made again if it was closed)."""
+    global _library
+    with _bundle_lock:
+        current = _library
+    if current is None or current.comm is None:
+        current = _library = VegaLibrary(code=vega_bundle())
+    return current
+
+
+_bundle_lock = threading.Lock()
+_bundle: str | None = None
 
 
 def _cache_dir() -> Path:
@@ -58,52 +112,64 @@ def _cache_dir() -> Path:
     return Path(base) / "jupyter_mltrack"
 
 
-def enable_offline_charts() -> None:
-    """Make ``alt.JupyterChart`` load Vega from the vl-convert bundle, not from a CDN.
+def vega_bundle() -> str:
+    """Altair's chart view with Vega, Vega-Lite and vega-embed inlined (no CDN).
 
-    Bundling takes a second or two, so the bundle is cached on disk per vl-convert
-    and Vega-Lite version; a broken cache is rebuilt.
+    Bundling takes a second or two, so the bundle is cached on disk per vl-convert,
+    Vega-Lite and Altair version; a broken cache is rebuilt.
     """
-    import altair as alt
+    global _bundle
+    with _bundle_lock:
+        if _bundle is not None:
+            return _bundle
+        import altair as alt
+        import vl_convert as vlc
+        from altair.jupyter.jupyter_chart import load_js_src
+        from altair.utils._importers import vl_version_for_vl_convert
 
-    with _offline_lock:
-        if getattr(alt.JupyterChart, "_is_offline", False):
-            return
+        versions = (getattr(vlc, "__version__", "?"), vl_version_for_vl_convert(),
+                    alt.__version__)
+        key = hashlib.sha256("-".join(versions).encode()).hexdigest()[:16]
+        path = _cache_dir() / f"vega-bundle-{key}.js"
         try:
-            import vl_convert as vlc
-            from altair.utils._importers import vl_version_for_vl_convert
-
-            versions = (getattr(vlc, "__version__", "?"), vl_version_for_vl_convert(),
-                        alt.__version__)
-            key = hashlib.sha256("-".join(versions).encode()).hexdigest()[:16]
-            path = _cache_dir() / f"vega-bundle-{key}.js"
             if path.is_file() and path.stat().st_size > 100_000:
-                alt.JupyterChart._esm = path.read_text(encoding="utf-8")
-                alt.JupyterChart._is_offline = True
-                return
-        except (ImportError, OSError, AttributeError):
-            path = None
-        alt.JupyterChart.enable_offline()
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_text(alt.JupyterChart._esm, encoding="utf-8")
-                os.replace(tmp, path)
-            except OSError:
-                pass  # a read-only home: bundling again next time is only slower
+                _bundle = path.read_text(encoding="utf-8")
+                return _bundle
+        except OSError:
+            pass
+        lines = load_js_src().split("\n")
+        # As Altair's enable_offline(): drop the CDN imports, bundle the rest.
+        while lines and (not lines[0].strip() or lines[0].startswith(("import", "//"))):
+            lines.pop(0)
+        _bundle = vlc.javascript_bundle("\n".join(lines), vl_version=versions[1])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(_bundle, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only home: bundling again next time is only slower
+        return _bundle
 
 
 _chart_class: Any = None
 
 
 def _chart_view_class() -> Any:
-    """``alt.JupyterChart`` plus a static fallback (an SVG image) for notebook viewers."""
+    """``alt.JupyterChart`` that loads Vega once per page from the kernel, with a static
+    fallback (an SVG image) for notebook viewers."""
     global _chart_class
     if _chart_class is None:
         import altair as alt
 
         class ChartView(alt.JupyterChart):  # type: ignore[misc, name-defined]
+            _esm = _LOADER_ESM
+            _library = traitlets.Instance(VegaLibrary, allow_none=True).tag(
+                sync=True, **widget_serialization)
+
+            def __init__(self, *args: Any, **kwargs: Any):
+                super().__init__(*args, _library=vega_library(), **kwargs)
+
             def _repr_mimebundle_(self, **kwargs: Any) -> Any:
                 bundle = super()._repr_mimebundle_(**kwargs)
                 data = bundle[0] if isinstance(bundle, tuple) else bundle
@@ -128,8 +194,7 @@ def show_chart(view: Any, chart: Any) -> None:
 
 
 def chart_view(chart: Any = None, **layout: Any) -> Any:
-    """An offline ``alt.JupyterChart`` drawing with SVG (crisp, and testable in a browser)."""
-    enable_offline_charts()
+    """An offline chart widget drawing with SVG (crisp, and testable in a browser)."""
     view = _chart_view_class()(chart, embed_options={"renderer": "svg", "actions": False})
     if layout:
         view.layout = layout
