@@ -42,7 +42,7 @@ def test_shows_versions_badges_metrics_and_history(panel) -> None:
     assert "metrics.acc" in html and "0.95" in html and "0.81" in html
     assert html.count('class="mlt-badge') == 3 and ">None</span>" in html
     assert "Model registry · churn" in panel._header.value
-    assert panel._history.value.count("register") == 3
+    assert panel._history.value.count("<td>register</td>") == 3
     assert panel.buttons["rollback"].disabled  # nothing in Production yet
     assert panel.requests_box.layout.display == "none"
 
