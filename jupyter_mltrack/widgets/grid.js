@@ -154,11 +154,15 @@ function render({ model, el }) {
       if (boxCol) gr.appendChild(document.createElement("th")).className = "mlt-sticky mlt-box";
       let i = 0;
       while (i < cols.length) {
-        let j = i;
-        while (j < cols.length && cols[j].group === cols[i].group) j++;
+        // Frozen columns get a cell each, so no band cell both sticks and spans.
+        let j = i + 1;
+        if (i >= sticky) while (j < cols.length && cols[j].group === cols[i].group) j++;
         const th = document.createElement("th");
         th.colSpan = j - i;
-        th.textContent = cols[i].group || "";
+        const label = document.createElement("span");
+        label.className = "mlt-group-label";
+        label.textContent = cols[i].group || "";
+        th.appendChild(label);
         if (cols[i].group) th.className = "mlt-group mlt-group-" + cols[i].group.toLowerCase();
         if (i < sticky) th.classList.add("mlt-sticky");
         gr.appendChild(th);
