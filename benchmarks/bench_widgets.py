@@ -95,8 +95,11 @@ w2.filter_box.value = "params.p3 = '2' and metrics.m1 > 0"
 t6 = time.perf_counter()
 w2.table._selected = w2.table.visible_ids[:5]
 t7 = time.perf_counter()
+client.search_runs_frame(None, None, max_results=100_000)
+t8 = time.perf_counter()
 print(json.dumps({"import": t1 - t0, "first_build": t2 - t1, "build": t3 - t2,
                   "sort": t4 - t3, "page": t5 - t4, "filter": t6 - t5, "select": t7 - t6,
+                  "search": t8 - t7,
                   "rows": w.table._total, "columns": len(w.table._columns)}))
 """
 
@@ -175,6 +178,8 @@ def report(build: dict[str, float], chart: dict[str, float], repeats: int) -> st
         "| step | median |",
         "| --- | ---: |",
         f"| build the widget (warm process) | **{ms(build['build'])}** |",
+        f"| of which the store's `search_runs_frame` of all runs (alone) | "
+        f"{ms(build['search'])} |",
         f"| build the widget, first in a fresh kernel (loads altair, Vega bundle from cache) "
         f"| {ms(build['first_build'])} |",
         f"| `import jupyter_mltrack` + widgets module | {ms(build['import'])} |",
