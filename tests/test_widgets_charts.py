@@ -89,6 +89,17 @@ def test_colors_follow_the_given_label_order() -> None:
     assert scale["range"][:2] == ["#4c78a8", "#f58518"]
 
 
+def test_many_lines_share_the_row_budget() -> None:
+    histories = {f"r{i}": pd.DataFrame({"step": np.arange(1000), "value": np.random.rand(1000)})
+                 for i in range(300)}
+    rows = _values(charts.metric_history(histories, "loss").to_dict())
+    assert len(rows) <= charts.ROW_BUDGET
+    assert len({r["run"] for r in rows}) == 300
+    too_many = {f"r{i}": histories["r0"] for i in range(charts.MAX_LINES + 1)}
+    with pytest.raises(InvalidParameter, match="at most 480 runs.*runs.head"):
+        charts.metric_history(too_many, "loss")
+
+
 def test_no_history_gives_a_message_chart() -> None:
     spec = charts.metric_history({}, "loss").to_dict()
     assert "No history of 'loss'" in str(spec)

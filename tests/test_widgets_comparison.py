@@ -132,6 +132,33 @@ def test_side_by_side_highlights_differences_and_diffs_sources(widget, runs) -> 
     assert "at most 5 runs" in widget._side.value
 
 
+def test_names_and_values_are_escaped(client) -> None:
+    exp = client.get_or_create_experiment("xss")
+    ids = []
+    for i in range(2):
+        run = client.create_run(exp, run_name=f"<img src=x onerror=alert({i})>")
+        client.log_params(run.info.run_id, {"note": "<script>alert(1)</script>"})
+        client.set_terminated(run.info.run_id)
+        ids.append(run.info.run_id)
+    w = compare("xss", client=client, refresh_interval=None)
+    w.selected_run_ids = ids
+    assert "<img src=x" not in w._side.value and "&lt;img src=x" in w._side.value
+    assert "<script>" not in w._side.value
+    assert "<script>" not in w._repr_mimebundle_()["text/html"]
+    w.close()
+
+
+def test_refresh_button_reads_new_runs(client, runs) -> None:
+    w = compare("sweep", client=client, refresh_interval=None)
+    assert not w.live  # nothing runs: no polling
+    exp = client.get_experiment_by_name("sweep").experiment_id
+    client.create_run(exp, run_name="late")
+    w.refresh_button.click()
+    assert "late" in w.frame["run_name"].tolist()
+    assert w.table._total == 9
+    w.close()
+
+
 def test_missing_cell_sources_are_said_plainly(client) -> None:
     exp = client.get_or_create_experiment("plain")
     ids = []

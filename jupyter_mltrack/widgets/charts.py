@@ -49,6 +49,8 @@ __all__ = [
 #: Rows a chart may hold: below Altair's 5,000-row guard, with room for annotations.
 ROW_BUDGET = 4800
 OTHER = "#bab0ac"
+#: Lines one history chart draws (each keeps at least 10 points inside the row budget).
+MAX_LINES = ROW_BUDGET // 10
 #: Step ticks: 950, 10k, 1.5M (short, and "0" rather than "0k").
 _STEP_LABEL = "abs(datum.value) >= 10000 ? format(datum.value, '~s') : format(datum.value, ',~d')"
 
@@ -170,7 +172,12 @@ def history_data(histories: Mapping[str, pd.DataFrame], *, smoothing: float = 0.
     if not 0 <= smoothing < 1:
         raise InvalidParameter(f"smoothing is from 0 to below 1, not {smoothing!r}.")
     lines = {label: h for label, h in histories.items() if h is not None and len(h)}
-    per_line = max(50, min(int(max_points), ROW_BUDGET // max(1, len(lines))))
+    if len(lines) > MAX_LINES:
+        raise InvalidParameter(
+            f"A history chart draws at most {MAX_LINES} runs; {len(lines)} were given. "
+            "Pass fewer runs, e.g. runs.head(20)."
+        )
+    per_line = max(10, min(int(max_points), ROW_BUDGET // max(1, len(lines))))
     parts = []
     notes: dict[str, Any] = {"points": 0, "shown": 0, "dropped_nonpositive": 0,
                              "per_line": per_line, "method": method}
