@@ -96,7 +96,7 @@ def test_many_lines_share_the_row_budget() -> None:
     assert len(rows) <= charts.ROW_BUDGET
     assert len({r["run"] for r in rows}) == 300
     too_many = {f"r{i}": histories["r0"] for i in range(charts.MAX_LINES + 1)}
-    with pytest.raises(InvalidParameter, match="at most 480 runs.*runs.head"):
+    with pytest.raises(InvalidParameter, match=r"at most 480 runs.*runs\.head"):
         charts.metric_history(too_many, "loss")
 
 
