@@ -94,8 +94,12 @@ class TrackingStore(Protocol):
     def write_metrics(self, rows: Sequence[MetricRow]) -> None:
         """Append metric points for any runs in one transaction (the writer's hot path)."""
 
-    def get_metric_history(self, run_id: str, key: str) -> pd.DataFrame:
-        """Columns step, value, timestamp ordered by step then timestamp."""
+    def get_metric_history(self, run_id: str, key: str, min_step: int | None = None
+                           ) -> pd.DataFrame:
+        """Columns step, value, timestamp ordered by step then timestamp.
+
+        ``min_step``: only the points at or after that step (incremental reads).
+        """
 
     def search_runs(
         self,
