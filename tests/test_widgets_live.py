@@ -31,6 +31,17 @@ def test_history_cache_extends_from_the_last_step(client) -> None:
     assert len(client.get_metric_history_frame(run_id, "loss", min_step=12)) == 1
 
 
+def test_history_cache_is_bounded(client) -> None:
+    ids = make_runs(client, n=4, steps=30)
+    cache = HistoryCache(client, max_points=70)
+    for run_id in ids:
+        cache.get(run_id, "loss")
+    assert cache.points <= 70
+    assert (ids[-1], "loss") in cache._frames  # the newest stays
+    assert (ids[0], "loss") not in cache._frames
+    assert len(cache.get(ids[0], "loss")) == 30  # read again when asked
+
+
 def test_a_tick_refreshes_status_duration_values_and_histories(client) -> None:
     ids = make_runs(client, n=3, steps=20, running=1)
     live_id = ids[-1]

@@ -91,12 +91,15 @@ class HistoryCache:
 
     ``extend`` asks the store only for points at or after the last step it holds
     (one index range read), so refreshing a long running history costs the new
-    points, not the whole history. Bounded to ``max_entries`` histories (LRU).
+    points, not the whole history. Bounded (least recently used first out) to
+    ``max_entries`` histories and ``max_points`` points in all (10 million points are
+    about 240 MB); the history in use always stays.
     """
 
-    def __init__(self, client: Client, max_entries: int = 256):
+    def __init__(self, client: Client, max_entries: int = 256, max_points: int = 10_000_000):
         self.client = client
         self.max_entries = max_entries
+        self.max_points = max_points
         self._frames: OrderedDict[tuple[str, str], pd.DataFrame] = OrderedDict()
         self._lock = threading.RLock()
         self.reads = 0  # store reads, full or incremental (tests and benchmarks look)
@@ -138,8 +141,13 @@ class HistoryCache:
             for slot in [s for s in self._frames if s[0] == run_id]:
                 del self._frames[slot]
 
+    @property
+    def points(self) -> int:
+        return sum(len(f) for f in self._frames.values())
+
     def _put(self, slot: tuple[str, str], frame: Any) -> None:
         self._frames[slot] = frame
         self._frames.move_to_end(slot)
-        while len(self._frames) > self.max_entries:
+        while len(self._frames) > 1 and (len(self._frames) > self.max_entries
+                                         or self.points > self.max_points):
             self._frames.popitem(last=False)
