@@ -327,9 +327,6 @@ class CompareWidget(w.VBox):
             return self._frame.head(0)
         return with_duration(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
 
-    def _cached(self, run_id: str, key: str) -> bool:
-        return (run_id, key) in self._histories._frames
-
     # -- reactions ---------------------------------------------------------------------
 
     def _on_filter(self, change: dict[str, Any]) -> None:
@@ -544,7 +541,7 @@ class CompareWidget(w.VBox):
             charted = set(self.chart_run_ids)
             if metric is not None:
                 for run_id in running:
-                    if run_id in charted and self._cached(run_id, metric):
+                    if run_id in charted and self._histories.holds(run_id, metric):
                         changed_histories |= self._histories.extend(run_id, metric)
             if updates:
                 update = pd.concat(updates, ignore_index=True).drop_duplicates("run_id",

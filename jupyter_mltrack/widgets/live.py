@@ -136,6 +136,9 @@ class HistoryCache:
             self._put((run_id, key), pd.concat([head, fresh], ignore_index=True))
             return True
 
+    def holds(self, run_id: str, key: str) -> bool:
+        return (run_id, key) in self._frames
+
     def forget(self, run_id: str) -> None:
         with self._lock:
             for slot in [s for s in self._frames if s[0] == run_id]:
