@@ -595,7 +595,8 @@ def static_html(widget: CompareWidget) -> str:
     total = len(widget._frame)
     body = style.header("Compare runs", f"{total:,} runs (static copy: first "
                                         f"{min(total, 20)} rows; open in Jupyter to interact)")
-    body += style.table(header, rows, numeric)
+    status = header.index("Status") if "Status" in header else None
+    body += style.table(header, rows, numeric, status_column=status)
     history = widget.charts.get("history")
     if history is not None:
         body += f'<div style="margin-top:8px">{chart_image(history)}</div>'

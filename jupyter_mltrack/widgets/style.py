@@ -76,6 +76,7 @@ table.mlt-tbl th { font-weight: 600; background: var(--jp-layout-color2, #f6f8fa
   position: sticky; top: 0; }
 table.mlt-tbl td.mlt-num, table.mlt-kv td.mlt-num { text-align: right;
   font-variant-numeric: tabular-nums; }
+table.mlt-static td, table.mlt-static th { white-space: nowrap; }
 table.mlt-tbl tr.mlt-diff td { background: color-mix(in srgb, #eeca3b 18%, transparent); }
 table.mlt-tbl tr.mlt-group td { font-weight: 600; font-size: 11px; text-transform: uppercase;
   letter-spacing: .04em; color: var(--jp-ui-font-color2, #656d76);
@@ -243,20 +244,24 @@ def kv_table(rows: Iterable[tuple[str, Any]], raw: bool = False) -> str:
 
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]],
-          numeric: Sequence[bool] | None = None) -> str:
-    """A plain HTML table (escaped), numbers right-aligned: the static fallback's table."""
+          numeric: Sequence[bool] | None = None, status_column: int | None = None) -> str:
+    """A plain HTML table (escaped), numbers right-aligned, one line per row, scrolling
+    sideways: the static fallback's table. ``status_column`` shows status badges."""
     numeric = list(numeric or [False] * len(columns))
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
     body = []
     for row in rows:
-        cells = "".join(
-            f'<td class="mlt-num">{esc(format_number(v))}</td>' if numeric[i]
-            else f"<td>{esc(v)}</td>"
-            for i, v in enumerate(row)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return (f'<table class="mlt-tbl"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
+        cells = []
+        for i, v in enumerate(row):
+            if i == status_column and v:
+                cells.append(f"<td>{status_badge(str(v))}</td>")
+            elif numeric[i]:
+                cells.append(f'<td class="mlt-num">{esc(format_number(v))}</td>')
+            else:
+                cells.append(f"<td>{esc(v)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return (f'<div class="mlt-scroll"><table class="mlt-tbl mlt-static">'
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
 def sparkline(values: Sequence[float], width: int = 120, height: int = 26,
