@@ -70,10 +70,19 @@ function load(model) {
   }
   return globalThis[KEY];
 }
+function themed(model) {
+  // In a dark JupyterLab theme, draw with vega-embed's dark theme.
+  const dark = document.body && document.body.dataset.jpThemeLight === "false";
+  if (!dark) return model;
+  const get = (name) => name === "embed_options"
+    ? { ...(model.get(name) || {}), theme: "dark", config: { text: { color: "#c9d1d9" } } }
+    : model.get(name);
+  return { ...model, get };
+}
 async function render({ model, el }) {
   try {
     const library = await load(model);
-    return await library.default.render({ model, el });
+    return await library.default.render({ model: themed(model), el });
   } catch (error) {
     el.innerHTML = '<div class="mlt-notice mlt-error">Chart not drawn: ' +
       String(error && error.message).replace(/[<>&]/g, "") + ". Run the cell again.</div>";

@@ -329,8 +329,10 @@ def final_values(runs: Any, metric: str, *, client: Client | None = None,
         color=alt.Color("run:N", scale=color_scale(domain), legend=None),
         tooltip=[alt.Tooltip("run:N"), alt.Tooltip("value:Q", format=".5~g")],
     )
-    text = bars.mark_text(align="left", dx=3, fontSize=11, color="#57606a").encode(
-        text=alt.Text("value:Q", format=".4~g"), color=alt.value("#57606a"))
+    # No color encoding: the theme's text color (dark or light) reads on either background.
+    text = alt.Chart(data).mark_text(align="left", dx=3, fontSize=11, opacity=0.75).encode(
+        x="value:Q", y=alt.Y("run:N", sort=data["run"].tolist()),
+        text=alt.Text("value:Q", format=".4~g"))
     return alt.layer(bars, text).properties(
         width=width, height=max(60, bar_height * len(data)),
         title=alt.TitleParams(f"final {metric}", anchor="start"))
@@ -451,7 +453,7 @@ def parallel_coordinates(runs: Any, params: Sequence[str], metric: str, *,
         color="#8c959f").encode(x=x)
     tick_frame = pd.DataFrame(ticks, columns=["axis", "order", "pos", "label"])
     tick_text = alt.Chart(tick_frame).mark_text(align="left", dx=4, fontSize=10,
-                                                color="#57606a").encode(
+                                                opacity=0.75).encode(
         x=x, y=y, text="label:N")
     return alt.layer(rules, lines, tick_text).properties(
         width=width, height=height,
