@@ -60,6 +60,15 @@ def fluent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     _reset_fluent()
 
 
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where browser tests keep screenshots: a temporary folder, or docs/screenshots/
+    with MLTRACK_UPDATE_SCREENSHOTS=1 (so a test run never changes tracked files)."""
+    if os.environ.get("MLTRACK_UPDATE_SCREENSHOTS"):
+        return Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+    return tmp_path / "screenshots"
+
+
 _pg = PostgresServer()
 
 

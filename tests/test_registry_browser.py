@@ -15,8 +15,6 @@ from jupyter_mltrack import registry as r
 from tests import browser_support as bs
 from tests.registry_helpers import log_run
 
-ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "docs" / "screenshots"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -62,7 +60,7 @@ def _act(panel, version_label: str, button: str, comment: str) -> None:
     confirm.click()
 
 
-def test_promote_in_jupyterlab_changes_the_store(lab_with_registry) -> None:
+def test_promote_in_jupyterlab_changes_the_store(lab_with_registry, shots: Path) -> None:
     lab, client = lab_with_registry
     with bs.chromium() as browser:
         page = bs.new_page(browser, height=1600)
@@ -81,7 +79,7 @@ def test_promote_in_jupyterlab_changes_the_store(lab_with_registry) -> None:
         message = panel.locator(".mlt-reg-message")
         _wait_for(lambda: "fails: it is 0.78" in message.inner_text(), what="the gate error")
         assert r.get_model_version("churn", 1, client=client).current_stage == "Staging"
-        bs.screenshot(panel, SHOTS / "registry-panel-gate.png")
+        bs.screenshot(panel, shots / "registry-panel-gate.png")
 
         # Promote v3 with a comment: the store changes and the panel redraws.
         _act(panel, "v3 · None", "production", "tuned model beats baseline")
@@ -98,7 +96,7 @@ def test_promote_in_jupyterlab_changes_the_store(lab_with_registry) -> None:
             3, "Production", "ana", "tuned model beats baseline")
         assert "tuned model beats baseline" in panel.inner_text()
         page.mouse.move(0, 0)
-        bs.screenshot(panel, SHOTS / "registry-panel.png")
+        bs.screenshot(panel, shots / "registry-panel.png")
 
         # Rollback from the browser: v1, which held Production before v3, returns.
         panel.locator(".mlt-reg-rollback").click()
@@ -123,5 +121,5 @@ def test_promote_in_jupyterlab_changes_the_store(lab_with_registry) -> None:
         _wait_for(lambda: "Pending approval" in panel.inner_text().title()
                   or "PENDING APPROVAL" in panel.inner_text(), what="the pending table")
         page.mouse.move(0, 0)
-        bs.screenshot(panel, SHOTS / "registry-panel-approval.png")
+        bs.screenshot(panel, shots / "registry-panel-approval.png")
         requests.assert_only_loopback()

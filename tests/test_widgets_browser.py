@@ -7,7 +7,6 @@ docs/screenshots instead (the ones the docs show).
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -17,13 +16,6 @@ import pytest
 from tests import browser_support as bs
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    if os.environ.get("MLTRACK_UPDATE_SCREENSHOTS"):
-        return ROOT / "docs" / "screenshots"
-    return tmp_path / "screenshots"
 
 
 @pytest.fixture(scope="module")

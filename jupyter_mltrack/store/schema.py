@@ -95,6 +95,12 @@ params = Table(
     Column("num", Float),
     Index("ix_params_key_num", "key", "num"),
 )
+# Equality searches on text (params.lr = '0.01', tags.team = 'vision'): SQLite indexes
+# (key, value); PostgreSQL cannot put values of up to 8,000 characters in a B-tree, so it
+# gets a hash index on the value, which serves equality just as well.
+Index("ix_params_key_value", params.c.key, params.c.value).ddl_if(dialect="sqlite")
+Index("ix_params_value_hash", params.c.value, postgresql_using="hash").ddl_if(
+    dialect="postgresql")
 
 tags = Table(
     "tags",
@@ -104,6 +110,8 @@ tags = Table(
     Column("value", Text, nullable=False),
     Index("ix_tags_key", "key"),
 )
+Index("ix_tags_key_value", tags.c.key, tags.c.value).ddl_if(dialect="sqlite")
+Index("ix_tags_value_hash", tags.c.value, postgresql_using="hash").ddl_if(dialect="postgresql")
 
 # Full history, stored in chunks: one row per (run, key) per written batch, holding the
 # batch's steps, values and timestamps as little-endian int64 / float64 / int64 arrays.

@@ -13,6 +13,14 @@ branch_labels = None
 depends_on = None
 
 
+def _text_index(table: str) -> None:
+    """(key, value) on SQLite; a hash index on value on PostgreSQL (long values)."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.create_index(f"ix_{table}_value_hash", table, ["value"], postgresql_using="hash")
+    else:
+        op.create_index(f"ix_{table}_key_value", table, ["key", "value"])
+
+
 def upgrade() -> None:
     op.create_table(
         "experiments",
@@ -69,6 +77,7 @@ def upgrade() -> None:
         sa.Column("num", sa.Float),
     )
     op.create_index("ix_params_key_num", "params", ["key", "num"])
+    _text_index("params")
     op.create_table(
         "tags",
         sa.Column(
@@ -78,6 +87,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Text, nullable=False),
     )
     op.create_index("ix_tags_key", "tags", ["key"])
+    _text_index("tags")
     op.create_table(
         "metric_chunks",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
