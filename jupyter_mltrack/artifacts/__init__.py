@@ -81,14 +81,7 @@ class LocalArtifactRepository:
         return rel
 
     def log_dir(self, local_dir: str | os.PathLike[str], artifact_path: str = "") -> None:
-        source = Path(local_dir)
-        if not source.is_dir():
-            raise NotFound(f"{source} is not a folder; pass the path of a folder to log.")
-        base = clean_artifact_path(artifact_path)
-        for path in sorted(source.rglob("*")):
-            if path.is_file():
-                rel = path.relative_to(source).as_posix()
-                self.log_file(path, _join(base, posix_parent(rel)))
+        _log_dir(self, local_dir, artifact_path)
 
     def write_bytes(self, artifact_file: str, data: bytes) -> None:
         rel = clean_artifact_path(artifact_file)
@@ -168,14 +161,7 @@ class FsspecArtifactRepository:
         return rel
 
     def log_dir(self, local_dir: str | os.PathLike[str], artifact_path: str = "") -> None:
-        source = Path(local_dir)
-        if not source.is_dir():
-            raise NotFound(f"{source} is not a folder; pass the path of a folder to log.")
-        base = clean_artifact_path(artifact_path)
-        for path in sorted(source.rglob("*")):
-            if path.is_file():
-                rel = path.relative_to(source).as_posix()
-                self.log_file(path, _join(base, posix_parent(rel)))
+        _log_dir(self, local_dir, artifact_path)
 
     def write_bytes(self, artifact_file: str, data: bytes) -> None:
         if not clean_artifact_path(artifact_file):
@@ -219,6 +205,18 @@ class FsspecArtifactRepository:
     def delete_all(self) -> None:
         if self.fs.exists(self._base):
             self.fs.rm(self._base, recursive=True)
+
+
+def _log_dir(repo: Any, local_dir: str | os.PathLike[str], artifact_path: str) -> None:
+    """Copy every file below ``local_dir`` through ``repo.log_file``, keeping the layout."""
+    source = Path(local_dir)
+    if not source.is_dir():
+        raise NotFound(f"{source} is not a folder; pass the path of a folder to log.")
+    base = clean_artifact_path(artifact_path)
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            rel = path.relative_to(source).as_posix()
+            repo.log_file(path, _join(base, posix_parent(rel)))
 
 
 def posix_parent(rel: str) -> str:

@@ -188,11 +188,11 @@ def init(folder: str) -> None:
     FOLDER then find it."""
     from pathlib import Path
 
-    from ..store import open_store
+    from ..tracking.client import Client
     from ..uris import DB_FILE_NAME, STORE_DIR_NAME, sqlite_uri
 
     store_dir = Path(folder).resolve() / STORE_DIR_NAME
     existed = (store_dir / DB_FILE_NAME).exists()
     store_dir.mkdir(parents=True, exist_ok=True)
-    open_store(sqlite_uri(store_dir / DB_FILE_NAME))
+    Client(sqlite_uri(store_dir / DB_FILE_NAME)).search_experiments()  # creates the schema
     click.echo(f"{'Found' if existed else 'Created'} store {store_dir}")

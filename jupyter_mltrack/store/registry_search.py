@@ -15,15 +15,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, not_, or_, select, true
+from sqlalchemy import Connection, and_, not_, select, true
 
 from ..entities import LifecycleStage, Stage
 from ..errors import InvalidFilter, InvalidParameter
 from . import schema as t
-from .search import And, Compare, Node, Not, Or, parse_filter, parse_order_by
+from .search import Compare, parse_filter, parse_order_by
 from .sql_search import (
     _STRING_OPS,
     MAX_RESULTS_LIMIT,
+    TreeCompiler,
     _apply,
     _as_numbers,
     _numeric_param,
@@ -62,25 +63,13 @@ _MODEL_FIELDS: dict[str, tuple[Any, str]] = {
 }
 
 
-class _Compiler:
+class _Compiler(TreeCompiler):
     def __init__(self, text: str, fields: dict[str, tuple[Any, str]], what: str,
                  versions: bool):
-        self.text = text
+        super().__init__(text)
         self.fields = fields
         self.what = what
         self.versions = versions
-
-    def error(self, message: str, position: int) -> InvalidFilter:
-        return InvalidFilter(message, self.text, position)
-
-    def compile(self, node: Node) -> Any:
-        if isinstance(node, And):
-            return and_(*(self.compile(p) for p in node.parts))
-        if isinstance(node, Or):
-            return or_(*(self.compile(p) for p in node.parts))
-        if isinstance(node, Not):
-            return not_(self.compile(node.part))
-        return self.compare(node)
 
     def known(self) -> str:
         extra = ", alias, tags.<key>, metrics.<key>, params.<key>" if self.versions \

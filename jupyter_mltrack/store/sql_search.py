@@ -73,7 +73,10 @@ def _apply(column: Any, op: str, value: Any) -> Any:
     raise AssertionError(op)
 
 
-class _Compiler:
+class TreeCompiler:
+    """Turns a filter tree into a SQL condition; subclasses say what one comparison means
+    (runs here, registered models and versions in ``registry_search``)."""
+
     def __init__(self, text: str):
         self.text = text
 
@@ -89,6 +92,11 @@ class _Compiler:
             return not_(self.compile(node.part))
         return self.compare(node)
 
+    def compare(self, node: Compare) -> Any:
+        raise NotImplementedError
+
+
+class _Compiler(TreeCompiler):
     def compare(self, node: Compare) -> Any:
         kind = node.field.kind
         if kind is None:
