@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import threading
 import time
 import uuid
-import weakref
-from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
     and_,
-    create_engine,
     delete,
-    event,
     func,
-    or_,
     select,
     update,
 )
@@ -52,13 +45,15 @@ from ..uris import default_artifact_root
 from . import schema as t
 from .base import MetricRow
 from .migrate import ensure_schema
+from .sql_engine import is_locked, make_engine, safe_uri
+from .sql_metrics import chunk_rows, decode_history, latest_upsert_statement
+
+_make_engine = make_engine  # the name tests and tools used before the split
 
 if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_EXPERIMENT_NAME = "Default"
-_BIG_ENDIAN = sys.byteorder == "big"
-BUSY_TIMEOUT_S = 60.0
 _RETRIES = 8
 
 
@@ -77,34 +72,30 @@ def param_number(value: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _is_locked(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "database is locked" in text or "database is busy" in text or "deadlock" in text
-
-
 class SqlStore:
     """A tracking store on SQLite or PostgreSQL (the registry extends it in ``registry_sql``)."""
 
     def __init__(self, uri: str, artifact_root: str | None = None):
         self.uri = uri
         self.artifact_root = artifact_root or default_artifact_root(uri)
-        self.engine = _make_engine(uri)
-        _engines.add(self.engine)
+        self.engine = make_engine(uri)
         self.dialect = self.engine.dialect.name
         self._run_pk: dict[str, int] = {}
         self._pk_lock = threading.Lock()
         try:
             ensure_schema(self.engine)
         except OperationalError as exc:
-            raise StoreError(f"Cannot open the tracking store at {_safe(uri)}: {exc.orig}") from exc
+            raise StoreError(
+                f"Cannot open the tracking store at {safe_uri(uri)}: {exc.orig}"
+            ) from exc
         self._insert_chunk_sql = self._driver_sql(
             "INSERT INTO metric_chunks (run_id, key, n, min_step, max_step, steps, vals, "
             "timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
-        self._upsert_latest = self._latest_upsert_statement()
+        self._upsert_latest = latest_upsert_statement(self.dialect)
 
     def __repr__(self) -> str:
-        return f"SqlStore({_safe(self.uri)!r})"
+        return f"SqlStore({safe_uri(self.uri)!r})"
 
     # -- transactions ------------------------------------------------------------------
 
@@ -133,10 +124,10 @@ class SqlStore:
                 # A concurrent transaction inserted the same key first (PostgreSQL runs
                 # writers side by side): run the work again; it re-reads and decides.
                 if attempt >= 2:
-                    raise StoreError(f"Write to {_safe(self.uri)} failed: {exc.orig}") from exc
+                    raise StoreError(f"Write to {safe_uri(self.uri)} failed: {exc.orig}") from exc
             except (OperationalError, DBAPIError) as exc:
-                if not _is_locked(exc) or attempt == _RETRIES - 1:
-                    raise StoreError(f"Write to {_safe(self.uri)} failed: {exc.orig}") from exc
+                if not is_locked(exc) or attempt == _RETRIES - 1:
+                    raise StoreError(f"Write to {safe_uri(self.uri)} failed: {exc.orig}") from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
         raise AssertionError("unreachable")
@@ -594,66 +585,12 @@ class SqlStore:
                     self._run_pk.pop(row[0], None)
             self._retrying(work)
 
-    def _write_metric_rows(self, conn: Connection, rows: list[tuple[int, str, float, int, int]]
-                           ) -> None:
-        """One history chunk per (run, key) in ``rows``, and the latest values upserted."""
-        groups: dict[tuple[int, str], list[Any]] = {}
-        for pk, key, value, step, ts in rows:
-            g = groups.get((pk, key))
-            if g is None:
-                g = groups[(pk, key)] = [array("q"), array("d"), array("q"), step, ts, value]
-            g[0].append(step)
-            g[1].append(value)
-            g[2].append(ts)
-            if step > g[3] or (step == g[3] and ts >= g[4]):
-                g[3], g[4], g[5] = step, ts, value
-        chunks = []
-        latest = []
-        for (pk, key), (steps, vals, stamps, step, ts, value) in groups.items():
-            if _BIG_ENDIAN:
-                for arr in (steps, vals, stamps):
-                    arr.byteswap()
-            chunks.append((pk, key, len(steps), min(steps), max(steps), steps.tobytes(),
-                           vals.tobytes(), stamps.tobytes()))
-            nan = value != value
-            latest.append({"run_id": pk, "key": key, "value": None if nan else value,
-                           "step": step, "timestamp": ts, "is_nan": nan})
-        conn.exec_driver_sql(self._insert_chunk_sql, chunks)
-        conn.execute(self._upsert_latest, latest)
-
-    def _latest_upsert_statement(self) -> Any:
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        elif self.dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        else:  # pragma: no cover - guarded in _make_engine
-            raise StoreError(f"Unsupported database {self.dialect!r}.")
-        stmt = insert(t.latest_metrics)
-        current = t.latest_metrics.c
-        newer = or_(
-            stmt.excluded.step > current.step,
-            and_(stmt.excluded.step == current.step, stmt.excluded.timestamp >= current.timestamp),
-        )
-        return stmt.on_conflict_do_update(
-            index_elements=[current.run_id, current.key],
-            set_={
-                "value": stmt.excluded.value,
-                "step": stmt.excluded.step,
-                "timestamp": stmt.excluded.timestamp,
-                "is_nan": stmt.excluded.is_nan,
-            },
-            where=newer,
-        )
-
     def get_metric_history(self, run_id: str, key: str, min_step: int | None = None
                            ) -> pd.DataFrame:
         """Columns step, value, timestamp ordered by step then timestamp.
 
         ``min_step`` returns only points at or after that step (for incremental reads).
         """
-        import numpy as np
-        import pandas as pd
-
         sql = ("SELECT steps, vals, timestamps FROM metric_chunks WHERE run_id = ? AND "
                "key = ?")
         with self._read() as conn:
@@ -663,25 +600,13 @@ class SqlStore:
                 sql += " AND max_step >= ?"
                 args += (int(min_step),)
             chunks = conn.exec_driver_sql(self._driver_sql(sql + " ORDER BY id"), args).fetchall()
-        if chunks:
-            steps = np.concatenate([np.frombuffer(c[0], dtype="<i8") for c in chunks])
-            vals = np.concatenate([np.frombuffer(c[1], dtype="<f8") for c in chunks])
-            stamps = np.concatenate([np.frombuffer(c[2], dtype="<i8") for c in chunks])
-        else:
-            steps = np.array([], dtype="<i8")
-            vals = np.array([], dtype="<f8")
-            stamps = np.array([], dtype="<i8")
-        if len(steps) > 1:
-            d_step = np.diff(steps)
-            ordered = bool(np.all((d_step > 0) | ((d_step == 0) & (np.diff(stamps) >= 0))))
-            if not ordered:
-                order = np.lexsort((stamps, steps))
-                steps, vals, stamps = steps[order], vals[order], stamps[order]
-        if min_step is not None and len(steps):
-            keep = steps >= min_step
-            steps, vals, stamps = steps[keep], vals[keep], stamps[keep]
-        return pd.DataFrame({"step": steps.astype("int64"), "value": vals.astype("float64"),
-                             "timestamp": stamps.astype("int64")})
+        return decode_history(chunks, min_step)
+
+    def _write_metric_rows(self, conn: Connection, rows: list[tuple[int, str, float, int, int]]
+                           ) -> None:
+        chunks, latest = chunk_rows(rows)
+        conn.exec_driver_sql(self._insert_chunk_sql, chunks)
+        conn.execute(self._upsert_latest, latest)
 
     def metric_keys(self, run_id: str) -> list[str]:
         with self._read() as conn:
@@ -741,16 +666,6 @@ class SqlStore:
 # -- helpers ----------------------------------------------------------------------------
 
 
-def _safe(uri: str) -> str:
-    """The URI without a password, for messages."""
-    if "@" in uri and "://" in uri:
-        scheme, rest = uri.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return uri
-
-
 def _experiment_int(experiment_id: str | int) -> int:
     try:
         return int(experiment_id)
@@ -788,56 +703,3 @@ def _random_name() -> str:
             f"{(rnd >> 16) % 1000:03d}")
 
 
-_engines: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def _forget_parent_connections() -> None:
-    """A forked child must not use the parent's pooled connections (SQLite forbids it)."""
-    for engine in list(_engines):
-        engine.dispose(close=False)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_parent_connections)
-
-
-def _make_engine(uri: str) -> Any:
-    if uri.startswith("sqlite"):
-        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
-            Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            uri,
-            connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
-        )
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
-            cursor = dbapi_conn.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            for attempt in range(50):
-                try:
-                    cursor.execute("PRAGMA journal_mode = WAL")
-                    break
-                except Exception as exc:  # another process holds the lock while converting
-                    if not _is_locked(exc) or attempt == 49:
-                        raise
-                    time.sleep(0.1)
-            cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA case_sensitive_like = ON")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-            conn.exec_driver_sql(f"BEGIN {mode}")
-
-        return engine
-    if uri.startswith("postgresql"):
-        if uri.startswith("postgresql://"):
-            uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
-        return create_engine(uri, pool_pre_ping=True)
-    raise InvalidParameter(
-        f"Unsupported database URI {_safe(uri)!r}; use sqlite:///path or postgresql://..."
-    )
