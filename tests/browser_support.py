@@ -251,6 +251,19 @@ def run_all(page: Any, lab: JupyterLab, timeout: float = 300) -> None:
         raise AssertionError("a cell failed:\n" + "\n".join(failed.all_inner_texts())[:3000])
 
 
+def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail saying ``what`` after
+    ``timeout`` seconds, with the last value it returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what} (last value: {value!r})")
+        time.sleep(0.25)
+
+
 def screenshot(target: Any, path: str | os.PathLike[str]) -> Path:
     """Screenshot a page or a locator into ``path`` (folders are created)."""
     out = Path(path)

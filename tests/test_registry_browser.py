@@ -4,7 +4,6 @@ shown inline. Keeps screenshots for the docs."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import nbformat
@@ -16,17 +15,6 @@ from tests import browser_support as bs
 from tests.registry_helpers import log_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last value: {value!r})")
-        time.sleep(0.25)
 
 
 @pytest.fixture
@@ -73,22 +61,22 @@ def test_promote_in_jupyterlab_changes_the_store(lab_with_registry, shots: Path)
 
         # A version below the gate: refused, the reason shown inline, nothing changes.
         _act(panel, "v1 · Production", "staging", "")  # v1 to Staging is allowed
-        _wait_for(lambda: r.get_model_version("churn", 1, client=client).current_stage
+        bs.wait_for(lambda: r.get_model_version("churn", 1, client=client).current_stage
                   == "Staging", what="v1 in Staging")
         _act(panel, "v1 · Staging", "production", "try again")
         message = panel.locator(".mlt-reg-message")
-        _wait_for(lambda: "fails: it is 0.78" in message.inner_text(), what="the gate error")
+        bs.wait_for(lambda: "fails: it is 0.78" in message.inner_text(), what="the gate error")
         assert r.get_model_version("churn", 1, client=client).current_stage == "Staging"
         bs.screenshot(panel, shots / "registry-panel-gate.png")
 
         # Promote v3 with a comment: the store changes and the panel redraws.
         _act(panel, "v3 · None", "production", "tuned model beats baseline")
-        _wait_for(lambda: r.get_model_version("churn", 3, client=client).current_stage
+        bs.wait_for(lambda: r.get_model_version("churn", 3, client=client).current_stage
                   == "Production", what="v3 in Production in the store")
-        _wait_for(lambda: "is now in Production" in message.inner_text(),
+        bs.wait_for(lambda: "is now in Production" in message.inner_text(),
                   what="the success message")
         options = panel.locator(".mlt-reg-version select option")
-        _wait_for(lambda: "v3 · Production" in [o.replace("\xa0", " ")
+        bs.wait_for(lambda: "v3 · Production" in [o.replace("\xa0", " ")
                                                 for o in options.all_text_contents()],
                   what="the redrawn version list")
         last = r.history_records("churn", client=client)[-1]
@@ -101,7 +89,7 @@ def test_promote_in_jupyterlab_changes_the_store(lab_with_registry, shots: Path)
         # Rollback from the browser: v1, which held Production before v3, returns.
         panel.locator(".mlt-reg-rollback").click()
         panel.locator(".mlt-reg-confirm-button").click()
-        _wait_for(lambda: r.get_model_version("churn", 3, client=client).current_stage
+        bs.wait_for(lambda: r.get_model_version("churn", 3, client=client).current_stage
                   == "Archived", what="v3 archived by the rollback")
         assert r.get_model_version("churn", 1, client=client).current_stage == "Production"
 
@@ -110,15 +98,15 @@ def test_promote_in_jupyterlab_changes_the_store(lab_with_registry, shots: Path)
                               gates={"metrics.accuracy": ">= 0.9"}, client=client)
         _act(panel, "v2 · None", "staging", "")
         button = panel.locator(".mlt-reg-production")
-        _wait_for(lambda: "Request Production" in button.inner_text(),
+        bs.wait_for(lambda: "Request Production" in button.inner_text(),
                   what="the Request Production label")
         _act(panel, "v2 · Staging", "production", "ready for traffic")
-        _wait_for(lambda: r.transition_requests("churn", client=client),
+        bs.wait_for(lambda: r.transition_requests("churn", client=client),
                   what="the request in the store")
         request = r.transition_requests("churn", client=client)[0]
         assert (request.version, request.requested_by, request.comment) == (
             2, "ana", "ready for traffic")
-        _wait_for(lambda: "Pending approval" in panel.inner_text().title()
+        bs.wait_for(lambda: "Pending approval" in panel.inner_text().title()
                   or "PENDING APPROVAL" in panel.inner_text(), what="the pending table")
         page.mouse.move(0, 0)
         bs.screenshot(panel, shots / "registry-panel-approval.png")

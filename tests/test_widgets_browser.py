@@ -8,7 +8,6 @@ docs/screenshots instead (the ones the docs show).
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -33,17 +32,6 @@ def _legend(widget) -> list[str]:
     return labels.all_text_contents()  # type: ignore[no-any-return]
 
 
-def _wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last value: {value!r})")
-        time.sleep(0.25)
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 def test_compare_notebook_in_jupyterlab(lab, shots: Path) -> None:
@@ -56,21 +44,21 @@ def test_compare_notebook_in_jupyterlab(lab, shots: Path) -> None:
         widget = page.locator(".mltrack-compare").first
         widget.scroll_into_view_if_needed()
         rows = widget.locator(".mlt-grid-table tbody tr")
-        _wait_for(lambda: rows.count() >= 10, what="the runs table")
-        before = _wait_for(lambda: _legend(widget), what="the history chart")
+        bs.wait_for(lambda: rows.count() >= 10, what="the runs table")
+        before = bs.wait_for(lambda: _legend(widget), what="the history chart")
         assert len(before) == 10  # nothing selected: the top ten rows are charted
         bs.screenshot(widget, shots / "compare.png")
 
         # Sort by a metric with a header click: the Python side re-sorts and sends a page.
         header = widget.locator("th.mlt-sortable", has_text="val_accuracy")
         header.click()
-        _wait_for(lambda: "▲" in header.inner_text(), what="the sort arrow")
+        bs.wait_for(lambda: "▲" in header.inner_text(), what="the sort arrow")
 
         # Tick one row: the charts now show that run alone.
         row = rows.nth(2)
         name = row.locator("td.mlt-name").inner_text()
         row.locator("td.mlt-box input").click()
-        _wait_for(lambda: _legend(widget) == [name] and _legend(widget),
+        bs.wait_for(lambda: _legend(widget) == [name] and _legend(widget),
                   what=f"the legend to show only {name}")
         assert "1 selected" in widget.locator(".mlt-grid-footer").inner_text()
         bars = widget.locator(".mltrack-chart-final svg")
@@ -82,21 +70,21 @@ def test_compare_notebook_in_jupyterlab(lab, shots: Path) -> None:
         box = widget.locator(".widget-text input").first
         box.fill("params.momentum = 0.9 and params.lr = 0.1")
         box.press("Enter")
-        _wait_for(lambda: rows.count() == 2, what="the filtered table")
+        bs.wait_for(lambda: rows.count() == 2, what="the filtered table")
 
         # The side-by-side view of the two %%track runs, with the diff of their cells.
         pair = page.locator(".mltrack-compare").nth(1)
         pair.scroll_into_view_if_needed()
         diff = pair.locator(".mlt-diff-add")
-        _wait_for(lambda: diff.count() > 0, what="the cell source diff")
+        bs.wait_for(lambda: diff.count() > 0, what="the cell source diff")
         assert "activation" in pair.locator("pre.mlt-diff").first.inner_text()
         bs.screenshot(pair, shots / "side-by-side.png")
 
         # The live widget ended with the run FINISHED, without re-running its cell.
         live = page.locator(".mltrack-compare").nth(2)
-        _wait_for(lambda: "live-sgd" in live.inner_text(), what="the live run")
+        bs.wait_for(lambda: "live-sgd" in live.inner_text(), what="the live run")
         live_row = live.locator("tr", has_text="live-sgd")
-        _wait_for(lambda: "FINISHED" in live_row.inner_text(), what="the live status")
+        bs.wait_for(lambda: "FINISHED" in live_row.inner_text(), what="the live status")
 
         # show_run: the artifact browser previews the confusion matrix.
         run = page.locator(".mltrack-run").first
@@ -106,7 +94,7 @@ def test_compare_notebook_in_jupyterlab(lab, shots: Path) -> None:
         run.locator("tr", has_text="confusion.png").first.click()
         image = run.locator("img.mlt-img")
         image.wait_for()
-        _wait_for(lambda: image.evaluate("img => img.naturalWidth") > 0, what="the image")
+        bs.wait_for(lambda: image.evaluate("img => img.naturalWidth") > 0, what="the image")
         bs.screenshot(run, shots / "show-run-artifacts.png")
         run.locator(".lm-TabBar-tab", has_text="Metrics").click()
         run.locator(".mltrack-chart-panels svg").first.wait_for()
