@@ -10,7 +10,7 @@ installed-packages scan) and the first tracked cell is reported on its own.
 When MLflow is importable, the same empty cell inside ``with mlflow.start_run():``
 runs as the reference::
 
-    /root/bench/bin/python benchmarks/bench_track_magic.py [--cells 300] [--write]
+    /tmp/bench/bin/python benchmarks/bench_track_magic.py [--cells 300] [--write]
 
 ``--write`` stores benchmarks/results/track_magic.json and the table in
 benchmarks/README.md.
