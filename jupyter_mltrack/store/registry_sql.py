@@ -145,17 +145,22 @@ class SqlRegistryStore:
                     values["description"] = description
                 conn.execute(update(t.registered_models)
                              .where(t.registered_models.c.id == row.id).values(**values))
-                table = t.registered_model_tags
-                for key, value in (set_tags or {}).items():
-                    self.store._upsert(conn, table, {"model_id": row.id, "key": key},
-                                       {"value": value})
-                for key in delete_tags:
-                    gone = conn.execute(delete(table).where(table.c.model_id == row.id,
-                                                            table.c.key == key)).rowcount
-                    if not gone:
-                        raise NotFound(f"Registered model {name!r} has no tag {key!r}.")
+                self._change_tags(conn, t.registered_model_tags, "model_id", row.id,
+                                  set_tags, delete_tags, f"Registered model {name!r}")
 
         self.store._retrying(work)
+
+    def _change_tags(self, conn: Connection, table: Any, owner: str, owner_id: int,
+                     set_tags: dict[str, str] | None, delete_tags: Sequence[str],
+                     what: str) -> None:
+        """Upsert ``set_tags`` and remove ``delete_tags`` of one model or version."""
+        for key, value in (set_tags or {}).items():
+            self.store._upsert(conn, table, {owner: owner_id, "key": key}, {"value": value})
+        for key in delete_tags:
+            gone = conn.execute(delete(table).where(table.c[owner] == owner_id,
+                                                    table.c.key == key)).rowcount
+            if not gone:
+                raise NotFound(f"{what} has no tag {key!r}.")
 
     def _models(self, conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]:
         if not rows:
@@ -302,15 +307,8 @@ class SqlRegistryStore:
                     values["description"] = description
                 conn.execute(update(t.model_versions).where(t.model_versions.c.id == row.id)
                              .values(**values))
-                table = t.model_version_tags
-                for key, value in (set_tags or {}).items():
-                    self.store._upsert(conn, table, {"version_id": row.id, "key": key},
-                                       {"value": value})
-                for key in delete_tags:
-                    gone = conn.execute(delete(table).where(table.c.version_id == row.id,
-                                                            table.c.key == key)).rowcount
-                    if not gone:
-                        raise NotFound(f"Version {version} of {name!r} has no tag {key!r}.")
+                self._change_tags(conn, t.model_version_tags, "version_id", row.id,
+                                  set_tags, delete_tags, f"Version {version} of {name!r}")
 
         self.store._retrying(work)
 
