@@ -193,14 +193,15 @@ class RegistryPanel(w.VBox):
             f"name = {reg._access.quote(name)}", max_results=MAX_VERSIONS, client=self.client))
         self.pending = reg.transition_requests(name, client=self.client)
         self.history = reg.history_records(name, client=self.client)
-        self._metrics = {}
-        store = self.client.store
-        for v in self.versions:
-            if v.run_id and v.run_id not in self._metrics:
-                try:
-                    self._metrics[v.run_id] = dict(store.get_run(v.run_id).data.metrics)
-                except MLTrackError:
-                    self._metrics[v.run_id] = {}
+        # The source runs' metrics, in one search through the tracking service.
+        run_ids = sorted({v.run_id for v in self.versions if v.run_id})
+        self._metrics = {run_id: {} for run_id in run_ids}
+        for lo in range(0, len(run_ids), 500):
+            quoted = ", ".join(reg._access.quote(run_id) for run_id in run_ids[lo:lo + 500])
+            for run in self.client.search_runs(
+                    None, f"attributes.run_id IN ({quoted})", run_view_type="all",
+                    max_results=500):
+                self._metrics[run.info.run_id] = dict(run.data.metrics)
 
     def _on_model(self, _change: Any) -> None:
         self.cancel()
