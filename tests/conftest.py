@@ -69,6 +69,19 @@ def shots(tmp_path: Path) -> Path:
     return tmp_path / "screenshots"
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (CI=true) a skipped test is a failure: PostgreSQL, the browser, torch and
+    keras are all installed there, so nothing may be silently left out."""
+    if not os.environ.get("CI") or exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped:
+        reporter.write_line(f"CI: {len(skipped)} test(s) skipped; every test must run in CI.",
+                            red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 _pg = PostgresServer()
 
 
