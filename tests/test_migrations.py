@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from alembic.script import ScriptDirectory
 from jupyter_mltrack.errors import SchemaError
 from jupyter_mltrack.store import migrate, schema
 from jupyter_mltrack.store.sql import SqlStore, _make_engine
+from tests.processes import run_together
 
 MIGRATIONS = Path(migrate.__file__).parent / "migrations"
 
@@ -175,23 +174,8 @@ _OPENER = textwrap.dedent("""
 
 
 def _open_together(uri: str, folder: Path, n: int) -> list[str]:
-    script = folder / "opener.py"
-    script.write_text(_OPENER)
-    go = folder / "go"
-    procs = [subprocess.Popen([sys.executable, str(script), uri, str(go)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(n)]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        go.touch()
-        results = [proc.communicate(timeout=120) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-    for proc, (_, err) in zip(procs, results, strict=True):
-        assert proc.returncode == 0, err
+    results = run_together(_OPENER, [[uri]] * n, folder, timeout=120)
+    for _, err in results:
         assert err == "", err
     return [out.strip() for out, _ in results]
 

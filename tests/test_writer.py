@@ -27,6 +27,7 @@ from jupyter_mltrack.errors import WriteFailed
 from jupyter_mltrack.store import schema
 from jupyter_mltrack.store.sql import SqlStore
 from jupyter_mltrack.tracking.writer import BatchWriter
+from tests.processes import run_together
 
 
 def _wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
@@ -274,25 +275,9 @@ _WORKER = textwrap.dedent("""
 @pytest.mark.slow
 def test_concurrent_writer_processes_lose_nothing(tmp_path: Path, db_uri: str) -> None:
     workers, points = 8, 2_000
-    script = tmp_path / "worker.py"
-    script.write_text(_WORKER)
-    go = tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, str(script), db_uri, str(points), str(i),
-                               str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
-             for i in range(workers)]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready"
-        go.touch()
-        results = [proc.communicate(timeout=240) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-    for proc, (_, err) in zip(procs, results, strict=True):
-        assert proc.returncode == 0, err
+    results = run_together(_WORKER, [[db_uri, str(points), str(i)] for i in range(workers)],
+                           tmp_path)
+    for _, err in results:
         assert "locked" not in err and "Error" not in err, err
     store = SqlStore(db_uri, str(tmp_path / "artifacts"))
     try:
