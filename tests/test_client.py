@@ -92,10 +92,10 @@ def test_experiments(client: Client) -> None:
 
 def test_experiment_names_that_look_like_ids(client: Client) -> None:
     named_42 = client.create_experiment("42")
-    assert client._experiment_id("42") == named_42  # no experiment 42: the name
-    assert client._experiment_id(named_42) == named_42
+    assert client.resolve_experiment_id("42") == named_42  # no experiment 42: the name
+    assert client.resolve_experiment_id(named_42) == named_42
     with pytest.raises(ExperimentNotFound, match="create_experiment"):
-        client._experiment_id("nope")
+        client.resolve_experiment_id("nope")
 
 
 # -- runs ------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def test_quickstart_registers_and_promotes_the_best_of_its_ten_runs(
               if o.output_type == "error"]
     assert not errors, errors
     client = Client(str(tmp_path / ".mltrack"))
-    runs = client.search_runs(client._experiment_id("quickstart"),
+    runs = client.search_runs(client.resolve_experiment_id("quickstart"),
                               "attributes.run_name LIKE 'sgd-lr-%'",
                               order_by=["metrics.accuracy DESC"])
     assert len(runs) == 10

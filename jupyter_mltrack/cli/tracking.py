@@ -59,7 +59,7 @@ def experiments_create(ctx: click.Context, name: str, artifact_location: str | N
 def experiments_delete(ctx: click.Context, experiment: str) -> None:
     """Soft-delete EXPERIMENT (name or id) and its runs; `mltrack gc` removes them for good."""
     c = client_from(ctx)
-    exp_id = c._experiment_id(experiment)
+    exp_id = c.resolve_experiment_id(experiment)
     c.delete_experiment(exp_id)
     click.echo(f"Deleted experiment {experiment!r} (id {exp_id}).")
 
@@ -70,7 +70,7 @@ def experiments_delete(ctx: click.Context, experiment: str) -> None:
 def experiments_restore(ctx: click.Context, experiment: str) -> None:
     """Restore a deleted EXPERIMENT (name or id) and its runs."""
     c = client_from(ctx)
-    exp_id = c._experiment_id(experiment)
+    exp_id = c.resolve_experiment_id(experiment)
     c.restore_experiment(exp_id)
     click.echo(f"Restored experiment {experiment!r} (id {exp_id}).")
 
@@ -106,7 +106,7 @@ def runs_list(ctx: click.Context, experiment: tuple[str, ...], filter_string: st
               order_by: tuple[str, ...], max_results: int, deleted: bool, as_json: bool) -> None:
     """List runs, newest first."""
     c = client_from(ctx)
-    ids = [c._experiment_id(e) for e in experiment]
+    ids = [c.resolve_experiment_id(e) for e in experiment]
     page = c.search_runs(ids, filter_string, "deleted_only" if deleted else "active_only",
                          max_results, list(order_by) or None)
     rows = [_run_row(r) for r in page]

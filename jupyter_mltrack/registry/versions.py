@@ -208,7 +208,7 @@ def register_best(experiment: str, metric: str, mode: str = "max", filter: str |
     if not isinstance(metric, str) or not metric or "`" in metric:
         raise InvalidParameter(f"{metric!r} is not a metric key; pass e.g. 'accuracy'.")
     c = a.client_of(client)
-    experiment_id = c._experiment_id(experiment)
+    experiment_id = c.resolve_experiment_id(experiment)
     name = a.model_name(name or c.get_experiment(experiment_id).name)
     condition = f"metrics.`{metric}` IS NOT NULL AND attributes.status = 'FINISHED'"
     if filter:

@@ -111,8 +111,8 @@ class Client:
         self.store.set_experiment_tag(str(experiment_id), v.validate_key(key, "tag key"),
                                       v.tag_value(value))
 
-    def _experiment_id(self, experiment: str | None) -> str:
-        """An experiment id from an id or a name."""
+    def resolve_experiment_id(self, experiment: str | None) -> str:
+        """The id of an experiment given by id or by name; raises ExperimentNotFound."""
         if experiment is None:
             raise InvalidParameter("Name an experiment.")
         experiment = str(experiment)

@@ -310,7 +310,7 @@ def search_runs(experiment_ids: Sequence[str] | str | None = None,
         ids = [str(experiment_ids)] if isinstance(experiment_ids, (str, int)) else \
             [str(e) for e in experiment_ids]
     for name in experiment_names or ():
-        ids.append(c._experiment_id(name))
+        ids.append(c.resolve_experiment_id(name))
     if not ids and not search_all_experiments:
         ids = [_current_experiment_id()]
     if output_format == "pandas":
