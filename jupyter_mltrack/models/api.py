@@ -136,7 +136,7 @@ def log_model(model: Any, name: str = "model", signature: Any = "infer",
 
     client = client or fluent.client()
     if run_id is None:
-        run_id = fluent._run_id() if client is fluent.client() else None
+        run_id = fluent.current_run_id() if client is fluent.client() else None
     if run_id is None:
         raise InvalidParameter("Pass run_id= to log a model through a Client.")
     artifact_path = clean_artifact_path(name)

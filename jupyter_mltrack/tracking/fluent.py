@@ -202,70 +202,71 @@ def last_active_run() -> Run | None:
     return client().get_run(_last_run_id)
 
 
-def _run_id() -> str:
+def current_run_id() -> str:
+    """The active run's id; starts a run when none is active, as ``log_param`` does."""
     if _active:
         return _active[-1].info.run_id
     return start_run().info.run_id
 
 
 def log_param(key: str, value: Any) -> Any:
-    return client().log_param(_run_id(), key, value)
+    return client().log_param(current_run_id(), key, value)
 
 
 def log_params(params: dict[str, Any]) -> None:
-    client().log_params(_run_id(), params)
+    client().log_params(current_run_id(), params)
 
 
 def set_tag(key: str, value: Any) -> None:
-    client().set_tag(_run_id(), key, value)
+    client().set_tag(current_run_id(), key, value)
 
 
 def set_tags(tags: dict[str, Any]) -> None:
-    client().set_tags(_run_id(), tags)
+    client().set_tags(current_run_id(), tags)
 
 
 def log_metric(key: str, value: Any, step: int | None = None,
                timestamp: int | None = None, synchronous: bool = False) -> None:
     """Log one metric point to the active run (returns in microseconds; see flush())."""
     c = _client or client()
-    run_id = _active[-1].info.run_id if _active else _run_id()
+    run_id = _active[-1].info.run_id if _active else current_run_id()
     c.log_metric(run_id, key, value, step, timestamp, synchronous)
 
 
 def log_metrics(metrics: dict[str, Any], step: int | None = None,
                 timestamp: int | None = None, synchronous: bool = False) -> None:
-    client().log_metrics(_run_id(), metrics, step, timestamp, synchronous)
+    client().log_metrics(current_run_id(), metrics, step, timestamp, synchronous)
 
 
 def log_batch(metrics: Sequence[Metric] = (), params: dict[str, Any] | None = None,
               tags: dict[str, Any] | None = None) -> None:
-    client().log_batch(_run_id(), metrics, params, tags)
+    client().log_batch(current_run_id(), metrics, params, tags)
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    client().log_artifact(_run_id(), local_path, artifact_path)
+    client().log_artifact(current_run_id(), local_path, artifact_path)
 
 
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    client().log_artifacts(_run_id(), local_dir, artifact_path)
+    client().log_artifacts(current_run_id(), local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_file: str) -> None:
-    client().log_text(_run_id(), text, artifact_file)
+    client().log_text(current_run_id(), text, artifact_file)
 
 
 def log_dict(dictionary: dict[str, Any], artifact_file: str) -> None:
-    client().log_dict(_run_id(), dictionary, artifact_file)
+    client().log_dict(current_run_id(), dictionary, artifact_file)
 
 
 def log_figure(figure: Any, artifact_file: str) -> None:
-    client().log_figure(_run_id(), figure, artifact_file)
+    client().log_figure(current_run_id(), figure, artifact_file)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
     from ..artifacts import clean_artifact_path
 
-    uri = client().get_run(_run_id()).info.artifact_uri
+    uri = client().get_run(current_run_id()).info.artifact_uri
     rel = clean_artifact_path(artifact_path)
     return f"{uri}/{rel}" if rel else uri
 
