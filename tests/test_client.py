@@ -496,3 +496,14 @@ def test_client_basics(client: Client, tmp_path: Path) -> None:
     client.flush_check()
     assert Client(tmp_path / "folder").tracking_uri == \
         f"sqlite:///{(tmp_path / 'folder' / 'mltrack.db').resolve()}"
+
+
+def test_get_runs_fetches_several_runs_at_once(client) -> None:
+    exp = client.create_experiment("many")
+    ids = [client.create_run(exp, run_name=f"r{i}").info.run_id for i in range(3)]
+    client.log_metric(ids[1], "acc", 0.5)
+    client.delete_run(ids[2])
+    found = {r.info.run_id: r for r in client.get_runs([*ids, ids[0], "f" * 32])}
+    assert set(found) == set(ids)  # deleted runs too; unknown ids left out
+    assert found[ids[1]].data.metrics == {"acc": 0.5}
+    assert client.get_runs([]) == []

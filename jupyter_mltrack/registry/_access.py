@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter
 from ..store import registry_store
+from ..store.search import quote_literal
 from ..tracking.context import current_user
 
 if TYPE_CHECKING:
@@ -71,6 +72,4 @@ def comment_text(comment: Any) -> str | None:
     return comment or None
 
 
-def quote(text: str) -> str:
-    """``text`` as a string literal of the search grammar."""
-    return "'" + text.replace("'", "''") + "'"
+quote = quote_literal

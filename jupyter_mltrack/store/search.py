@@ -354,6 +354,11 @@ class _Parser:
         return OrderBy(field, ascending)
 
 
+def quote_literal(text: str) -> str:
+    """``text`` as a string literal of this grammar (quotes doubled), for building filters."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def parse_filter(text: str | None) -> Node | None:
     """Parse a filter string; ``None`` or blank means "everything"."""
     if text is None:

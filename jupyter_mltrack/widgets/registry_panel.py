@@ -18,6 +18,7 @@ import ipywidgets as w
 from .. import registry as reg
 from ..entities import ModelVersion, Stage, TransitionRequest
 from ..errors import MLTrackError
+from ..tracking import quote_literal
 from . import style
 from ._base import Html
 
@@ -190,18 +191,13 @@ class RegistryPanel(w.VBox):
         self.model = reg.get_registered_model(name, client=self.client)
         self.policy = reg.get_registry_policy(name, client=self.client)
         self.versions = list(reg.search_model_versions(
-            f"name = {reg._access.quote(name)}", max_results=MAX_VERSIONS, client=self.client))
+            f"name = {quote_literal(name)}", max_results=MAX_VERSIONS, client=self.client))
         self.pending = reg.transition_requests(name, client=self.client)
         self.history = reg.history_records(name, client=self.client)
-        # The source runs' metrics, in one search through the tracking service.
-        run_ids = sorted({v.run_id for v in self.versions if v.run_id})
+        run_ids = {v.run_id for v in self.versions if v.run_id}
         self._metrics = {run_id: {} for run_id in run_ids}
-        for lo in range(0, len(run_ids), 500):
-            quoted = ", ".join(reg._access.quote(run_id) for run_id in run_ids[lo:lo + 500])
-            for run in self.client.search_runs(
-                    None, f"attributes.run_id IN ({quoted})", run_view_type="all",
-                    max_results=500):
-                self._metrics[run.info.run_id] = dict(run.data.metrics)
+        for run in self.client.get_runs(list(run_ids)):
+            self._metrics[run.info.run_id] = dict(run.data.metrics)
 
     def _on_model(self, _change: Any) -> None:
         self.cancel()
