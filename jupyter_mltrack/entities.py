@@ -183,7 +183,7 @@ class PagedList:
     items: list[Any]
     next_page_token: str | None = None
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self.items)
 
     def __len__(self) -> int:

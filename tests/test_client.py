@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -507,3 +508,12 @@ def test_get_runs_fetches_several_runs_at_once(client) -> None:
     assert set(found) == set(ids)  # deleted runs too; unknown ids left out
     assert found[ids[1]].data.metrics == {"acc": 0.5}
     assert client.get_runs([]) == []
+
+
+def test_a_run_started_without_a_name_gets_a_readable_one(client: Client) -> None:
+    """Naming is the Client's policy: the store keeps the name it is given."""
+    exp = client.get_or_create_experiment("names")
+    names = {client.create_run(exp).info.run_name for _ in range(5)}
+    assert all(re.fullmatch(r"[a-z]+-[a-z]+-\d{3}", name) for name in names)
+    assert len(names) > 1
+    assert client.create_run(exp, run_name="chosen").info.run_name == "chosen"

@@ -14,7 +14,8 @@ from alembic.script import ScriptDirectory
 
 from jupyter_mltrack.errors import SchemaError
 from jupyter_mltrack.store import migrate, schema
-from jupyter_mltrack.store.sql import SqlStore, _make_engine
+from jupyter_mltrack.store.sql import SqlStore
+from jupyter_mltrack.store.sql_engine import make_engine as _make_engine
 from tests.processes import run_together
 
 MIGRATIONS = Path(migrate.__file__).parent / "migrations"

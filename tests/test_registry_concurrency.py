@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from jupyter_mltrack import registry as r
-from jupyter_mltrack.registry.transitions import holder_stack, holders_at
+from jupyter_mltrack.registry.rules import holder_stack, holders_at
 from tests.registry_helpers import as_user, experiment, rc, register_runs
 
 __all__ = ["as_user", "experiment", "rc"]

@@ -246,7 +246,7 @@ def test_register_best_picks_registers_once_and_promotes(rc, experiment, as_user
 
 def test_the_sql_registry_store_implements_the_protocol(rc) -> None:
     from jupyter_mltrack.store import registry_store
-    from jupyter_mltrack.store.base import RegistryStore
+    from jupyter_mltrack.store.protocols import RegistryStore
 
     store = registry_store(rc.store)
     assert isinstance(store, RegistryStore)

@@ -139,9 +139,9 @@ def test_concurrent_get_or_create_experiment(store: SqlStore) -> None:
 
 def test_run_lifecycle(store: SqlStore) -> None:
     exp = store.create_experiment("exp")
-    info = store.create_run(exp, None, 1234, "alice", tags={"a": "b"})
+    info = store.create_run(exp, "first", 1234, "alice", tags={"a": "b"})
     assert re.fullmatch(r"[0-9a-f]{32}", info.run_id)
-    assert re.fullmatch(r"[a-z]+-[a-z]+-\d{3}", info.run_name)
+    assert info.run_name == "first"
     assert info.status == "RUNNING"
     assert info.artifact_uri == f"{store.artifact_root}/{exp}/{info.run_id}/artifacts"
     run = store.get_run(info.run_id)

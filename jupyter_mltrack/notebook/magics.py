@@ -43,7 +43,7 @@ class TrackOptions:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise UsageError(f"%%track: {message}.\nUsage: {TRACK_USAGE}")
 
 

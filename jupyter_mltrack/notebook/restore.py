@@ -43,7 +43,7 @@ def find_run(ref: str) -> Run:
                                   filter_string=f"attributes.run_id LIKE '{quoted}%'",
                                   max_results=2)
         if len(runs) == 1:
-            return runs[0]  # type: ignore[no-any-return]
+            return runs[0]
         if len(runs) > 1:
             raise InvalidParameter(f"Several runs have ids starting with {ref!r}; "
                                    "give more characters.")
@@ -51,7 +51,7 @@ def find_run(ref: str) -> Run:
                               filter_string=f"attributes.run_name = '{quoted}'",
                               order_by=["attributes.start_time DESC"], max_results=1)
     if runs:
-        return runs[0]  # type: ignore[no-any-return]
+        return runs[0]
     raise RunNotFound(f"No run has the id, id prefix or name {ref!r}; "
                       "list recent runs with %mltrack runs.")
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import ModelVersion, TransitionRequest
 from ..errors import InvalidParameter, NotFound
-from ..store.base import AliasChange, RegistrySnapshot, RequestChange
+from ..store.changes import AliasChange, RegistrySnapshot, RequestChange
 from . import _access as a
 from .policies import check_gates, source_metrics
-from .transitions import live_version
+from .rules import live_version
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
@@ -66,8 +66,8 @@ def set_alias(name: str, alias: str, version: int | str, comment: str | None = N
 
     results = store.change_registry(name, plan, a.user())
     if opened:
-        return store.get_transition_request(results[0])  # type: ignore[no-any-return]
-    return store.get_model_version(name, number)  # type: ignore[no-any-return]
+        return store.get_transition_request(results[0])
+    return store.get_model_version(name, number)
 
 
 def delete_alias(name: str, alias: str, comment: str | None = None, *,
@@ -97,4 +97,4 @@ def get_model_version_by_alias(name: str, alias: str, *,
         known = ", ".join(sorted(model.aliases)) or "none"
         raise NotFound(f"Registered model {name!r} has no alias {alias!r} (its aliases: "
                        f"{known}); set one with set_alias({name!r}, {alias!r}, <version>).")
-    return store.get_model_version(name, model.aliases[alias])  # type: ignore[no-any-return]
+    return store.get_model_version(name, model.aliases[alias])

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import RequestStatus, Stage, TransitionRequest
 from ..errors import InvalidParameter, InvalidState, StageTransitionDenied
-from ..store.base import AliasChange, DecisionChange, RegistrySnapshot, RequestChange
+from ..store.changes import AliasChange, DecisionChange, RegistrySnapshot, RequestChange
 from . import _access as a
 from .aliases import alias_name
 from .policies import check_gates, source_metrics
 from .stages import refuse_duplicate
-from .transitions import check_approver, live_version, stage_changes
+from .rules import check_approver, live_version, stage_changes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,7 +43,7 @@ def request_transition(name: str, version: int | str, stage: str,
         return [RequestChange(number, kind, target, archive_existing, note)]
 
     request_id = store.change_registry(name, plan, a.user())[0]
-    return store.get_transition_request(request_id)  # type: ignore[no-any-return]
+    return store.get_transition_request(request_id)
 
 
 def _target(stage: str) -> tuple[str, str]:
@@ -90,7 +90,7 @@ def _decide(request_id: int | str, status: RequestStatus, comment: str | None,
         return changes
 
     store.change_registry(request.name, plan, user)
-    return store.get_transition_request(number)  # type: ignore[no-any-return]
+    return store.get_transition_request(number)
 
 
 def approve(request_id: int | str, comment: str | None = None, *,
@@ -117,7 +117,7 @@ def cancel_request(request_id: int | str, comment: str | None = None, *,
 
 def get_transition_request(request_id: int | str, *,
                            client: Client | None = None) -> TransitionRequest:
-    return a.store_of(client).get_transition_request(  # type: ignore[no-any-return]
+    return a.store_of(client).get_transition_request(
         _request_number(request_id))
 
 
@@ -132,7 +132,7 @@ def transition_requests(name: str | None = None, status: str | None = "PENDING",
                 f"Unknown request status {status!r}; use PENDING, APPROVED, REJECTED, "
                 "CANCELLED or None for all."
             ) from None
-    return a.store_of(client).transition_requests(  # type: ignore[no-any-return]
+    return a.store_of(client).transition_requests(
         None if name is None else a.model_name(name), status)
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import ModelVersion, RegistryPolicy, Stage
 from ..errors import InvalidParameter, StageTransitionDenied
-from ..store.base import PolicyChange, RegistrySnapshot
+from ..store.changes import PolicyChange, RegistrySnapshot
 from . import _access as a
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def set_registry_policy(name: str, require_approval_for: Iterable[str] | str | N
 
 def get_registry_policy(name: str, *, client: Client | None = None) -> RegistryPolicy | None:
     """The rules of a registered model, or None when it has none."""
-    return a.store_of(client).get_registry_policy(a.model_name(name))  # type: ignore
+    return a.store_of(client).get_registry_policy(a.model_name(name))
 
 
 def delete_registry_policy(name: str, *, client: Client | None = None) -> None:

@@ -17,14 +17,14 @@ def create_registered_model(name: str, tags: dict[str, Any] | None = None,
                             description: str | None = None, *,
                             client: Client | None = None) -> RegisteredModel:
     """Create an empty registered model (``register_model`` creates one when needed)."""
-    return a.store_of(client).create_registered_model(  # type: ignore[no-any-return]
+    return a.store_of(client).create_registered_model(
         a.model_name(name), a.user(), clean_tags(tags), description
     )
 
 
 def get_registered_model(name: str, *, client: Client | None = None) -> RegisteredModel:
     """A registered model with its tags, aliases and newest version in each stage."""
-    return a.store_of(client).get_registered_model(a.model_name(name))  # type: ignore
+    return a.store_of(client).get_registered_model(a.model_name(name))
 
 
 def search_registered_models(filter_string: str | None = None, max_results: int = 1000,
@@ -33,7 +33,7 @@ def search_registered_models(filter_string: str | None = None, max_results: int 
                              client: Client | None = None) -> PagedList:
     """Registered models matching a filter such as ``"name LIKE 'churn%'"`` or
     ``"tags.team = 'risk'"``, by name."""
-    return a.store_of(client).search_registered_models(  # type: ignore[no-any-return]
+    return a.store_of(client).search_registered_models(
         filter_string, max_results, _order(order_by), page_token
     )
 

@@ -26,7 +26,7 @@ def model_version_for(uri: str, client: Client | None = None) -> ModelVersion:
                 f"{uri}: version {parsed.version} of {name!r} is deleted; restore it with "
                 f"restore_model_version({name!r}, {parsed.version}) or use another version."
             )
-        return version  # type: ignore[no-any-return]
+        return version
     if parsed.alias is not None:
         from .aliases import get_model_version_by_alias
 
@@ -44,7 +44,7 @@ def model_version_for(uri: str, client: Client | None = None) -> ModelVersion:
                                        order_by=["version DESC"])
     if not len(page):
         raise ModelVersionNotFound(f"{uri}: {name!r} has no active versions.")
-    return page[0]  # type: ignore[no-any-return]
+    return page[0]
 
 
 def resolve_models_uri(uri: str, client: Client | None = None) -> str:

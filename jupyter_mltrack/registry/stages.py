@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import ModelVersion, Stage, TransitionRequest
 from ..errors import AlreadyExists
-from ..store.base import RegistrySnapshot, RequestChange
+from ..store.changes import RegistrySnapshot, RequestChange
 from . import _access as a
 from .policies import check_gates, source_metrics
-from .transitions import live_version, rollback_changes, stage_changes
+from .rules import live_version, rollback_changes, stage_changes
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
@@ -50,8 +50,8 @@ def transition_stage(name: str, version: int | str, stage: str,
 
     results = store.change_registry(name, plan, a.user())
     if opened:
-        return store.get_transition_request(results[0])  # type: ignore[no-any-return]
-    return store.get_model_version(name, number)  # type: ignore[no-any-return]
+        return store.get_transition_request(results[0])
+    return store.get_model_version(name, number)
 
 
 def promote(name: str, version: int | str, stage: str = "Production",
@@ -85,7 +85,7 @@ def rollback(name: str, stage: str = "Production", comment: str | None = None, *
 
     store = a.store_of(client)
     store.change_registry(name, plan, a.user())
-    return store.get_model_version(name, restored[0])  # type: ignore[no-any-return]
+    return store.get_model_version(name, restored[0])
 
 
 def refuse_duplicate(snapshot: RegistrySnapshot, number: int, kind: str, target: str) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import ModelVersion, PagedList, RequestStatus, Stage
 from ..errors import InvalidParameter, InvalidState, NotFound
-from ..store.base import AliasChange, DecisionChange, LifecycleChange, RegistrySnapshot
+from ..store.changes import AliasChange, DecisionChange, LifecycleChange, RegistrySnapshot
 from ..uris import parse_runs_uri
 from . import _access as a
 from .registered import _order, clean_tags
@@ -34,7 +34,7 @@ def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None
         )
     source, run_id = source_of(model_uri.strip(), client)
     check_is_model(source, client)
-    return a.store_of(client).create_model_version(  # type: ignore[no-any-return]
+    return a.store_of(client).create_model_version(
         name, source, run_id, a.user(), clean_tags(tags), description
     )
 
@@ -102,7 +102,7 @@ def check_is_model(source: str, client: Client | None) -> None:
 def get_model_version(name: str, version: int | str, *,
                       client: Client | None = None) -> ModelVersion:
     """One version of a registered model (deleted ones too: see ``.deleted``)."""
-    return a.store_of(client).get_model_version(  # type: ignore[no-any-return]
+    return a.store_of(client).get_model_version(
         a.model_name(name), a.version_number(version)
     )
 
@@ -122,7 +122,7 @@ def search_model_versions(filter_string: str | None = None, max_results: int = 1
                           client: Client | None = None) -> PagedList:
     """Versions matching a filter, e.g. ``"name = 'churn' and stage = 'Production'"``,
     ``"tags.validated = 'yes'"`` or ``"metrics.accuracy > 0.9"`` (of the source run)."""
-    return a.store_of(client).search_model_versions(  # type: ignore[no-any-return]
+    return a.store_of(client).search_model_versions(
         filter_string, max_results, _order(order_by), page_token, include_deleted
     )
 

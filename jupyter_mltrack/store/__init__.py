@@ -9,24 +9,42 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from ..errors import InvalidParameter
-from .base import MetricRow, TrackingStore
+from .changes import (
+    AliasChange,
+    DecisionChange,
+    LifecycleChange,
+    PolicyChange,
+    RegistryChange,
+    RegistryPlan,
+    RegistrySnapshot,
+    RequestChange,
+    StageChange,
+)
+from .protocols import HasRegistry, MetricRow, RegistryStore, TrackingStore
 
-__all__ = ["MetricRow", "TrackingStore", "open_store", "register_store", "registry_store"]
+__all__ = [
+    "AliasChange", "DecisionChange", "HasRegistry", "LifecycleChange", "MetricRow",
+    "PolicyChange", "RegistryChange", "RegistryPlan", "RegistrySnapshot", "RegistryStore",
+    "RequestChange", "StageChange", "StoreFactory", "TrackingStore", "close_stores",
+    "open_store", "register_store", "registry_store",
+]
 
-_FACTORIES: dict[str, Callable[[str, str | None], Any]] = {}
-_OPEN: dict[tuple[str, str | None], Any] = {}
+#: ``factory(uri, artifact_root)``: a backend's constructor.
+StoreFactory = Callable[[str, "str | None"], TrackingStore]
+
+_FACTORIES: dict[str, StoreFactory] = {}
+_OPEN: dict[tuple[str, str | None], TrackingStore] = {}
 _LOCK = threading.Lock()
 
 
-def register_store(scheme: str, factory: Callable[[str, str | None], Any]) -> None:
+def register_store(scheme: str, factory: StoreFactory) -> None:
     """Register ``factory(uri, artifact_root)`` as the store for URIs of ``scheme``."""
     _FACTORIES[scheme] = factory
 
 
-def _sql_store(uri: str, artifact_root: str | None) -> Any:
+def _sql_store(uri: str, artifact_root: str | None) -> TrackingStore:
     from .sql import SqlStore
 
     return SqlStore(uri, artifact_root)
@@ -36,7 +54,7 @@ for _scheme in ("sqlite", "postgresql"):
     register_store(_scheme, _sql_store)
 
 
-def open_store(uri: str, artifact_root: str | None = None) -> Any:
+def open_store(uri: str, artifact_root: str | None = None) -> TrackingStore:
     """The store for a resolved tracking URI; one instance per URI in a process."""
     key = (uri, artifact_root)
     store = _OPEN.get(key)
@@ -67,21 +85,14 @@ def close_stores() -> None:
         _OPEN.clear()
 
 
-def registry_store(tracking_store: Any) -> Any:
-    """The registry store of an open tracking store (a ``RegistryStore``).
+def registry_store(tracking_store: TrackingStore) -> RegistryStore:
+    """The registry store that goes with an open tracking store.
 
-    A backend that keeps the registry elsewhere gives its tracking store a
-    ``registry_store()`` method; the SQL store's registry shares its engine.
+    A backend offers a registry by implementing :class:`HasRegistry` (a
+    ``registry_store()`` method); the SQL store's registry shares its database.
     """
-    own = getattr(tracking_store, "registry_store", None)
-    if callable(own):
-        return own()
-    from .sql import SqlStore
-
-    if isinstance(tracking_store, SqlStore):
-        from .registry_sql import registry_for
-
-        return registry_for(tracking_store)
+    if isinstance(tracking_store, HasRegistry):
+        return tracking_store.registry_store()
     raise InvalidParameter(
         f"The store {tracking_store!r} has no model registry; use a SQLite or PostgreSQL "
         "tracking URI for the registry."

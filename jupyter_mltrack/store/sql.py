@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -19,7 +17,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..entities import (
     Experiment,
@@ -43,18 +41,18 @@ from ..errors import (
 )
 from ..uris import default_artifact_root
 from . import schema as t
-from .base import MetricRow
+from .database import Database, upsert
 from .migrate import ensure_schema
-from .sql_engine import is_locked, make_engine, safe_uri
+from .protocols import MetricRow
+from .sql_engine import safe_uri
 from .sql_metrics import chunk_rows, decode_history, latest_upsert_statement
-
-_make_engine = make_engine  # the name tests and tools used before the split
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .registry_sql import SqlRegistryStore
+
 DEFAULT_EXPERIMENT_NAME = "Default"
-_RETRIES = 8
 
 
 def now_ms() -> int:
@@ -78,8 +76,9 @@ class SqlStore:
     def __init__(self, uri: str, artifact_root: str | None = None):
         self.uri = uri
         self.artifact_root = artifact_root or default_artifact_root(uri)
-        self.engine = make_engine(uri)
-        self.dialect = self.engine.dialect.name
+        self.db = Database(uri)
+        self.engine = self.db.engine
+        self.dialect = self.db.dialect
         self._run_pk: dict[str, int] = {}
         self._pk_lock = threading.Lock()
         try:
@@ -88,7 +87,7 @@ class SqlStore:
             raise StoreError(
                 f"Cannot open the tracking store at {safe_uri(uri)}: {exc.orig}"
             ) from exc
-        self._insert_chunk_sql = self._driver_sql(
+        self._insert_chunk_sql = self.db.driver_sql(
             "INSERT INTO metric_chunks (run_id, key, n, min_step, max_step, steps, vals, "
             "timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
@@ -96,46 +95,6 @@ class SqlStore:
 
     def __repr__(self) -> str:
         return f"SqlStore({safe_uri(self.uri)!r})"
-
-    # -- transactions ------------------------------------------------------------------
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            yield conn
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction; SQLite takes the write lock up front (BEGIN IMMEDIATE)
-        so that two writers queue on the busy timeout instead of failing on upgrade."""
-        with self.engine.connect() as conn:
-            if self.dialect == "sqlite":
-                conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
-
-    def _retrying(self, fn: Any, *args: Any) -> Any:
-        """Run a write function, retrying when the database reports a lock or deadlock."""
-        delay = 0.05
-        for attempt in range(_RETRIES):
-            try:
-                return fn(*args)
-            except IntegrityError as exc:
-                # A concurrent transaction inserted the same key first (PostgreSQL runs
-                # writers side by side): run the work again; it re-reads and decides.
-                if attempt >= 2:
-                    raise StoreError(f"Write to {safe_uri(self.uri)} failed: {exc.orig}") from exc
-            except (OperationalError, DBAPIError) as exc:
-                if not is_locked(exc) or attempt == _RETRIES - 1:
-                    raise StoreError(f"Write to {safe_uri(self.uri)} failed: {exc.orig}") from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")
-
-    def _driver_sql(self, sql: str) -> str:
-        if self.engine.dialect.paramstyle in ("format", "pyformat"):
-            return sql.replace("?", "%s")
-        return sql
 
     # -- experiments -------------------------------------------------------------------
 
@@ -147,42 +106,41 @@ class SqlStore:
         if len(name) > t.MAX_NAME:
             raise InvalidParameter(f"Experiment name is longer than {t.MAX_NAME} characters.")
 
-        def work() -> str:
-            with self._write() as conn:
-                if conn.execute(
-                    select(t.experiments.c.experiment_id).where(t.experiments.c.name == name)
-                ).first():
-                    raise AlreadyExists(
-                        f"An experiment named {name!r} exists already; pick another name or "
-                        "use set_experiment() to reuse it."
-                    )
-                now = now_ms()
-                result = conn.execute(
-                    t.experiments.insert().values(
-                        name=name,
-                        artifact_location=artifact_location or "",
-                        lifecycle_stage=LifecycleStage.ACTIVE.value,
-                        creation_time=now,
-                        last_update_time=now,
-                    )
+        def work(conn: Connection) -> str:
+            if conn.execute(
+                select(t.experiments.c.experiment_id).where(t.experiments.c.name == name)
+            ).first():
+                raise AlreadyExists(
+                    f"An experiment named {name!r} exists already; pick another name or "
+                    "use set_experiment() to reuse it."
                 )
-                exp_id = result.inserted_primary_key[0]  # type: ignore[index]
-                if not artifact_location:
-                    conn.execute(
-                        update(t.experiments)
-                        .where(t.experiments.c.experiment_id == exp_id)
-                        .values(artifact_location=_join(self.artifact_root, str(exp_id)))
-                    )
-                if tags:
-                    conn.execute(
-                        t.experiment_tags.insert(),
-                        [{"experiment_id": exp_id, "key": k, "value": str(v)}
-                         for k, v in tags.items()],
-                    )
-                return str(exp_id)
+            now = now_ms()
+            result = conn.execute(
+                t.experiments.insert().values(
+                    name=name,
+                    artifact_location=artifact_location or "",
+                    lifecycle_stage=LifecycleStage.ACTIVE.value,
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+            exp_id = result.inserted_primary_key[0]  # type: ignore[index]
+            if not artifact_location:
+                conn.execute(
+                    update(t.experiments)
+                    .where(t.experiments.c.experiment_id == exp_id)
+                    .values(artifact_location=_join(self.artifact_root, str(exp_id)))
+                )
+            if tags:
+                conn.execute(
+                    t.experiment_tags.insert(),
+                    [{"experiment_id": exp_id, "key": k, "value": str(v)}
+                     for k, v in tags.items()],
+                )
+            return str(exp_id)
 
         try:
-            return self._retrying(work)
+            return self.db.execute_write_fn(work)
         except IntegrityError as exc:  # a concurrent creator won the race
             raise AlreadyExists(f"An experiment named {name!r} exists already.") from exc
 
@@ -231,54 +189,52 @@ class SqlStore:
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         exp_int = _experiment_int(experiment_id)
-        with self._read() as conn:
+        with self.db.read() as conn:
             found = self._experiments(conn, t.experiments.c.experiment_id == exp_int)
         if not found:
             raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
         return found[0]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        with self._read() as conn:
+        with self.db.read() as conn:
             found = self._experiments(conn, t.experiments.c.name == name)
         return found[0] if found else None
 
     def search_experiments(self, view_type: ViewType = ViewType.ACTIVE_ONLY) -> list[Experiment]:
-        with self._read() as conn:
+        with self.db.read() as conn:
             return self._experiments(conn, _lifecycle_clause(t.experiments, view_type))
 
     def set_experiment_lifecycle(self, experiment_id: str, deleted: bool) -> None:
         exp_int = _experiment_int(experiment_id)
         stage = LifecycleStage.DELETED if deleted else LifecycleStage.ACTIVE
 
-        def work() -> None:
-            with self._write() as conn:
-                result = conn.execute(
-                    update(t.experiments)
-                    .where(t.experiments.c.experiment_id == exp_int)
-                    .values(lifecycle_stage=stage.value, last_update_time=now_ms())
+        def work(conn: Connection) -> None:
+            result = conn.execute(
+                update(t.experiments)
+                .where(t.experiments.c.experiment_id == exp_int)
+                .values(lifecycle_stage=stage.value, last_update_time=now_ms())
+            )
+            if result.rowcount == 0:
+                raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.experiment_id == exp_int)
+                .values(
+                    lifecycle_stage=stage.value, deleted_time=now_ms() if deleted else None
                 )
-                if result.rowcount == 0:
-                    raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
-                conn.execute(
-                    update(t.runs)
-                    .where(t.runs.c.experiment_id == exp_int)
-                    .values(
-                        lifecycle_stage=stage.value, deleted_time=now_ms() if deleted else None
-                    )
-                )
+            )
 
-        self._retrying(work)
+        self.db.execute_write_fn(work)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         exp_int = _experiment_int(experiment_id)
         self.get_experiment(experiment_id)
 
-        def work() -> None:
-            with self._write() as conn:
-                self._upsert(conn, t.experiment_tags, {"experiment_id": exp_int, "key": key},
-                             {"value": value})
+        def work(conn: Connection) -> None:
+            upsert(conn, t.experiment_tags, {"experiment_id": exp_int, "key": key},
+                         {"value": value})
 
-        self._retrying(work)
+        self.db.execute_write_fn(work)
 
     # -- runs --------------------------------------------------------------------------
 
@@ -293,45 +249,44 @@ class SqlStore:
     ) -> RunInfo:
         exp_int = _experiment_int(experiment_id)
         run_id = uuid.uuid4().hex
-        name = run_name or _random_name()
-        def work() -> tuple[int, str]:
-            with self._write() as conn:
-                exp = conn.execute(
-                    select(t.experiments.c.name, t.experiments.c.artifact_location,
-                           t.experiments.c.lifecycle_stage)
-                    .where(t.experiments.c.experiment_id == exp_int)
-                ).first()
-                if exp is None:
-                    raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
-                if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
-                    raise InvalidState(
-                        f"Experiment {exp.name!r} is deleted; restore it or log to another one."
-                    )
-                artifact_uri = _join(exp.artifact_location, run_id, "artifacts")
-                if parent_run_id is not None:
-                    self._pk(conn, parent_run_id)
-                pk = conn.execute(  # type: ignore[index]
-                    t.runs.insert().values(
-                        run_uuid=run_id,
-                        experiment_id=int(experiment_id),
-                        name=name,
-                        status=RunStatus.RUNNING.value,
-                        start_time=start_time,
-                        lifecycle_stage=LifecycleStage.ACTIVE.value,
-                        user_id=user_id or "",
-                        artifact_uri=artifact_uri,
-                        parent_run_uuid=parent_run_id,
-                        heartbeat=now_ms(),
-                    )
-                ).inserted_primary_key[0]
-                if tags:
-                    conn.execute(
-                        t.tags.insert(),
-                        [{"run_id": pk, "key": k, "value": v} for k, v in tags.items()],
-                    )
-                return int(pk), artifact_uri
+        name = run_name or ""
+        def work(conn: Connection) -> tuple[int, str]:
+            exp = conn.execute(
+                select(t.experiments.c.name, t.experiments.c.artifact_location,
+                       t.experiments.c.lifecycle_stage)
+                .where(t.experiments.c.experiment_id == exp_int)
+            ).first()
+            if exp is None:
+                raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
+            if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidState(
+                    f"Experiment {exp.name!r} is deleted; restore it or log to another one."
+                )
+            artifact_uri = _join(exp.artifact_location, run_id, "artifacts")
+            if parent_run_id is not None:
+                self._pk(conn, parent_run_id)
+            pk = conn.execute(  # type: ignore[index]
+                t.runs.insert().values(
+                    run_uuid=run_id,
+                    experiment_id=int(experiment_id),
+                    name=name,
+                    status=RunStatus.RUNNING.value,
+                    start_time=start_time,
+                    lifecycle_stage=LifecycleStage.ACTIVE.value,
+                    user_id=user_id or "",
+                    artifact_uri=artifact_uri,
+                    parent_run_uuid=parent_run_id,
+                    heartbeat=now_ms(),
+                )
+            ).inserted_primary_key[0]
+            if tags:
+                conn.execute(
+                    t.tags.insert(),
+                    [{"run_id": pk, "key": k, "value": v} for k, v in tags.items()],
+                )
+            return int(pk), artifact_uri
 
-        pk, artifact_uri = self._retrying(work)
+        pk, artifact_uri = self.db.execute_write_fn(work)
         with self._pk_lock:
             self._run_pk[run_id] = pk
         return RunInfo(
@@ -400,34 +355,32 @@ class SqlStore:
             values["end_time"] = None
             values["heartbeat"] = now_ms()
 
-        def work() -> None:
-            with self._write() as conn:
-                pk = self._pk(conn, run_id)
-                if values:
-                    conn.execute(update(t.runs).where(t.runs.c.id == pk).values(**values))
+        def work(conn: Connection) -> None:
+            pk = self._pk(conn, run_id)
+            if values:
+                conn.execute(update(t.runs).where(t.runs.c.id == pk).values(**values))
 
-        self._retrying(work)
+        self.db.execute_write_fn(work)
 
     def set_run_lifecycle(self, run_id: str, deleted: bool) -> None:
-        def work() -> None:
-            with self._write() as conn:
-                pk = self._pk(conn, run_id)
-                conn.execute(
-                    update(t.runs)
-                    .where(t.runs.c.id == pk)
-                    .values(
-                        lifecycle_stage=(LifecycleStage.DELETED if deleted
-                                         else LifecycleStage.ACTIVE).value,
-                        deleted_time=now_ms() if deleted else None,
-                    )
+        def work(conn: Connection) -> None:
+            pk = self._pk(conn, run_id)
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.id == pk)
+                .values(
+                    lifecycle_stage=(LifecycleStage.DELETED if deleted
+                                     else LifecycleStage.ACTIVE).value,
+                    deleted_time=now_ms() if deleted else None,
                 )
+            )
 
-        self._retrying(work)
+        self.db.execute_write_fn(work)
 
     def get_run(self, run_id: str) -> Run:
         from .sql_search import load_runs
 
-        with self._read() as conn:
+        with self.db.read() as conn:
             pk = self._pk(conn, run_id)
             found = load_runs(conn, [pk])
         if not found:
@@ -439,38 +392,36 @@ class SqlStore:
         if not ids:
             return
 
-        def work() -> None:
-            with self._write() as conn:
-                conn.execute(
-                    update(t.runs)
-                    .where(t.runs.c.run_uuid.in_(ids), t.runs.c.status == RunStatus.RUNNING.value)
-                    .values(heartbeat=now)
-                )
+        def work(conn: Connection) -> None:
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.run_uuid.in_(ids), t.runs.c.status == RunStatus.RUNNING.value)
+                .values(heartbeat=now)
+            )
 
-        self._retrying(work)
+        self.db.execute_write_fn(work)
 
     def mark_stale_runs(self, cutoff: int) -> list[str]:
         stale_where = and_(
             t.runs.c.status == RunStatus.RUNNING.value, t.runs.c.heartbeat < cutoff
         )
-        with self._read() as conn:
+        with self.db.read() as conn:
             if conn.execute(select(t.runs.c.id).where(stale_where).limit(1)).first() is None:
                 return []
 
-        def work() -> list[str]:
-            with self._write() as conn:
-                rows = conn.execute(
-                    select(t.runs.c.id, t.runs.c.run_uuid, t.runs.c.heartbeat).where(stale_where)
-                ).all()
-                for row in rows:
-                    conn.execute(
-                        update(t.runs)
-                        .where(t.runs.c.id == row.id)
-                        .values(status=RunStatus.KILLED.value, end_time=row.heartbeat)
-                    )
-                return [row.run_uuid for row in rows]
+        def work(conn: Connection) -> list[str]:
+            rows = conn.execute(
+                select(t.runs.c.id, t.runs.c.run_uuid, t.runs.c.heartbeat).where(stale_where)
+            ).all()
+            for row in rows:
+                conn.execute(
+                    update(t.runs)
+                    .where(t.runs.c.id == row.id)
+                    .values(status=RunStatus.KILLED.value, end_time=row.heartbeat)
+                )
+            return [row.run_uuid for row in rows]
 
-        return list(self._retrying(work))
+        return list(self.db.execute_write_fn(work))
 
     def deleted_runs(self, older_than: int | None = None) -> list[RunInfo]:
         from .sql_search import run_info
@@ -478,7 +429,7 @@ class SqlStore:
         where = t.runs.c.lifecycle_stage == LifecycleStage.DELETED.value
         if older_than is not None:
             where = and_(where, t.runs.c.deleted_time <= older_than)
-        with self._read() as conn:
+        with self.db.read() as conn:
             return [run_info(r) for r in conn.execute(select(t.runs).where(where)).all()]
 
     def purge_runs(self, run_ids: Sequence[str]) -> None:
@@ -486,25 +437,18 @@ class SqlStore:
         if not ids:
             return
 
-        def work() -> None:
-            with self._write() as conn:
-                pks = select(t.runs.c.id).where(t.runs.c.run_uuid.in_(ids))
-                for table in (t.metric_chunks, t.latest_metrics, t.params, t.tags):
-                    conn.execute(delete(table).where(table.c.run_id.in_(pks)))
-                conn.execute(delete(t.runs).where(t.runs.c.run_uuid.in_(ids)))
+        def work(conn: Connection) -> None:
+            pks = select(t.runs.c.id).where(t.runs.c.run_uuid.in_(ids))
+            for table in (t.metric_chunks, t.latest_metrics, t.params, t.tags):
+                conn.execute(delete(table).where(table.c.run_id.in_(pks)))
+            conn.execute(delete(t.runs).where(t.runs.c.run_uuid.in_(ids)))
 
-        self._retrying(work)
+        self.db.execute_write_fn(work)
         with self._pk_lock:
             for run_id in ids:
                 self._run_pk.pop(run_id, None)
 
     # -- params, tags, metrics ---------------------------------------------------------
-
-    def _upsert(self, conn: Connection, table: Any, keys: dict[str, Any],
-                values: dict[str, Any]) -> None:
-        where = and_(*(table.c[k] == v for k, v in keys.items()))
-        if conn.execute(update(table).where(where).values(**values)).rowcount == 0:
-            conn.execute(table.insert().values(**keys, **values))
 
     def log_batch(
         self,
@@ -513,30 +457,28 @@ class SqlStore:
         params: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
     ) -> None:
-        def work() -> None:
-            with self._write() as conn:
-                pk = self._check_active(conn, run_id)
-                if params:
-                    self._insert_params(conn, pk, run_id, params)
-                for key, value in (tags or {}).items():
-                    self._upsert(conn, t.tags, {"run_id": pk, "key": key}, {"value": value})
-                if metrics:
-                    self._write_metric_rows(
-                        conn, [(pk, m.key, m.value, m.step, m.timestamp) for m in metrics]
-                    )
+        def work(conn: Connection) -> None:
+            pk = self._check_active(conn, run_id)
+            if params:
+                self._insert_params(conn, pk, run_id, params)
+            for key, value in (tags or {}).items():
+                upsert(conn, t.tags, {"run_id": pk, "key": key}, {"value": value})
+            if metrics:
+                self._write_metric_rows(
+                    conn, [(pk, m.key, m.value, m.step, m.timestamp) for m in metrics]
+                )
 
-        self._retrying(work)
+        self.db.execute_write_fn(work)
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        def work() -> None:
-            with self._write() as conn:
-                pk = self._check_active(conn, run_id)
-                result = conn.execute(delete(t.tags).where(t.tags.c.run_id == pk,
-                                                           t.tags.c.key == key))
-                if result.rowcount == 0:
-                    raise NotFound(f"Run {run_id} has no tag {key!r}.")
+        def work(conn: Connection) -> None:
+            pk = self._check_active(conn, run_id)
+            result = conn.execute(delete(t.tags).where(t.tags.c.run_id == pk,
+                                                       t.tags.c.key == key))
+            if result.rowcount == 0:
+                raise NotFound(f"Run {run_id} has no tag {key!r}.")
 
-        self._retrying(work)
+        self.db.execute_write_fn(work)
 
     def _insert_params(self, conn: Connection, pk: int, run_id: str,
                        params: dict[str, str]) -> None:
@@ -566,15 +508,14 @@ class SqlStore:
         if not rows:
             return
 
-        def work() -> None:
-            with self._write() as conn:
-                pks = self._pks(conn, (r[0] for r in rows))
-                self._write_metric_rows(
-                    conn, [(pks[r[0]], r[1], r[2], r[3], r[4]) for r in rows]
-                )
+        def work(conn: Connection) -> None:
+            pks = self._pks(conn, (r[0] for r in rows))
+            self._write_metric_rows(
+                conn, [(pks[r[0]], r[1], r[2], r[3], r[4]) for r in rows]
+            )
 
         try:
-            self._retrying(work)
+            self.db.execute_write_fn(work)
         except StoreError as exc:
             if not isinstance(exc.__cause__, IntegrityError):
                 raise
@@ -583,7 +524,7 @@ class SqlStore:
             with self._pk_lock:
                 for row in rows:
                     self._run_pk.pop(row[0], None)
-            self._retrying(work)
+            self.db.execute_write_fn(work)
 
     def get_metric_history(self, run_id: str, key: str, min_step: int | None = None
                            ) -> pd.DataFrame:
@@ -593,13 +534,13 @@ class SqlStore:
         """
         sql = ("SELECT steps, vals, timestamps FROM metric_chunks WHERE run_id = ? AND "
                "key = ?")
-        with self._read() as conn:
+        with self.db.read() as conn:
             pk = self._pk(conn, run_id)
             args: tuple[Any, ...] = (pk, key)
             if min_step is not None:
                 sql += " AND max_step >= ?"
                 args += (int(min_step),)
-            chunks = conn.exec_driver_sql(self._driver_sql(sql + " ORDER BY id"), args).fetchall()
+            chunks = conn.exec_driver_sql(self.db.driver_sql(sql + " ORDER BY id"), args).fetchall()
         return decode_history(chunks, min_step)
 
     def _write_metric_rows(self, conn: Connection, rows: list[tuple[int, str, float, int, int]]
@@ -609,7 +550,7 @@ class SqlStore:
         conn.execute(self._upsert_latest, latest)
 
     def metric_keys(self, run_id: str) -> list[str]:
-        with self._read() as conn:
+        with self.db.read() as conn:
             pk = self._pk(conn, run_id)
             rows = conn.execute(
                 select(t.latest_metrics.c.key).where(t.latest_metrics.c.run_id == pk)
@@ -630,7 +571,7 @@ class SqlStore:
     ) -> PagedList:
         from .sql_search import load_runs, page_of_runs
 
-        with self._read() as conn:
+        with self.db.read() as conn:
             page, token = page_of_runs(conn, experiment_ids, filter_string, view_type,
                                        max_results, order_by, page_token)
             return PagedList(load_runs(conn, page), token)
@@ -646,21 +587,27 @@ class SqlStore:
     ) -> tuple[pd.DataFrame, str | None]:
         from .sql_search import load_frame, page_of_runs
 
-        with self._read() as conn:
+        with self.db.read() as conn:
             page, token = page_of_runs(conn, experiment_ids, filter_string, view_type,
                                        max_results, order_by, page_token)
             return load_frame(conn, page), token
 
     def count_runs(self, experiment_ids: Sequence[str]) -> int:
-        with self._read() as conn:
+        with self.db.read() as conn:
             return int(conn.execute(
                 select(func.count()).select_from(t.runs).where(
                     t.runs.c.experiment_id.in_([_experiment_int(e) for e in experiment_ids])
                 )
             ).scalar_one())
 
+    def registry_store(self) -> SqlRegistryStore:
+        """The model registry in the same database (a ``RegistryStore``)."""
+        from .registry_sql import registry_for
+
+        return registry_for(self)
+
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.close()
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -687,19 +634,3 @@ def _lifecycle_clause(table: Any, view_type: ViewType) -> Any:
 
 def _join(root: str, *parts: str) -> str:
     return root.rstrip("/") + "/" + "/".join(parts)
-
-
-_ADJECTIVES = ("bold", "brisk", "calm", "clever", "eager", "gentle", "keen", "lucid", "merry",
-               "nimble", "quiet", "rapid", "sharp", "steady", "sunny", "swift", "tidy", "vivid",
-               "warm", "wise")
-_NOUNS = ("badger", "bear", "crane", "dolphin", "falcon", "fox", "gecko", "heron", "ibis",
-          "koala", "lark", "lynx", "mole", "otter", "owl", "panda", "raven", "seal", "swan",
-          "wren")
-
-
-def _random_name() -> str:
-    rnd = int.from_bytes(os.urandom(4), "big")
-    return (f"{_ADJECTIVES[rnd % len(_ADJECTIVES)]}-{_NOUNS[(rnd >> 8) % len(_NOUNS)]}-"
-            f"{(rnd >> 16) % 1000:03d}")
-
-

@@ -23,7 +23,7 @@ from ..entities import (
     ViewType,
 )
 from ..errors import ExperimentNotFound, InvalidParameter, InvalidState, RunNotFound
-from ..store import open_store
+from ..store import TrackingStore, open_store
 from ..uris import resolve_tracking_uri
 from . import validation as v
 from .context import current_user
@@ -40,7 +40,7 @@ _writers: dict[int, BatchWriter] = {}
 _writers_lock = threading.Lock()
 
 
-def _writer_for(store: Any) -> BatchWriter:
+def _writer_for(store: TrackingStore) -> BatchWriter:
     writer = _writers.get(id(store))
     if writer is None:
         with _writers_lock:
@@ -54,6 +54,21 @@ def _now() -> int:
     return time.time_ns() // 1_000_000
 
 
+_ADJECTIVES = ("bold", "brisk", "calm", "clever", "eager", "gentle", "keen", "lucid", "merry",
+               "nimble", "quiet", "rapid", "sharp", "steady", "sunny", "swift", "tidy", "vivid",
+               "warm", "wise")
+_NOUNS = ("badger", "bear", "crane", "dolphin", "falcon", "fox", "gecko", "heron", "ibis",
+          "koala", "lark", "lynx", "mole", "otter", "owl", "panda", "raven", "seal", "swan",
+          "wren")
+
+
+def random_run_name() -> str:
+    """A readable name for a run started without one, such as ``swift-otter-042``."""
+    rnd = int.from_bytes(os.urandom(4), "big")
+    return (f"{_ADJECTIVES[rnd % len(_ADJECTIVES)]}-{_NOUNS[(rnd >> 8) % len(_NOUNS)]}-"
+            f"{(rnd >> 16) % 1000:03d}")
+
+
 class Client:
     """Talks to one tracking store. Cheap to create: stores are shared per URI."""
 
@@ -61,7 +76,7 @@ class Client:
                  artifact_root: str | None = None):
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self._artifact_root = artifact_root
-        self._store: Any = None
+        self._store: TrackingStore | None = None
         self._known_runs: set[str] = set()
         self._auto_step: dict[tuple[str, str], int] = {}
         self._last_stale_check = 0.0
@@ -70,7 +85,8 @@ class Client:
         return f"Client({self.tracking_uri!r})"
 
     @property
-    def store(self) -> Any:
+    def store(self) -> TrackingStore:
+        """The tracking store behind this client (opened on first use)."""
         if self._store is None:
             self._store = open_store(self.tracking_uri, self._artifact_root)
         return self._store
@@ -88,10 +104,10 @@ class Client:
         return str(self.store.create_experiment(name, artifact_location, clean_tags))
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        return self.store.get_experiment(str(experiment_id))  # type: ignore[no-any-return]
+        return self.store.get_experiment(str(experiment_id))
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        return self.store.get_experiment_by_name(name)  # type: ignore[no-any-return]
+        return self.store.get_experiment_by_name(name)
 
     def get_or_create_experiment(self, name: str) -> str:
         v.name_value(name, "experiment name")
@@ -99,7 +115,7 @@ class Client:
 
     def search_experiments(self, view_type: ViewType | str = ViewType.ACTIVE_ONLY
                            ) -> list[Experiment]:
-        return self.store.search_experiments(ViewType.parse(view_type))  # type: ignore
+        return self.store.search_experiments(ViewType.parse(view_type))
 
     def delete_experiment(self, experiment_id: str) -> None:
         self.store.set_experiment_lifecycle(str(experiment_id), deleted=True)
@@ -141,7 +157,7 @@ class Client:
         clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
         user = clean_tags.get("mltrack.user") or current_user()
         info = self.store.create_run(
-            str(experiment_id), run_name, start_time or _now(), user,
+            str(experiment_id), run_name or random_run_name(), start_time or _now(), user,
             parent_run_id=parent_run_id, tags=clean_tags,
         )
         self._known_runs.add(info.run_id)
@@ -177,7 +193,7 @@ class Client:
     def get_run(self, run_id: str) -> Run:
         self.flush()  # read what this process logged, like get_metric_history does
         self._mark_stale()
-        return self.store.get_run(_run_id(run_id))  # type: ignore[no-any-return]
+        return self.store.get_run(_run_id(run_id))
 
     def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
         """Several runs by id, with few queries; ids that do not exist are left out."""
@@ -205,7 +221,7 @@ class Client:
         """Runs matching a filter, as Run objects (one page)."""
         self.flush()
         self._mark_stale()
-        return self.store.search_runs(  # type: ignore[no-any-return]
+        return self.store.search_runs(
             _ids(experiment_ids), filter_string, ViewType.parse(run_view_type), max_results,
             _order(order_by), page_token,
         )
@@ -219,7 +235,7 @@ class Client:
         """Runs matching a filter, as a wide DataFrame, and the next page token."""
         self.flush()
         self._mark_stale()
-        return self.store.search_runs_frame(  # type: ignore[no-any-return]
+        return self.store.search_runs_frame(
             _ids(experiment_ids), filter_string, ViewType.parse(run_view_type), max_results,
             _order(order_by), page_token,
         )
@@ -233,7 +249,7 @@ class Client:
     def mark_stale_runs(self, stale_after: float | None = None) -> list[str]:
         """Mark RUNNING runs without a heartbeat for ``stale_after`` seconds KILLED."""
         seconds = STALE_AFTER if stale_after is None else stale_after
-        return self.store.mark_stale_runs(_now() - int(seconds * 1000))  # type: ignore
+        return self.store.mark_stale_runs(_now() - int(seconds * 1000))
 
     # -- params, tags, metrics ---------------------------------------------------------
 
@@ -358,8 +374,8 @@ class Client:
         """
         self.flush()
         if min_step is None:
-            return self.store.get_metric_history(_run_id(run_id), key)  # type: ignore
-        return self.store.get_metric_history(  # type: ignore[no-any-return]
+            return self.store.get_metric_history(_run_id(run_id), key)
+        return self.store.get_metric_history(
             _run_id(run_id), key, min_step=int(min_step))
 
     def flush(self) -> None:
@@ -408,15 +424,15 @@ class Client:
         self._repo(run_id).write_bytes(artifact_file, _figure_bytes(figure, artifact_file))
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        return self._repo(run_id).list(clean_artifact_path(path))  # type: ignore
+        return self._repo(run_id).list(clean_artifact_path(path))
 
     def download_artifacts(self, run_id: str, path: str = "",
                            dst_path: str | os.PathLike[str] | None = None) -> str:
         dst = dst_path or tempfile.mkdtemp(prefix="mltrack-")
-        return self._repo(run_id).download(path, dst)  # type: ignore[no-any-return]
+        return self._repo(run_id).download(path, dst)
 
     def read_artifact(self, run_id: str, artifact_file: str) -> bytes:
-        return self._repo(run_id).read_bytes(artifact_file)  # type: ignore[no-any-return]
+        return self._repo(run_id).read_bytes(artifact_file)
 
     # -- maintenance -------------------------------------------------------------------
 
@@ -475,9 +491,9 @@ def _figure_bytes(figure: Any, artifact_file: str) -> bytes:
     module = type(figure).__module__
     if module.startswith("altair"):
         if suffix == "json":
-            return figure.to_json().encode()  # type: ignore[no-any-return]
+            return figure.to_json().encode()
         if suffix == "html":
-            return figure.to_html(inline=True).encode()  # type: ignore[no-any-return]
+            return figure.to_html(inline=True).encode()
         if suffix in ("png", "svg", "pdf"):
             buffer = io.BytesIO() if suffix != "svg" else io.StringIO()
             figure.save(buffer, format=suffix)

@@ -38,7 +38,7 @@ _valid_keys: set[str] = set()
 def validate_key(key: Any, what: str = "key") -> str:
     """Return ``key`` when it is a valid key, else raise with a fix."""
     if key.__class__ is str and key in _valid_keys:
-        return key  # type: ignore[no-any-return]
+        return key
     if not isinstance(key, str):
         raise InvalidParameter(f"A {what} must be a string, not {type(key).__name__} ({key!r}).")
     if not key:
@@ -91,7 +91,7 @@ def tag_value(value: Any) -> str:
 
 def metric_value(key: str, value: Any) -> float:
     if value.__class__ is float:
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, (str, bytes)) or value is None:
         raise InvalidParameter(
             f"Metric {key!r} got {value!r}; metrics are numbers. Log text as a tag or param."
@@ -106,7 +106,7 @@ def metric_value(key: str, value: Any) -> float:
 
 def step_value(step: Any) -> int:
     if step.__class__ is int and -_INT64 <= step < _INT64:
-        return step  # type: ignore[no-any-return]
+        return step
     if isinstance(step, bool) or not hasattr(step, "__index__"):
         if isinstance(step, float) and step.is_integer():
             step = int(step)
@@ -120,7 +120,7 @@ def step_value(step: Any) -> int:
 
 def timestamp_value(timestamp: Any) -> int:
     if timestamp.__class__ is int:
-        return timestamp  # type: ignore[no-any-return]
+        return timestamp
     if isinstance(timestamp, float) and math.isfinite(timestamp):
         return int(timestamp)
     if hasattr(timestamp, "__index__") and not isinstance(timestamp, bool):

@@ -21,7 +21,7 @@ from collections import deque
 from typing import Any
 
 from ..errors import MLTrackError, RunNotFound, WriteFailed
-from ..store.base import MetricRow
+from ..store.protocols import MetricRow
 
 DEFAULT_INTERVAL = float(os.environ.get("MLTRACK_FLUSH_INTERVAL", "0.2"))
 HEARTBEAT_INTERVAL = float(os.environ.get("MLTRACK_HEARTBEAT_INTERVAL", "10"))

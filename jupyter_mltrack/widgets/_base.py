@@ -171,7 +171,7 @@ def _chart_view_class() -> Any:
     if _chart_class is None:
         import altair as alt
 
-        class ChartView(alt.JupyterChart):  # type: ignore[misc, name-defined]
+        class ChartView(alt.JupyterChart):
             _esm = _LOADER_ESM
             _library = traitlets.Instance(VegaLibrary, allow_none=True).tag(
                 sync=True, **widget_serialization)

@@ -233,7 +233,7 @@ class CompareWidget(w.VBox):
 
     @property
     def filter(self) -> str:
-        return self.filter_box.value  # type: ignore[no-any-return]
+        return self.filter_box.value
 
     @filter.setter
     def filter(self, text: str) -> None:
@@ -257,7 +257,7 @@ class CompareWidget(w.VBox):
 
     @property
     def metric(self) -> str | None:
-        return self.metric_picker.value  # type: ignore[no-any-return]
+        return self.metric_picker.value
 
     @metric.setter
     def metric(self, key: str) -> None:
@@ -294,7 +294,7 @@ class CompareWidget(w.VBox):
         data = super()._repr_mimebundle_(**kwargs)
         if data is not None:
             data["text/html"] = static_html(self)
-        return data  # type: ignore[no-any-return]
+        return data
 
     def close(self) -> None:
         live = getattr(self, "_live", None)

@@ -123,7 +123,7 @@ class RunView(w.VBox):
         data = super()._repr_mimebundle_(**kwargs)
         if data is not None:
             data["text/html"] = static_html(self)
-        return data  # type: ignore[no-any-return]
+        return data
 
 
 def header_html(client: Client, run: Run) -> str:

@@ -1,7 +1,7 @@
 """The registry's rules as pure functions: a snapshot of a model in, changes out.
 
 The store applies what these return under the model's lock (see
-``store.base.RegistrySnapshot``), so every rule here sees a consistent state
+``store.changes.RegistrySnapshot``), so every rule here sees a consistent state
 and two clients acting at once are serialised.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from ..entities import ModelVersion, RegistryPolicy, Stage, StageTransition
 from ..errors import InvalidState, ModelVersionNotFound, StageTransitionDenied
-from ..store.base import RegistryChange, RegistrySnapshot, StageChange
+from ..store.changes import RegistryChange, RegistrySnapshot, StageChange
 
 
 def live_version(snapshot: RegistrySnapshot, number: int) -> ModelVersion:

@@ -1,15 +1,16 @@
-"""The narrow interface every tracking store implements.
+"""The narrow interfaces every store implements.
 
 Services (``tracking/``, ``registry/``) talk to a store only through these
-protocols, so a new backend (the team server's REST store, say) implements
-this file and nothing else.
+protocols, so a new backend (the team server's REST store, say) implements this
+file and nothing else: :class:`TrackingStore` for experiments and runs,
+:class:`RegistryStore` for the model registry, and :class:`HasRegistry` for a
+tracking store that can hand out the registry that goes with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..entities import (
     Experiment,
@@ -24,6 +25,7 @@ from ..entities import (
     TransitionRequest,
     ViewType,
 )
+from .changes import RegistryPlan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +46,13 @@ class TrackingStore(Protocol):
     ) -> str:
         """Create an experiment and return its id."""
 
+    def get_or_create_experiment(self, name: str) -> str:
+        """The id of the experiment with that name, created when missing; raises
+        InvalidState when it is deleted."""
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        """Set (or overwrite) one tag of an experiment."""
+
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with that id; raises ExperimentNotFound."""
 
@@ -59,13 +68,14 @@ class TrackingStore(Protocol):
     def create_run(
         self,
         experiment_id: str,
-        run_name: str | None,
+        run_name: str,
         start_time: int,
         user_id: str,
         parent_run_id: str | None = None,
         tags: dict[str, str] | None = None,
     ) -> RunInfo:
-        """Create a RUNNING run."""
+        """Create a RUNNING run (the caller names it; the Client picks a name when the
+        user gave none)."""
 
     def update_run(
         self,
@@ -90,6 +100,9 @@ class TrackingStore(Protocol):
         tags: dict[str, str] | None = None,
     ) -> None:
         """Store params (immutable), tags (overwritten) and metrics in one transaction."""
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove one tag of a run; raises NotFound when it has no such tag."""
 
     def write_metrics(self, rows: Sequence[MetricRow]) -> None:
         """Append metric points for any runs in one transaction (the writer's hot path)."""
@@ -134,93 +147,6 @@ class TrackingStore(Protocol):
 
     def purge_runs(self, run_ids: Sequence[str]) -> None:
         """Permanently remove runs and all their data."""
-
-
-# -- model registry ----------------------------------------------------------------------
-#
-# Registry writes are read-modify-write under one lock per registered model: the
-# service hands ``change_registry`` a *plan*, a function from a snapshot of the
-# model (taken under the lock) to a list of changes. The store applies the
-# changes in the same transaction and writes one audit record per real change.
-# So the rules live once, in ``registry/``, and two clients promoting at the same
-# moment are serialised instead of interleaved.
-
-
-@dataclass(frozen=True, slots=True)
-class StageChange:
-    """Move ``version`` to ``stage`` (a no-op, without audit record, if it is there)."""
-
-    version: int
-    stage: str
-    action: str = "transition"
-    comment: str | None = None
-    request_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AliasChange:
-    """Point ``alias`` at ``version``, or remove it when ``version`` is None."""
-
-    alias: str
-    version: int | None
-    comment: str | None = None
-    request_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LifecycleChange:
-    """Soft-delete (``deleted=True``) or restore a version."""
-
-    version: int
-    deleted: bool
-    comment: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RequestChange:
-    """Open a PENDING transition request; its result is the new request id."""
-
-    version: int
-    kind: str
-    target: str
-    archive_existing: bool = False
-    comment: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionChange:
-    """Close a PENDING request as APPROVED, REJECTED or CANCELLED."""
-
-    request_id: int
-    status: str
-    comment: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyChange:
-    """Set the model's policy, or remove it when ``policy`` is None."""
-
-    policy: RegistryPolicy | None
-
-
-RegistryChange = Union[
-    StageChange, AliasChange, LifecycleChange, RequestChange, DecisionChange, PolicyChange
-]
-
-
-@dataclass(frozen=True, slots=True)
-class RegistrySnapshot:
-    """A registered model as it is while its lock is held."""
-
-    model: RegisteredModel
-    versions: dict[int, ModelVersion]
-    policy: RegistryPolicy | None
-    requests: dict[int, TransitionRequest]
-    #: audit records of kind "stage", oldest first
-    stage_records: list[StageTransition] = field(default_factory=list)
-
-
-RegistryPlan = Callable[[RegistrySnapshot], Sequence[RegistryChange]]
 
 
 @runtime_checkable
@@ -280,3 +206,12 @@ class RegistryStore(Protocol):
 
     def get_registry_policy(self, name: str) -> RegistryPolicy | None:
         """The model's policy, or None."""
+
+
+@runtime_checkable
+class HasRegistry(Protocol):
+    """A tracking store that knows the registry going with it (the SQL store shares its
+    database; a remote store asks the same server)."""
+
+    def registry_store(self) -> RegistryStore:
+        """The registry store of this tracking store."""
