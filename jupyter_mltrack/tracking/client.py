@@ -22,7 +22,13 @@ from ..entities import (
     RunStatus,
     ViewType,
 )
-from ..errors import ExperimentNotFound, InvalidParameter, InvalidState, RunNotFound
+from ..errors import (
+    ExperimentNotFound,
+    InvalidParameter,
+    InvalidState,
+    RunNotFound,
+    WriteFailed,
+)
 from ..store import open_store
 from ..uris import resolve_tracking_uri
 from . import validation as v
@@ -150,12 +156,21 @@ class Client:
 
     def set_terminated(self, run_id: str, status: str = "FINISHED",
                        end_time: int | None = None) -> None:
-        """End a run: flush its metrics, then record the status and end time."""
+        """End a run: flush its metrics, then record the status and end time.
+
+        The run ends even when some points could not be stored; that error is raised
+        after the run has ended.
+        """
         status_value = RunStatus.parse(status)
         if not status_value.is_terminal:
             raise InvalidParameter(f"A run ends as FINISHED, FAILED or KILLED, not {status!r}.")
-        self.writer.live_runs.discard(run_id)
-        self.flush()
+        self.writer.unwatch(run_id)
+        try:
+            self.flush()
+        except WriteFailed:
+            self.store.update_run(run_id, status=status_value.value,
+                                  end_time=end_time or _now())
+            raise
         self.store.update_run(run_id, status=status_value.value, end_time=end_time or _now())
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
@@ -273,9 +288,10 @@ class Client:
         clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
         clean_metrics = [
             m if (m.key in v._valid_keys and m.value.__class__ is float
-                  and m.step.__class__ is int and m.timestamp.__class__ is int)
+                  and m.step.__class__ is int and m.timestamp.__class__ is int
+                  and -v.INT64 <= m.step < v.INT64 and -v.INT64 <= m.timestamp < v.INT64)
             else Metric(v.validate_key(m.key, "metric key"), v.metric_value(m.key, m.value),
-                        v.timestamp_value(m.timestamp), v.step_value(m.step))
+                        v.timestamp_value(m.timestamp, m.key), v.step_value(m.step, m.key))
             for m in metrics
         ]
         self.store.log_batch(_run_id(run_id), clean_metrics, clean_params, clean_tags)
@@ -300,19 +316,20 @@ class Client:
             step = self._auto_step.get(slot, -1) + 1
             self._auto_step[slot] = step
         else:
-            step = v.step_value(step)
+            step = v.step_value(step, key)
             # auto steps continue after explicit ones, as in log_metric_points
             if step > self._auto_step.get((run_id, key), -1):
                 self._auto_step[(run_id, key)] = step
         writer.append((run_id, key, value,
                        step, time.time_ns() // 1_000_000 if timestamp is None
-                       else v.timestamp_value(timestamp)))
+                       else v.timestamp_value(timestamp, key)))
         if synchronous:
             writer.flush()
 
     def log_metrics(self, run_id: str, metrics: dict[str, Any], step: int | None = None,
                     timestamp: int | None = None, synchronous: bool = False) -> None:
-        ts = _now() if timestamp is None else v.timestamp_value(timestamp)
+        first = next(iter(metrics), None)
+        ts = _now() if timestamp is None else v.timestamp_value(timestamp, first)
         for key, value in metrics.items():
             self.log_metric(run_id, key, value, step=step, timestamp=ts)
         if synchronous:
@@ -330,13 +347,13 @@ class Client:
             start = self._auto_step.get((run_id, key), -1) + 1
             step_list = list(range(start, start + len(vals)))
         else:
-            step_list = [v.step_value(s) for s in steps]
+            step_list = [v.step_value(s, key) for s in steps]
         if step_list:
             self._auto_step[(run_id, key)] = max(step_list[-1],
                                                  self._auto_step.get((run_id, key), -1))
         now = _now()
         ts_list = [now] * len(vals) if timestamps is None else \
-            [v.timestamp_value(x) for x in timestamps]
+            [v.timestamp_value(x, key) for x in timestamps]
         if not len(vals) == len(step_list) == len(ts_list):
             raise InvalidParameter("values, steps and timestamps must have the same length.")
         self.writer.extend(list(zip([run_id] * len(vals), [key] * len(vals), vals, step_list,

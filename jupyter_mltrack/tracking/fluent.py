@@ -352,8 +352,8 @@ def _end_runs_at_exit() -> None:
     while _active:
         try:
             end_run(status)
-        except Exception:  # noqa: BLE001 - exiting anyway
-            break
+        except Exception as exc:  # noqa: BLE001 - exiting anyway: say it, go on
+            print(f"jupyter_mltrack: while ending the runs at exit: {exc}", file=sys.stderr)
 
 
 import atexit  # noqa: E402
