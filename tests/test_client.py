@@ -38,7 +38,8 @@ def test_end_to_end(store_uri: str, tmp_path: Path) -> None:
     exp = client.create_experiment("e2e", tags={"team": "vision"})
     run = client.create_run(exp, run_name="first", tags={"stage": "dev"})
     run_id = run.info.run_id
-    assert run.info.status == "RUNNING" and run.data.tags == {"stage": "dev"}
+    assert run.info.status == "RUNNING"
+    assert run.data.tags == {"stage": "dev", "mltrack.heartbeat_interval": "10.0"}
     assert client.log_param(run_id, "lr", 0.01) == 0.01
     client.log_params(run_id, {"layers": [64, 32], "opt": "adam"})
     client.set_tags(run_id, {"stage": "prod", "owner": "me"})

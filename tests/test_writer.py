@@ -443,3 +443,95 @@ def test_a_live_run_that_logs_no_metrics_still_sends_heartbeats(
     finally:
         proc.kill()
         proc.wait()
+
+
+_LIVE = textwrap.dedent("""
+    import sys, time
+    from jupyter_mltrack import Client
+
+    client = Client(sys.argv[1])
+    run_id = client.create_run(client.get_or_create_experiment("live")).info.run_id
+    print(run_id, flush=True)
+    time.sleep(600)  # alive, logging nothing: only its heartbeats say so
+""")
+
+_READER = textwrap.dedent("""
+    import sys, time
+    from jupyter_mltrack import Client
+
+    client = Client(sys.argv[1])
+    deadline = time.monotonic() + float(sys.argv[2])
+    marked = client.mark_stale_runs()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        marked += client.mark_stale_runs()
+    print(",".join(marked))
+""")
+
+
+@pytest.mark.slow
+def test_a_reader_with_a_short_timeout_never_kills_a_live_run(
+        tmp_path: Path, db_uri: str, observer: SqlStore) -> None:
+    """The writer's interval is recorded with the run; a run is stale only when it
+    missed several of its own heartbeats, whatever the reader's timeout."""
+    (tmp_path / "live.py").write_text(_LIVE)
+    (tmp_path / "reader.py").write_text(_READER)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "live.py"), db_uri],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MLTRACK_HEARTBEAT_INTERVAL": "2"})
+
+    def read(seconds: float) -> list[str]:
+        out = subprocess.run([sys.executable, str(tmp_path / "reader.py"), db_uri,
+                              str(seconds)], check=True, capture_output=True, text=True,
+                             env={**os.environ, "MLTRACK_HEARTBEAT_TIMEOUT": "0.5"}).stdout
+        return [r for r in out.strip().split(",") if r]
+
+    try:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().strip()
+        assert len(run_id) == 32, proc.stderr.read() if proc.stderr else ""
+        assert observer.get_run(run_id).data.tags["mltrack.heartbeat_interval"] == "2.0"
+        # Five of the writer's intervals, each checked by a reader that would give up
+        # on any run silent for half a second.
+        assert read(10) == []
+        assert proc.poll() is None
+        assert observer.get_run(run_id).info.status == "RUNNING"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    last_beat = _heartbeat(observer, run_id)
+
+    def marked() -> int | None:
+        found = read(0)
+        return time.time_ns() // 1_000_000 if found == [run_id] else None
+
+    # The dead process is found, and not before three of its intervals have passed.
+    marked_by = _wait_for(marked, timeout=60, what="the dead run marked KILLED")
+    assert marked_by - last_beat >= 3 * 2000
+    info = observer.get_run(run_id).info
+    assert info.status == "KILLED" and info.end_time == last_beat
+
+
+def test_the_stale_rule_takes_the_longer_of_timeout_and_three_intervals(
+        client: Client) -> None:
+    run_ids = {}
+    for interval in ("1.0", "100.0", None, "not a number"):
+        run_id = client.create_run(client.get_or_create_experiment("e")).info.run_id
+        client.writer.unwatch(run_id)  # no heartbeats from here: set them by hand
+        if interval is None:
+            client.delete_tag(run_id, "mltrack.heartbeat_interval")
+        else:
+            client.set_tag(run_id, "mltrack.heartbeat_interval", interval)
+        run_ids[interval] = run_id
+    now = time.time_ns() // 1_000_000
+    client.store.heartbeat(list(run_ids.values()), now - 120_000)  # two minutes ago
+    # A 60 s timeout: the runs beating every second or never saying are stale; the run
+    # that beats every 100 s has 300 s before it is.
+    assert sorted(client.mark_stale_runs(stale_after=60)) == sorted(
+        [run_ids["1.0"], run_ids[None], run_ids["not a number"]])
+    assert client.mark_stale_runs(stale_after=1) == []
+    client.store.heartbeat([run_ids["100.0"]], now - 301_000)
+    assert client.mark_stale_runs(stale_after=1) == [run_ids["100.0"]]

@@ -30,6 +30,7 @@ from ..errors import (
     WriteFailed,
 )
 from ..store import open_store
+from ..store.base import HEARTBEAT_INTERVAL_TAG
 from ..uris import resolve_tracking_uri
 from . import validation as v
 from .context import current_user
@@ -38,7 +39,8 @@ from .writer import BatchWriter
 if TYPE_CHECKING:
     import pandas as pd
 
-#: A RUNNING run whose heartbeat is older than this (seconds) is taken as dead.
+#: A RUNNING run whose heartbeat is older than this (seconds), and than STALE_BEATS of
+#: the heartbeat intervals of the process writing it, is taken as dead.
 STALE_AFTER = float(os.environ.get("MLTRACK_HEARTBEAT_TIMEOUT", "60"))
 _STALE_CHECK_EVERY = 5.0
 
@@ -145,6 +147,7 @@ class Client:
         if run_name is not None:
             v.name_value(run_name)
         clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
+        clean_tags[HEARTBEAT_INTERVAL_TAG] = str(float(self.writer.heartbeat_interval))
         user = clean_tags.get("mltrack.user") or current_user()
         info = self.store.create_run(
             str(experiment_id), run_name, start_time or _now(), user,
@@ -185,6 +188,9 @@ class Client:
             raise InvalidState(f"Run {run_id} is deleted; restore_run() it first.")
         if run.info.status != RunStatus.RUNNING.value:
             self.store.update_run(run_id, status=RunStatus.RUNNING.value)
+        interval = str(float(self.writer.heartbeat_interval))
+        if run.data.tags.get(HEARTBEAT_INTERVAL_TAG) != interval:  # this process beats now
+            self.store.log_batch(run_id, tags={HEARTBEAT_INTERVAL_TAG: interval})
         self._known_runs.add(run_id)
         self.writer.watch(run_id)
         return self.get_run(run_id)

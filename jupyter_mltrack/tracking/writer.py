@@ -53,6 +53,8 @@ class BatchWriter:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self.live_runs: set[str] = set()
+        #: Seconds between heartbeats; recorded with each run (readers judge by it).
+        self.heartbeat_interval = HEARTBEAT_INTERVAL
         self._last_beat = 0.0
         _writers.add(self)
 
@@ -134,7 +136,7 @@ class BatchWriter:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
+            self._wake.wait(min(self.interval, self.heartbeat_interval))
             self._wake.clear()
             # Heartbeats go on while metric writes fail: the run is alive all the same.
             for step in (self.drain, self._beat):
@@ -147,7 +149,7 @@ class BatchWriter:
 
     def _beat(self, force: bool = False) -> None:
         now = time.monotonic()
-        if self.live_runs and (force or now - self._last_beat >= HEARTBEAT_INTERVAL):
+        if self.live_runs and (force or now - self._last_beat >= self.heartbeat_interval):
             self._last_beat = now
             self.store.heartbeat(list(self.live_runs), time.time_ns() // 1_000_000)
 
