@@ -535,3 +535,134 @@ def test_the_stale_rule_takes_the_longer_of_timeout_and_three_intervals(
     assert client.mark_stale_runs(stale_after=1) == []
     client.store.heartbeat([run_ids["100.0"]], now - 301_000)
     assert client.mark_stale_runs(stale_after=1) == [run_ids["100.0"]]
+
+
+# -- SIGTERM -----------------------------------------------------------------------------
+
+_TERMINATED = textwrap.dedent("""
+    import signal, sys, time
+    import jupyter_mltrack as mltrack
+    from jupyter_mltrack import Client
+
+    uri, mode = sys.argv[1], sys.argv[2]
+    if mode == "chained":
+        def previous(signum, frame):
+            print("previous handler", flush=True)
+            sys.exit(7)
+        signal.signal(signal.SIGTERM, previous)
+    mltrack.set_tracking_uri(uri)
+    run = mltrack.start_run(run_name="fluent")
+    client = Client(uri)
+    other = client.create_run(client.get_or_create_experiment("other")).info.run_id
+    for i in range(1_000):
+        mltrack.log_metric("x", float(i), step=i)
+        client.log_metric(other, "y", float(i), step=i)
+    print(run.info.run_id, other, flush=True)
+    with run:
+        time.sleep(600)  # buffered, not flushed, when SIGTERM comes
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["default", "chained"])
+def test_sigterm_stores_the_buffered_points_and_kills_the_runs(
+        tmp_path: Path, db_uri: str, observer: SqlStore, mode: str) -> None:
+    script = tmp_path / "terminated.py"
+    script.write_text(_TERMINATED)
+    proc = subprocess.Popen([sys.executable, str(script), db_uri, mode],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MLTRACK_FLUSH_INTERVAL": "3600",
+                                 "MLTRACK_HEARTBEAT_INTERVAL": "3600"})
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().split()
+        assert len(line) == 2, proc.stderr.read() if proc.stderr else ""
+        fluent_run, client_run = line
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if mode == "default":  # terminated as SIGTERM terminates (a shell shows 143)
+        assert proc.returncode == -signal.SIGTERM, err
+    else:  # the handler that was there before ours still decides
+        assert proc.returncode == 7, err
+        assert "previous handler" in out
+    assert _steps(observer, fluent_run) == list(range(1_000))
+    assert _steps(observer, client_run, "y") == list(range(1_000))
+    for run_id in (fluent_run, client_run):
+        run = observer.get_run(run_id)
+        assert run.info.status == "KILLED", (run_id, err)
+        assert run.info.end_time is not None
+        assert "SIGTERM" in run.data.tags["mltrack.error"]
+
+
+_HANDLER_STATES = textwrap.dedent("""
+    import signal, sys, threading
+    from jupyter_mltrack import Client
+
+    def state():
+        handler = signal.getsignal(signal.SIGTERM)
+        print("default" if handler is signal.SIG_DFL else
+              "ignored" if handler is signal.SIG_IGN else "installed", flush=True)
+
+    client = Client(sys.argv[1])
+    exp = client.get_or_create_experiment("e")
+    client.search_runs(exp)
+    state()  # a process that only reads installs nothing
+    a = client.create_run(exp).info.run_id
+    b = client.create_run(exp).info.run_id
+    state()
+    client.set_terminated(a)
+    state()  # b still runs
+    client.set_terminated(b)
+    state()  # no run left: the previous handler is back
+    worker = threading.Thread(target=lambda: client.create_run(exp))
+    worker.start()
+    worker.join()
+    state()  # only the main thread may install a handler; the run starts all the same
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    client.create_run(exp)
+    state()  # a process that ignores SIGTERM keeps ignoring it
+""")
+
+
+def test_the_sigterm_handler_is_there_only_while_runs_are(tmp_path: Path, db_uri: str) -> None:
+    script = tmp_path / "states.py"
+    script.write_text(_HANDLER_STATES)
+    out = subprocess.run([sys.executable, str(script), db_uri], check=True,
+                         capture_output=True, text=True, timeout=120).stdout.split()
+    assert out == ["default", "installed", "installed", "default", "default", "ignored"]
+
+
+@pytest.mark.slow
+@pytest.mark.kernel
+def test_a_kernel_stopped_with_sigterm_stores_its_points_and_kills_its_run(
+        tmp_path: Path, db_uri: str, observer: SqlStore) -> None:
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(tmp_path), env={**os.environ, "MLTRACK_FLUSH_INTERVAL": "3600",
+                                            "MLTRACK_HEARTBEAT_INTERVAL": "3600"})
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        code = ("import jupyter_mltrack as mltrack\n"
+                f"mltrack.set_tracking_uri({db_uri!r})\n"
+                "run = mltrack.start_run(run_name='in-kernel')\n"
+                "for i in range(500):\n"
+                "    mltrack.log_metric('x', float(i), step=i)\n")
+        reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        km.signal_kernel(signal.SIGTERM)  # what a kernel manager sends a kernel that lingers
+        _wait_for(lambda: not km.is_alive(), timeout=60, what="the kernel gone")
+    finally:
+        kc.stop_channels()
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
+        km.cleanup_resources()
+    [run] = observer.search_runs([], "attributes.run_name = 'in-kernel'")
+    assert run.info.status == "KILLED"
+    assert _steps(observer, run.info.run_id) == list(range(500))

@@ -34,7 +34,7 @@ from ..store.base import HEARTBEAT_INTERVAL_TAG
 from ..uris import resolve_tracking_uri
 from . import validation as v
 from .context import current_user
-from .writer import BatchWriter
+from .writer import BatchWriter, ended_by_sigterm
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -168,6 +168,9 @@ class Client:
         if not status_value.is_terminal:
             raise InvalidParameter(f"A run ends as FINISHED, FAILED or KILLED, not {status!r}.")
         self.writer.unwatch(run_id)
+        if ended_by_sigterm(run_id):  # the handler stored its points and ended it KILLED
+            self.flush()
+            return
         try:
             self.flush()
         except WriteFailed:

@@ -10,12 +10,20 @@ data (a number out of range, say) is split in halves until the refused points
 are found: the others are stored, the refused ones are dropped and said at the
 next call, so that one bad point never holds the good ones hostage.
 ``flush()`` and interpreter exit drain everything that is left.
+
+SIGTERM (how Kubernetes, systemd and Jupyter stop a process) is handled like
+Ctrl-C: while this process has runs open, a handler stores what is buffered,
+marks those runs KILLED and then lets the process end as SIGTERM would (or
+calls the handler that was there before). It is installed from the main thread
+when a run starts, never in a process that starts none, and the previous
+handler is put back when the last run ends.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 import threading
 import time
@@ -77,10 +85,13 @@ class BatchWriter:
         self.live_runs.add(run_id)
         if self._thread is None or self._pid != os.getpid():
             self._start()
+        _install_sigterm_handler()
 
     def unwatch(self, run_id: str) -> None:
         """Stop sending heartbeats for ``run_id`` (it ended)."""
         self.live_runs.discard(run_id)
+        if not self.live_runs:
+            _restore_sigterm_handler()
 
     def check(self) -> None:
         """Raise what went wrong since the last check (once): points given up on, and
@@ -287,6 +298,86 @@ def _flush_all_at_exit() -> None:
         except Exception as exc:  # noqa: BLE001 - at exit all we can do is say it
             print(f"jupyter_mltrack: could not store buffered metrics at exit: {exc}",
                   file=sys.stderr)
+
+
+_previous_sigterm: Any = None
+_sigterm_installed = False
+_killed_by_sigterm: set[str] = set()
+_LOCK_WAIT = 5.0  # seconds a SIGTERM waits for a drain in progress
+
+
+def ended_by_sigterm(run_id: str) -> bool:
+    """Whether this process ended ``run_id`` KILLED on SIGTERM (it stays so)."""
+    return run_id in _killed_by_sigterm
+
+
+def _install_sigterm_handler() -> None:
+    """Have SIGTERM store the buffered points and kill the open runs (main thread only)."""
+    global _previous_sigterm, _sigterm_installed
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_IGN:
+        return  # the process means to outlive SIGTERM: so do its runs
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main interpreter
+        return
+    _previous_sigterm, _sigterm_installed = previous, True
+
+
+def _restore_sigterm_handler() -> None:
+    """Put the previous SIGTERM handler back once no run of this process is open."""
+    global _sigterm_installed
+    if (not _sigterm_installed or threading.current_thread() is not threading.main_thread()
+            or any(w.live_runs for w in list(_writers))
+            or signal.getsignal(signal.SIGTERM) is not _on_sigterm):  # replaced since
+        return
+    signal.signal(signal.SIGTERM, _previous_sigterm if _previous_sigterm is not None
+                  else signal.SIG_DFL)
+    _sigterm_installed = False
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    _kill_open_runs()
+    previous = _previous_sigterm
+    if callable(previous):
+        previous(signum, frame)
+        return
+    # Python's own default: end now, with the status a SIGTERM gives (shells show 143).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.raise_signal(signal.SIGTERM)
+
+
+def _kill_open_runs() -> None:
+    """Store what every writer buffered, then mark the runs this process has open KILLED."""
+    now = time.time_ns() // 1_000_000
+    for writer in list(_writers):
+        runs = sorted(writer.live_runs)
+        writer.live_runs.clear()
+        try:
+            # The drain in progress may be the one this signal interrupted, on this very
+            # thread: then waiting for it would never end.
+            if writer._lock.acquire(timeout=_LOCK_WAIT):
+                writer._lock.release()
+                writer.drain()
+            else:
+                print("jupyter_mltrack: SIGTERM came in the middle of a write; "
+                      f"{writer.pending()} buffered metric points were not stored.",
+                      file=sys.stderr)
+            writer.check()
+        except Exception as exc:  # noqa: BLE001 - the process is ending: say it, go on
+            print(f"jupyter_mltrack: storing buffered metrics on SIGTERM: {exc}",
+                  file=sys.stderr)
+        for run_id in runs:
+            try:
+                writer.store.log_batch(run_id, tags={
+                    "mltrack.error": "The process was stopped by SIGTERM."})
+                writer.store.update_run(run_id, status="KILLED", end_time=now)
+                _killed_by_sigterm.add(run_id)
+            except Exception as exc:  # noqa: BLE001 - the process is ending: say it, go on
+                print(f"jupyter_mltrack: marking run {run_id} KILLED on SIGTERM: {exc}",
+                      file=sys.stderr)
 
 
 _exit_hook_pid: int | None = None
