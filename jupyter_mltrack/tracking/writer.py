@@ -213,10 +213,14 @@ class BatchWriter:
             part = parts.pop()
             try:
                 self.store.write_metrics(part)
-            except RunNotFound:
+            except RunNotFound as exc:
                 kept, dropped = self._without_missing_runs(part)
-                self._lose(f"{dropped} metric points were dropped: their run was deleted "
-                           "for good while they waited.")
+                if not dropped:  # every run is there after all: the store is confused
+                    self._retry = [row for p in (part, *reversed(parts)) for row in p]
+                    self._fail(exc)
+                    self._say_refused(refused)
+                    return False
+                self._lose(f"{dropped} metric points were dropped: {exc}", exc)
                 if kept:
                     parts.append(kept)
             except Exception as exc:  # noqa: BLE001 - kept or said, never swallowed
