@@ -171,10 +171,11 @@ def test_a_poisoned_point_does_not_hold_later_points_hostage(client: Client,
 
 
 def test_a_batch_with_several_bad_points_stores_all_the_good_ones(
-        tracking_uri: str, observer: SqlStore) -> None:
+        store_uri: str, tmp_path: Path) -> None:
+    observer = SqlStore(store_uri, str(tmp_path / "artifacts"))
     exp = observer.create_experiment("e")
     run_id = observer.create_run(exp, None, 1, "u").run_id
-    store = SqlStore(tracking_uri, observer.artifact_root)
+    store = SqlStore(store_uri, observer.artifact_root)
     writer = BatchWriter(store, interval=3600)  # only flush() drains: one batch
     bad_steps = {3, 500, 501, 998}
     rows = [(run_id, "x", float(i), i, 2**64 if i in bad_steps else i) for i in range(1000)]
@@ -192,6 +193,7 @@ def test_a_batch_with_several_bad_points_stores_all_the_good_ones(
     finally:
         writer.close()
         store.close()
+        observer.close()
 
 
 def test_a_store_that_fails_for_every_point_keeps_them_all(tracking_uri: str,

@@ -255,7 +255,8 @@ class Client:
             self.store.mark_stale_runs(_now() - int(STALE_AFTER * 1000))
 
     def mark_stale_runs(self, stale_after: float | None = None) -> list[str]:
-        """Mark RUNNING runs without a heartbeat for ``stale_after`` seconds KILLED."""
+        """Mark RUNNING runs KILLED that sent no heartbeat for ``stale_after`` seconds nor
+        for three of their own heartbeat intervals (whichever is longer)."""
         seconds = STALE_AFTER if stale_after is None else stale_after
         return self.store.mark_stale_runs(_now() - int(seconds * 1000))  # type: ignore
 
