@@ -490,6 +490,17 @@ def test_mark_stale_runs(client: Client) -> None:
     assert client.get_run(run_id).info.status == "KILLED"
 
 
+def test_runs_record_the_heartbeat_interval_of_the_process_writing_them(
+        client: Client) -> None:
+    run_id = _new_run(client)
+    tag = "mltrack.heartbeat_interval"
+    assert client.get_run(run_id).data.tags[tag] == str(float(client.writer.heartbeat_interval))
+    client.set_terminated(run_id)
+    client.writer.heartbeat_interval = 2.5  # as a process configured otherwise would
+    client.resume_run(run_id)
+    assert client.get_run(run_id).data.tags[tag] == "2.5"
+
+
 def test_client_basics(client: Client, tmp_path: Path) -> None:
     assert repr(client) == f"Client({client.tracking_uri!r})"
     assert client.tracking_uri.startswith("sqlite:///")
