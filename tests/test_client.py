@@ -39,7 +39,8 @@ def test_end_to_end(store_uri: str, tmp_path: Path) -> None:
     exp = client.create_experiment("e2e", tags={"team": "vision"})
     run = client.create_run(exp, run_name="first", tags={"stage": "dev"})
     run_id = run.info.run_id
-    assert run.info.status == "RUNNING" and run.data.tags == {"stage": "dev"}
+    assert run.info.status == "RUNNING"
+    assert run.data.tags == {"stage": "dev", "mltrack.heartbeat_interval": "10.0"}
     assert client.log_param(run_id, "lr", 0.01) == 0.01
     client.log_params(run_id, {"layers": [64, 32], "opt": "adam"})
     client.set_tags(run_id, {"stage": "prod", "owner": "me"})
@@ -488,6 +489,17 @@ def test_mark_stale_runs(client: Client) -> None:
     client.store.heartbeat([run_id], 1)  # as if the process died long ago
     assert client.mark_stale_runs(stale_after=3600) == [run_id]
     assert client.get_run(run_id).info.status == "KILLED"
+
+
+def test_runs_record_the_heartbeat_interval_of_the_process_writing_them(
+        client: Client) -> None:
+    run_id = _new_run(client)
+    tag = "mltrack.heartbeat_interval"
+    assert client.get_run(run_id).data.tags[tag] == str(float(client.writer.heartbeat_interval))
+    client.set_terminated(run_id)
+    client.writer.heartbeat_interval = 2.5  # as a process configured otherwise would
+    client.resume_run(run_id)
+    assert client.get_run(run_id).data.tags[tag] == "2.5"
 
 
 def test_client_basics(client: Client, tmp_path: Path) -> None:

@@ -443,3 +443,226 @@ def test_a_live_run_that_logs_no_metrics_still_sends_heartbeats(
     finally:
         proc.kill()
         proc.wait()
+
+
+_LIVE = textwrap.dedent("""
+    import sys, time
+    from jupyter_mltrack import Client
+
+    client = Client(sys.argv[1])
+    run_id = client.create_run(client.get_or_create_experiment("live")).info.run_id
+    print(run_id, flush=True)
+    time.sleep(600)  # alive, logging nothing: only its heartbeats say so
+""")
+
+_READER = textwrap.dedent("""
+    import sys, time
+    from jupyter_mltrack import Client
+
+    client = Client(sys.argv[1])
+    deadline = time.monotonic() + float(sys.argv[2])
+    marked = client.mark_stale_runs()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        marked += client.mark_stale_runs()
+    print(",".join(marked))
+""")
+
+
+@pytest.mark.slow
+def test_a_reader_with_a_short_timeout_never_kills_a_live_run(
+        tmp_path: Path, db_uri: str, observer: SqlStore) -> None:
+    """The writer's interval is recorded with the run; a run is stale only when it
+    missed several of its own heartbeats, whatever the reader's timeout."""
+    (tmp_path / "live.py").write_text(_LIVE)
+    (tmp_path / "reader.py").write_text(_READER)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "live.py"), db_uri],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MLTRACK_HEARTBEAT_INTERVAL": "2"})
+
+    def read(seconds: float) -> list[str]:
+        out = subprocess.run([sys.executable, str(tmp_path / "reader.py"), db_uri,
+                              str(seconds)], check=True, capture_output=True, text=True,
+                             env={**os.environ, "MLTRACK_HEARTBEAT_TIMEOUT": "0.5"}).stdout
+        return [r for r in out.strip().split(",") if r]
+
+    try:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().strip()
+        assert len(run_id) == 32, proc.stderr.read() if proc.stderr else ""
+        assert observer.get_run(run_id).data.tags["mltrack.heartbeat_interval"] == "2.0"
+        # Five of the writer's intervals, each checked by a reader that would give up
+        # on any run silent for half a second.
+        assert read(10) == []
+        assert proc.poll() is None
+        assert observer.get_run(run_id).info.status == "RUNNING"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    last_beat = _heartbeat(observer, run_id)
+
+    def marked() -> int | None:
+        found = read(0)
+        return time.time_ns() // 1_000_000 if found == [run_id] else None
+
+    # The dead process is found, and not before three of its intervals have passed.
+    marked_by = _wait_for(marked, timeout=60, what="the dead run marked KILLED")
+    assert marked_by - last_beat >= 3 * 2000
+    info = observer.get_run(run_id).info
+    assert info.status == "KILLED" and info.end_time == last_beat
+
+
+def test_the_stale_rule_takes_the_longer_of_timeout_and_three_intervals(
+        client: Client) -> None:
+    run_ids = {}
+    for interval in ("1.0", "100.0", None, "not a number"):
+        run_id = client.create_run(client.get_or_create_experiment("e")).info.run_id
+        client.writer.unwatch(run_id)  # no heartbeats from here: set them by hand
+        if interval is None:
+            client.delete_tag(run_id, "mltrack.heartbeat_interval")
+        else:
+            client.set_tag(run_id, "mltrack.heartbeat_interval", interval)
+        run_ids[interval] = run_id
+    now = time.time_ns() // 1_000_000
+    client.store.heartbeat(list(run_ids.values()), now - 120_000)  # two minutes ago
+    # A 60 s timeout: the runs beating every second or never saying are stale; the run
+    # that beats every 100 s has 300 s before it is.
+    assert sorted(client.mark_stale_runs(stale_after=60)) == sorted(
+        [run_ids["1.0"], run_ids[None], run_ids["not a number"]])
+    assert client.mark_stale_runs(stale_after=1) == []
+    client.store.heartbeat([run_ids["100.0"]], now - 301_000)
+    assert client.mark_stale_runs(stale_after=1) == [run_ids["100.0"]]
+
+
+# -- SIGTERM -----------------------------------------------------------------------------
+
+_TERMINATED = textwrap.dedent("""
+    import signal, sys, time
+    import jupyter_mltrack as mltrack
+    from jupyter_mltrack import Client
+
+    uri, mode = sys.argv[1], sys.argv[2]
+    if mode == "chained":
+        def previous(signum, frame):
+            print("previous handler", flush=True)
+            sys.exit(7)
+        signal.signal(signal.SIGTERM, previous)
+    mltrack.set_tracking_uri(uri)
+    run = mltrack.start_run(run_name="fluent")
+    client = Client(uri)
+    other = client.create_run(client.get_or_create_experiment("other")).info.run_id
+    for i in range(1_000):
+        mltrack.log_metric("x", float(i), step=i)
+        client.log_metric(other, "y", float(i), step=i)
+    print(run.info.run_id, other, flush=True)
+    with run:
+        time.sleep(600)  # buffered, not flushed, when SIGTERM comes
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["default", "chained"])
+def test_sigterm_stores_the_buffered_points_and_kills_the_runs(
+        tmp_path: Path, db_uri: str, observer: SqlStore, mode: str) -> None:
+    script = tmp_path / "terminated.py"
+    script.write_text(_TERMINATED)
+    proc = subprocess.Popen([sys.executable, str(script), db_uri, mode],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MLTRACK_FLUSH_INTERVAL": "3600",
+                                 "MLTRACK_HEARTBEAT_INTERVAL": "3600"})
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().split()
+        assert len(line) == 2, proc.stderr.read() if proc.stderr else ""
+        fluent_run, client_run = line
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if mode == "default":  # terminated as SIGTERM terminates (a shell shows 143)
+        assert proc.returncode == -signal.SIGTERM, err
+    else:  # the handler that was there before ours still decides
+        assert proc.returncode == 7, err
+        assert "previous handler" in out
+    assert _steps(observer, fluent_run) == list(range(1_000))
+    assert _steps(observer, client_run, "y") == list(range(1_000))
+    for run_id in (fluent_run, client_run):
+        run = observer.get_run(run_id)
+        assert run.info.status == "KILLED", (run_id, err)
+        assert run.info.end_time is not None
+        assert "SIGTERM" in run.data.tags["mltrack.error"]
+
+
+_HANDLER_STATES = textwrap.dedent("""
+    import signal, sys, threading
+    from jupyter_mltrack import Client
+
+    def state():
+        handler = signal.getsignal(signal.SIGTERM)
+        print("default" if handler is signal.SIG_DFL else
+              "ignored" if handler is signal.SIG_IGN else "installed", flush=True)
+
+    client = Client(sys.argv[1])
+    exp = client.get_or_create_experiment("e")
+    client.search_runs(exp)
+    state()  # a process that only reads installs nothing
+    a = client.create_run(exp).info.run_id
+    b = client.create_run(exp).info.run_id
+    state()
+    client.set_terminated(a)
+    state()  # b still runs
+    client.set_terminated(b)
+    state()  # no run left: the previous handler is back
+    worker = threading.Thread(target=lambda: client.create_run(exp))
+    worker.start()
+    worker.join()
+    state()  # only the main thread may install a handler; the run starts all the same
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    client.create_run(exp)
+    state()  # a process that ignores SIGTERM keeps ignoring it
+""")
+
+
+def test_the_sigterm_handler_is_there_only_while_runs_are(tmp_path: Path, db_uri: str) -> None:
+    script = tmp_path / "states.py"
+    script.write_text(_HANDLER_STATES)
+    out = subprocess.run([sys.executable, str(script), db_uri], check=True,
+                         capture_output=True, text=True, timeout=120).stdout.split()
+    assert out == ["default", "installed", "installed", "default", "default", "ignored"]
+
+
+@pytest.mark.slow
+@pytest.mark.kernel
+def test_a_kernel_stopped_with_sigterm_stores_its_points_and_kills_its_run(
+        tmp_path: Path, db_uri: str, observer: SqlStore) -> None:
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(tmp_path), env={**os.environ, "MLTRACK_FLUSH_INTERVAL": "3600",
+                                            "MLTRACK_HEARTBEAT_INTERVAL": "3600"})
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        code = ("import jupyter_mltrack as mltrack\n"
+                f"mltrack.set_tracking_uri({db_uri!r})\n"
+                "run = mltrack.start_run(run_name='in-kernel')\n"
+                "for i in range(500):\n"
+                "    mltrack.log_metric('x', float(i), step=i)\n")
+        reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        km.signal_kernel(signal.SIGTERM)  # what a kernel manager sends a kernel that lingers
+        _wait_for(lambda: not km.is_alive(), timeout=60, what="the kernel gone")
+    finally:
+        kc.stop_channels()
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
+        km.cleanup_resources()
+    [run] = observer.search_runs([], "attributes.run_name = 'in-kernel'")
+    assert run.info.status == "KILLED"
+    assert _steps(observer, run.info.run_id) == list(range(500))

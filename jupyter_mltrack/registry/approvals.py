@@ -16,8 +16,8 @@ from ..store.changes import AliasChange, DecisionChange, RegistrySnapshot, Reque
 from . import _access as a
 from .aliases import alias_name
 from .policies import check_gates, source_metrics
-from .stages import refuse_duplicate
 from .rules import check_approver, live_version, stage_changes
+from .stages import refuse_duplicate
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 #: One buffered metric point: (run_id, key, value, step, timestamp_ms).
 MetricRow = tuple[str, str, float, int, int]
 
+#: The run tag holding the seconds between the heartbeats of the process writing the run.
+HEARTBEAT_INTERVAL_TAG = "mltrack.heartbeat_interval"
+#: A run is taken as dead only once it missed this many of its own heartbeats.
+STALE_BEATS = 3
+
 
 @runtime_checkable
 class TrackingStore(Protocol):
@@ -140,7 +145,8 @@ class TrackingStore(Protocol):
         """Record that the runs' processes are alive."""
 
     def mark_stale_runs(self, cutoff: int) -> list[str]:
-        """Mark RUNNING runs whose last heartbeat is older than ``cutoff`` KILLED."""
+        """Mark RUNNING runs KILLED whose last heartbeat is older than ``cutoff`` and than
+        ``STALE_BEATS`` of the run's own heartbeat intervals (``HEARTBEAT_INTERVAL_TAG``)."""
 
     def deleted_runs(self, older_than: int | None = None) -> list[RunInfo]:
         """Soft-deleted runs (deleted before ``older_than`` when given), for garbage collection."""

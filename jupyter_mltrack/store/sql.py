@@ -43,7 +43,7 @@ from ..uris import default_artifact_root
 from . import schema as t
 from .database import Database, upsert
 from .migrate import ensure_schema
-from .protocols import MetricRow
+from .protocols import HEARTBEAT_INTERVAL_TAG, STALE_BEATS, MetricRow
 from .sql_engine import safe_uri
 from .sql_metrics import chunk_rows, decode_history, latest_upsert_statement
 
@@ -402,17 +402,28 @@ class SqlStore:
         self.db.execute_write_fn(work)
 
     def mark_stale_runs(self, cutoff: int) -> list[str]:
-        stale_where = and_(
-            t.runs.c.status == RunStatus.RUNNING.value, t.runs.c.heartbeat < cutoff
+        """Mark RUNNING runs KILLED whose last heartbeat is older than ``cutoff`` and than
+        ``STALE_BEATS`` of their own heartbeat intervals: the writer's interval rules, so
+        that a reader with a short timeout never declares a live run dead."""
+        now = now_ms()
+        interval = t.tags.alias("interval")
+        candidates = (
+            select(t.runs.c.id, t.runs.c.run_uuid, t.runs.c.heartbeat, interval.c.value)
+            .select_from(t.runs.outerjoin(interval, and_(
+                interval.c.run_id == t.runs.c.id, interval.c.key == HEARTBEAT_INTERVAL_TAG)))
+            .where(t.runs.c.status == RunStatus.RUNNING.value, t.runs.c.heartbeat < cutoff)
         )
+
+        def stale(conn: Connection) -> list[Any]:
+            return [row for row in conn.execute(candidates).all()
+                    if row.heartbeat < now - STALE_BEATS * _interval_ms(row.value)]
+
         with self.db.read() as conn:
-            if conn.execute(select(t.runs.c.id).where(stale_where).limit(1)).first() is None:
+            if not stale(conn):
                 return []
 
         def work(conn: Connection) -> list[str]:
-            rows = conn.execute(
-                select(t.runs.c.id, t.runs.c.run_uuid, t.runs.c.heartbeat).where(stale_where)
-            ).all()
+            rows = stale(conn)  # again, under the write lock: a beat may have come
             for row in rows:
                 conn.execute(
                     update(t.runs)
@@ -611,6 +622,15 @@ class SqlStore:
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _interval_ms(text: str | None) -> int:
+    """A run's heartbeat interval tag in milliseconds; 0 when absent or unreadable."""
+    try:
+        seconds = float(text) if text is not None else 0.0
+    except ValueError:
+        return 0
+    return int(seconds * 1000) if math.isfinite(seconds) and seconds > 0 else 0
 
 
 def _experiment_int(experiment_id: str | int) -> int:

@@ -22,17 +22,25 @@ from ..entities import (
     RunStatus,
     ViewType,
 )
-from ..errors import ExperimentNotFound, InvalidParameter, InvalidState, RunNotFound
+from ..errors import (
+    ExperimentNotFound,
+    InvalidParameter,
+    InvalidState,
+    RunNotFound,
+    WriteFailed,
+)
 from ..store import TrackingStore, open_store
+from ..store.protocols import HEARTBEAT_INTERVAL_TAG
 from ..uris import resolve_tracking_uri
 from . import validation as v
 from .context import current_user
-from .writer import BatchWriter
+from .writer import BatchWriter, ended_by_sigterm
 
 if TYPE_CHECKING:
     import pandas as pd
 
-#: A RUNNING run whose heartbeat is older than this (seconds) is taken as dead.
+#: A RUNNING run whose heartbeat is older than this (seconds), and than STALE_BEATS of
+#: the heartbeat intervals of the process writing it, is taken as dead.
 STALE_AFTER = float(os.environ.get("MLTRACK_HEARTBEAT_TIMEOUT", "60"))
 _STALE_CHECK_EVERY = 5.0
 
@@ -155,6 +163,7 @@ class Client:
         if run_name is not None:
             v.name_value(run_name)
         clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
+        clean_tags[HEARTBEAT_INTERVAL_TAG] = str(float(self.writer.heartbeat_interval))
         user = clean_tags.get("mltrack.user") or current_user()
         info = self.store.create_run(
             str(experiment_id), run_name or random_run_name(), start_time or _now(), user,
@@ -166,12 +175,24 @@ class Client:
 
     def set_terminated(self, run_id: str, status: str = "FINISHED",
                        end_time: int | None = None) -> None:
-        """End a run: flush its metrics, then record the status and end time."""
+        """End a run: flush its metrics, then record the status and end time.
+
+        The run ends even when some points could not be stored; that error is raised
+        after the run has ended.
+        """
         status_value = RunStatus.parse(status)
         if not status_value.is_terminal:
             raise InvalidParameter(f"A run ends as FINISHED, FAILED or KILLED, not {status!r}.")
-        self.writer.live_runs.discard(run_id)
-        self.flush()
+        self.writer.unwatch(run_id)
+        if ended_by_sigterm(run_id):  # the handler stored its points and ended it KILLED
+            self.flush()
+            return
+        try:
+            self.flush()
+        except WriteFailed:
+            self.store.update_run(run_id, status=status_value.value,
+                                  end_time=end_time or _now())
+            raise
         self.store.update_run(run_id, status=status_value.value, end_time=end_time or _now())
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
@@ -186,6 +207,9 @@ class Client:
             raise InvalidState(f"Run {run_id} is deleted; restore_run() it first.")
         if run.info.status != RunStatus.RUNNING.value:
             self.store.update_run(run_id, status=RunStatus.RUNNING.value)
+        interval = str(float(self.writer.heartbeat_interval))
+        if run.data.tags.get(HEARTBEAT_INTERVAL_TAG) != interval:  # this process beats now
+            self.store.log_batch(run_id, tags={HEARTBEAT_INTERVAL_TAG: interval})
         self._known_runs.add(run_id)
         self.writer.watch(run_id)
         return self.get_run(run_id)
@@ -247,7 +271,8 @@ class Client:
             self.store.mark_stale_runs(_now() - int(STALE_AFTER * 1000))
 
     def mark_stale_runs(self, stale_after: float | None = None) -> list[str]:
-        """Mark RUNNING runs without a heartbeat for ``stale_after`` seconds KILLED."""
+        """Mark RUNNING runs KILLED that sent no heartbeat for ``stale_after`` seconds nor
+        for three of their own heartbeat intervals (whichever is longer)."""
         seconds = STALE_AFTER if stale_after is None else stale_after
         return self.store.mark_stale_runs(_now() - int(seconds * 1000))
 
@@ -289,9 +314,10 @@ class Client:
         clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
         clean_metrics = [
             m if (m.key in v._valid_keys and m.value.__class__ is float
-                  and m.step.__class__ is int and m.timestamp.__class__ is int)
+                  and m.step.__class__ is int and m.timestamp.__class__ is int
+                  and -v.INT64 <= m.step < v.INT64 and -v.INT64 <= m.timestamp < v.INT64)
             else Metric(v.validate_key(m.key, "metric key"), v.metric_value(m.key, m.value),
-                        v.timestamp_value(m.timestamp), v.step_value(m.step))
+                        v.timestamp_value(m.timestamp, m.key), v.step_value(m.step, m.key))
             for m in metrics
         ]
         self.store.log_batch(_run_id(run_id), clean_metrics, clean_params, clean_tags)
@@ -316,19 +342,20 @@ class Client:
             step = self._auto_step.get(slot, -1) + 1
             self._auto_step[slot] = step
         else:
-            step = v.step_value(step)
+            step = v.step_value(step, key)
             # auto steps continue after explicit ones, as in log_metric_points
             if step > self._auto_step.get((run_id, key), -1):
                 self._auto_step[(run_id, key)] = step
         writer.append((run_id, key, value,
                        step, time.time_ns() // 1_000_000 if timestamp is None
-                       else v.timestamp_value(timestamp)))
+                       else v.timestamp_value(timestamp, key)))
         if synchronous:
             writer.flush()
 
     def log_metrics(self, run_id: str, metrics: dict[str, Any], step: int | None = None,
                     timestamp: int | None = None, synchronous: bool = False) -> None:
-        ts = _now() if timestamp is None else v.timestamp_value(timestamp)
+        first = next(iter(metrics), None)
+        ts = _now() if timestamp is None else v.timestamp_value(timestamp, first)
         for key, value in metrics.items():
             self.log_metric(run_id, key, value, step=step, timestamp=ts)
         if synchronous:
@@ -346,13 +373,13 @@ class Client:
             start = self._auto_step.get((run_id, key), -1) + 1
             step_list = list(range(start, start + len(vals)))
         else:
-            step_list = [v.step_value(s) for s in steps]
+            step_list = [v.step_value(s, key) for s in steps]
         if step_list:
             self._auto_step[(run_id, key)] = max(step_list[-1],
                                                  self._auto_step.get((run_id, key), -1))
         now = _now()
         ts_list = [now] * len(vals) if timestamps is None else \
-            [v.timestamp_value(x) for x in timestamps]
+            [v.timestamp_value(x, key) for x in timestamps]
         if not len(vals) == len(step_list) == len(ts_list):
             raise InvalidParameter("values, steps and timestamps must have the same length.")
         self.writer.extend(list(zip([run_id] * len(vals), [key] * len(vals), vals, step_list,

@@ -17,6 +17,7 @@ from ..errors import InvalidParameter, InvalidState
 from ..uris import resolve_tracking_uri
 from . import context
 from .client import Client
+from .writer import ended_by_sigterm
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +36,7 @@ _last_run_id: str | None = None
 class ActiveRun(Run):
     """A run started by :func:`start_run`; ends when its ``with`` block ends.
 
-    An exception in the block ends the run FAILED, a KeyboardInterrupt KILLED.
+    An exception in the block ends the run FAILED, a KeyboardInterrupt or SIGTERM KILLED.
     """
 
     def __init__(self, run: Run):
@@ -45,7 +46,9 @@ class ActiveRun(Run):
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
+        if ended_by_sigterm(self.info.run_id):
+            status = RunStatus.KILLED  # and no traceback of the exit that followed
+        elif exc_type is None:
             status = RunStatus.FINISHED
         elif issubclass(exc_type, KeyboardInterrupt):
             status = RunStatus.KILLED
@@ -352,8 +355,8 @@ def _end_runs_at_exit() -> None:
     while _active:
         try:
             end_run(status)
-        except Exception:  # noqa: BLE001 - exiting anyway
-            break
+        except Exception as exc:  # noqa: BLE001 - exiting anyway: say it, go on
+            print(f"jupyter_mltrack: while ending the runs at exit: {exc}", file=sys.stderr)
 
 
 import atexit  # noqa: E402

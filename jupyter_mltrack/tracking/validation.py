@@ -9,8 +9,11 @@ param value             up to 8,000 characters (stored as text)
 tag value               up to 8,000 characters
 run / experiment name   up to 256 characters
 metric value            a real number: int, float, numpy scalar or 0-d array;
-                        NaN and +-inf are kept
+                        NaN and +-inf are kept; an int beyond +-1.8e308
+                        (no float holds it) is refused
 step                    an integer in the signed 64-bit range
+timestamp               milliseconds since the epoch, an integer in the signed
+                        64-bit range
 =====================  ==========================================================
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from typing import Any
 
 from ..errors import InvalidParameter
@@ -28,7 +32,8 @@ MAX_PARAM_VALUE = 8000
 MAX_TAG_VALUE = 8000
 MAX_NAME = 256
 MAX_BATCH = 100_000
-_INT64 = 2**63
+INT64 = 2**63  # steps and timestamps lie in [-INT64, INT64)
+_FLOAT_MAX = sys.float_info.max
 
 _KEY = re.compile(r"^[\w\-. /:]+\Z")  # \Z: "$" would let a trailing newline through
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -90,6 +95,7 @@ def tag_value(value: Any) -> str:
 
 
 def metric_value(key: str, value: Any) -> float:
+    """``value`` as a float; NaN and +-inf are kept, numbers no float holds are refused."""
     if value.__class__ is float:
         return value
     if isinstance(value, (str, bytes)) or value is None:
@@ -98,36 +104,69 @@ def metric_value(key: str, value: Any) -> float:
         )
     try:
         return float(value)
+    except OverflowError:
+        size = f"an int of {value.bit_length()} bits" if isinstance(value, int) else \
+            f"a {type(value).__name__}"
+        raise InvalidParameter(
+            f"Metric {key!r} got {size}, a value too large for a float: metric values are "
+            f"real numbers within +-{_FLOAT_MAX:.4g} (or NaN, +-inf). Scale it, or log it "
+            "as a param if it must be kept exactly."
+        ) from None
     except (TypeError, ValueError):
         raise InvalidParameter(
             f"Metric {key!r} got {type(value).__name__} {value!r}, which is not a real number."
         ) from None
 
 
-def step_value(step: Any) -> int:
-    if step.__class__ is int and -_INT64 <= step < _INT64:
+def step_value(step: Any, key: str | None = None) -> int:
+    """``step`` as an int in the signed 64-bit range."""
+    if step.__class__ is int and -INT64 <= step < INT64:
         return step
     if isinstance(step, bool) or not hasattr(step, "__index__"):
         if isinstance(step, float) and step.is_integer():
             step = int(step)
         else:
-            raise InvalidParameter(f"A metric step must be an integer, not {step!r}.")
+            raise InvalidParameter(f"{_metric(key)}step must be an integer, not {step!r}.")
     step = int(step)
-    if not -_INT64 <= step < _INT64:
-        raise InvalidParameter(f"Metric step {step} is outside the 64-bit integer range.")
+    if not -INT64 <= step < INT64:
+        raise InvalidParameter(
+            f"{_metric(key)}step {_short(step)} is outside the signed 64-bit integer range "
+            f"({-INT64} to {INT64 - 1})."
+        )
     return step
 
 
-def timestamp_value(timestamp: Any) -> int:
-    if timestamp.__class__ is int:
+def timestamp_value(timestamp: Any, key: str | None = None) -> int:
+    """``timestamp`` (milliseconds since the epoch) as an int in the signed 64-bit range."""
+    if timestamp.__class__ is int and -INT64 <= timestamp < INT64:
         return timestamp
     if isinstance(timestamp, float) and math.isfinite(timestamp):
-        return int(timestamp)
-    if hasattr(timestamp, "__index__") and not isinstance(timestamp, bool):
-        return int(timestamp)
-    raise InvalidParameter(
-        f"A timestamp is milliseconds since the epoch as an integer, not {timestamp!r}."
-    )
+        number = int(timestamp)
+    elif hasattr(timestamp, "__index__") and not isinstance(timestamp, bool):
+        number = int(timestamp)
+    else:
+        raise InvalidParameter(
+            f"{_metric(key)}timestamp is milliseconds since the epoch as an integer, "
+            f"not {timestamp!r}."
+        )
+    if not -INT64 <= number < INT64:
+        raise InvalidParameter(
+            f"{_metric(key)}timestamp {_short(timestamp)} is outside the signed 64-bit range "
+            f"of milliseconds since the epoch ({-INT64} to {INT64 - 1}). Pass "
+            "time.time_ns() // 1_000_000 for now, or leave it out."
+        )
+    return number
+
+
+def _metric(key: str | None) -> str:
+    return f"Metric {key!r}: " if key is not None else "A metric "
+
+
+def _short(number: Any) -> str:
+    """A number for a message: huge ints by their size (str() of them may even fail)."""
+    if isinstance(number, int) and number.bit_length() > 128:
+        return f"(an int of {number.bit_length()} bits)"
+    return repr(number)
 
 
 def name_value(name: Any, what: str = "run name") -> str:
