@@ -11,6 +11,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+from jupyter_mltrack.errors import InvalidParameter, RunNotFound
 from jupyter_mltrack.notebook import restore, sweep
 
 
@@ -209,9 +210,16 @@ def test_find_run_by_id_prefix_and_name(shell: InteractiveShell, fluent: Any) ->
     newest = found[0]
     assert restore.find_run(newest.info.run_id).info.run_id == newest.info.run_id
     assert restore.find_run(newest.info.run_id[:10]).info.run_id == newest.info.run_id
-    assert restore.find_run("one").info.run_id == newest.info.run_id  # the latest
-    with pytest.raises(Exception, match="No run has the id"):
+    with pytest.raises(InvalidParameter, match="2 runs match 'one'") as ambiguous:
+        restore.find_run("one")
+    assert all(r.info.run_id[:8] in str(ambiguous.value) for r in found)
+    cell(shell, "%%track --name two --quiet\na = 3\n")
+    assert restore.find_run("two").data.params == {"a": "3"}
+    with pytest.raises(RunNotFound, match=r"No run has the id.*List runs with %mltrack runs"):
         restore.find_run("nope")
+    result = cell(shell, "%mltrack diff one two")
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "2 runs match 'one'" in str(result.error_in_exec)
 
 
 def test_mltrack_commands_errors_are_usage_errors(shell: InteractiveShell, fluent: Any) -> None:
