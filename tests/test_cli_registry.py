@@ -69,6 +69,9 @@ def test_refusals_exit_1_with_the_reason(env) -> None:
     bad_gate = run(env, "policy", "churn", "--gate", "acc high")
     assert bad_gate.exit_code == 2 and "metrics.<key>" in bad_gate.output
     assert run(env, "register", "runs:/nope/model", "churn").exit_code == 1
+    by_prefix = run(env, "register", f"runs:/{env['runs'][1][:8]}/model", "churn", "--json")
+    assert by_prefix.exit_code == 0, by_prefix.output
+    assert json.loads(by_prefix.output)["source"] == f"runs:/{env['runs'][1]}/model"
     assert run(env, "promote", "churn").exit_code == 2  # usage: VERSION missing
 
 

@@ -99,12 +99,26 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
 @click.pass_context
 def register(ctx: click.Context, model_uri: str, name: str, tags: tuple[str, ...],
              description: str | None, as_json: bool) -> None:
-    """Register MODEL_URI (runs:/<run_id>/model, a folder, models:/...) as a version of NAME."""
+    """Register MODEL_URI (runs:/<run>/model, a folder, models:/...) as a version of NAME.
+
+    The run of a runs:/ URI may be given by a unique start of its id, or its name.
+    """
     from ..registry import register_model
 
-    v = register_model(model_uri, name, _pairs(tags, "--tag"), description,
-                       client=client_from(ctx))
+    c = client_from(ctx)
+    v = register_model(_full_run_uri(c, model_uri), name, _pairs(tags, "--tag"), description,
+                       client=c)
     _outcome(v, as_json, f"Registered {v.name!r} version {v.version} from {v.source}.")
+
+
+def _full_run_uri(client: Any, model_uri: str) -> str:
+    """``runs:/<id prefix or run name>/path`` with the run's full id."""
+    if not model_uri.startswith("runs:/"):
+        return model_uri
+    ref, slash, path = model_uri[len("runs:/"):].lstrip("/").partition("/")
+    if not ref:
+        return model_uri
+    return f"runs:/{client.find_run(ref).info.run_id}{slash}{path}"
 
 
 @models.command("register-best")
