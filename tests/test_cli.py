@@ -272,3 +272,31 @@ def test_version(runner: CliRunner) -> None:
 
     result = runner.invoke(main, ["--version"])
     assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_hints_of_errors_from_the_python_api(client: Client,
+                                             populated: dict[str, str]) -> None:
+    """Errors the API raises with a Python hint read as commands once the CLI prints them."""
+    from jupyter_mltrack import registry as r
+    from jupyter_mltrack.cli.hints import shell_hints
+    from jupyter_mltrack.errors import MLTrackError
+
+    run_id = populated["run-0"]
+    client.delete_run(run_id)
+    with pytest.raises(MLTrackError) as deleted:
+        client.resume_run(run_id)
+    assert "restore_run()" in str(deleted.value)
+    assert f"restore it with `mltrack runs restore {run_id[:8]}`" in shell_hints(
+        str(deleted.value))
+    r.create_registered_model("taken", client=client)
+    with pytest.raises(MLTrackError) as taken:
+        r.create_registered_model("taken", client=client)
+    assert "with `mltrack models register`" in shell_hints(str(taken.value))
+    quoted = "'it'\"'\"'s'"  # the shell's quoting of it's
+    with pytest.raises(MLTrackError) as no_model:
+        r.get_model_version("it's", 3, client=client)
+    assert f"`mltrack models register MODEL_URI {quoted}`" in shell_hints(str(no_model.value))
+    r.create_registered_model("it's", client=client)
+    with pytest.raises(MLTrackError) as no_version:
+        r.get_model_version("it's", 3, client=client)
+    assert f"`mltrack models list {quoted}`" in shell_hints(str(no_version.value))
