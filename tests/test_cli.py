@@ -67,23 +67,114 @@ def test_experiments_commands(runner: CliRunner, tracking_uri: str) -> None:
     assert "No experiment named or numbered 'nope'" in err
 
 
-def test_runs_list(runner: CliRunner, tracking_uri: str, populated: dict[str, str]) -> None:
+def test_runs_list(runner: CliRunner, tracking_uri: str, populated: dict[str, str],
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     table = _run(runner, tracking_uri, "runs", "list").output.splitlines()
-    assert table[0].split() == ["RUN_ID", "NAME", "STATUS", "START", "DURATION_S", "ACC",
-                                "LOSS"]
+    assert table[0].split() == ["RUN_ID", "NAME", "STATUS", "START", "DURATION_S", "params.lr",
+                                "metrics.acc", "metrics.loss"]
     assert [line.split()[1] for line in table[1:]] == ["run-2", "run-1", "run-0"]
+    assert table[1].split()[0] == populated["run-2"][:8]
     assert table[1].split()[2] == "FINISHED" and "1.5" in table[1].split()
+    assert table[1].split()[-3:] == ["0.001", "0.999", "0.001"]
     rows = json.loads(_run(runner, tracking_uri, "runs", "list", "--json", "-e", "sweep",
                            "--filter", "params.lr < 0.05", "--order-by",
                            "metrics.acc ASC").output)
     assert [r["name"] for r in rows] == ["run-1", "run-2"]
     assert rows[0]["params"] == {"lr": "0.01"} and rows[0]["metrics"]["acc"] == 0.99
     assert rows[0]["tags"]["team"] == "vision" and rows[0]["duration_s"] == 1.5
+    assert rows[0]["run_id"] == populated["run-1"]
     rows = json.loads(_run(runner, tracking_uri, "runs", "list", "--json", "--max-results",
                            "1").output)
     assert [r["name"] for r in rows] == ["run-2"]
     out = _run(runner, tracking_uri, "runs", "list", "--filter", "metrics.acc > 5").output
     assert out.strip() == "(none)"
+
+
+def test_runs_list_columns_and_terminal_width(runner: CliRunner, tracking_uri: str,
+                                              client: Client,
+                                              populated: dict[str, str]) -> None:
+    table = _run(runner, tracking_uri, "runs", "list", "--columns",
+                 "name,params.lr,metrics.acc,tags.team").output.splitlines()
+    assert table[0].split() == ["NAME", "params.lr", "metrics.acc", "tags.team"]
+    assert table[1].split() == ["run-2", "0.001", "0.999", "vision"]
+    rows = json.loads(_run(runner, tracking_uri, "runs", "list", "--columns", "name,metrics.acc",
+                           "--json").output)
+    assert rows[0] == {"name": "run-2", "metrics.acc": 0.999}
+    bad = _run(runner, tracking_uri, "runs", "list", "--columns", "name,accuracy", code=2)
+    assert "accuracy" in bad.output and "params.<key>" in bad.output
+    # Many params: the default table keeps to the terminal's width and says what it left out.
+    run_id = populated["run-2"]
+    client.log_params(run_id, {f"option_{i:02d}": "some-long-value" for i in range(12)})
+    result = runner.invoke(main, ["--tracking-uri", tracking_uri, "runs", "list"],
+                           env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert "metrics.acc" in lines[0]
+    assert lines[-1].startswith("(") and "more columns" in lines[-1] and "--columns" in lines[-1]
+    wide = runner.invoke(main, ["--tracking-uri", tracking_uri, "runs", "list"],
+                         env={"COLUMNS": "400"})
+    assert "params.option_11" in wide.output and "more columns" not in wide.output
+
+
+def test_runs_are_found_by_unique_id_prefix_and_name(runner: CliRunner, tracking_uri: str,
+                                                     client: Client,
+                                                     populated: dict[str, str]) -> None:
+    run_id = populated["run-0"]
+    for ref in (run_id[:8], run_id[:4], "run-0", run_id.upper()[:6]):
+        shown = json.loads(_run(runner, tracking_uri, "runs", "show", ref, "--json").output)
+        assert shown["run_id"] == run_id, ref
+    short = _run(runner, tracking_uri, "runs", "show", run_id[:3], code=1).output
+    assert "No run has the id, id prefix or name" in short and "4 characters" in short
+    # A name two runs share is refused, listing both.
+    twin = client.create_run(client.resolve_experiment_id("sweep"), run_name="run-0").info.run_id
+    err = _run(runner, tracking_uri, "runs", "show", "run-0", code=1).output
+    assert "2 runs match 'run-0'" in err and run_id[:8] in err and twin[:8] in err
+    assert "Traceback" not in err
+    _run(runner, tracking_uri, "runs", "delete", run_id[:8])
+    assert client.get_run(run_id).info.lifecycle_stage == "deleted"
+    # Now only one active run is named run-0; restore finds the deleted one by prefix.
+    _run(runner, tracking_uri, "runs", "delete", "run-0")
+    assert client.get_run(twin).info.lifecycle_stage == "deleted"
+    _run(runner, tracking_uri, "runs", "restore", twin[:6])
+    assert client.get_run(twin).info.lifecycle_stage == "active"
+    out = _run(runner, tracking_uri, "gc", "--run-id", run_id[:8]).output
+    assert run_id in out
+
+
+def test_runs_show_indents_multi_line_values(runner: CliRunner, tracking_uri: str,
+                                             client: Client,
+                                             populated: dict[str, str]) -> None:
+    run_id = populated["run-0"]
+    client.set_tag(run_id, "notes", "first line\nsecond line\n  indented")
+    out = _run(runner, tracking_uri, "runs", "show", run_id).output.splitlines()
+    at = out.index("  notes =")
+    assert out[at + 1:at + 4] == ["      first line", "      second line", "        indented"]
+    assert out[at + 4].startswith("  team = ")
+
+
+@pytest.mark.parametrize(("args", "command", "python"), [
+    (["models", "promote", "churn", "7"], "mltrack models list churn", "search_model_versions("),
+    (["models", "history", "nope"], "mltrack models register MODEL_URI nope",
+     "register_model("),
+    (["experiments", "delete", "nope"], "mltrack experiments create NAME", "create_experiment("),
+    (["experiments", "create", "sweep"], "mltrack experiments list", "set_experiment("),
+    (["runs", "show", "nope"], "mltrack runs list", "search_runs("),
+    (["models", "approve", "99"], "mltrack models requests", "transition_requests("),
+])
+def test_error_hints_name_the_mltrack_command(runner: CliRunner, tracking_uri: str,
+                                              client: Client, populated: dict[str, str],
+                                              args: list[str], command: str,
+                                              python: str) -> None:
+    from jupyter_mltrack import registry as r
+    from tests.registry_helpers import log_run
+
+    run_id = log_run(client, client.resolve_experiment_id("sweep"))
+    r.register_model(f"runs:/{run_id}/model", "churn", client=client)
+    err = _run(runner, tracking_uri, *args, code=1).output
+    assert f"`{command}`" in err, err
+    assert python not in err, err
 
 
 def test_runs_show_delete_restore(runner: CliRunner, tracking_uri: str,
@@ -181,3 +272,31 @@ def test_version(runner: CliRunner) -> None:
 
     result = runner.invoke(main, ["--version"])
     assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_hints_of_errors_from_the_python_api(client: Client,
+                                             populated: dict[str, str]) -> None:
+    """Errors the API raises with a Python hint read as commands once the CLI prints them."""
+    from jupyter_mltrack import registry as r
+    from jupyter_mltrack.cli.hints import shell_hints
+    from jupyter_mltrack.errors import MLTrackError
+
+    run_id = populated["run-0"]
+    client.delete_run(run_id)
+    with pytest.raises(MLTrackError) as deleted:
+        client.resume_run(run_id)
+    assert "restore_run()" in str(deleted.value)
+    assert f"restore it with `mltrack runs restore {run_id[:8]}`" in shell_hints(
+        str(deleted.value))
+    r.create_registered_model("taken", client=client)
+    with pytest.raises(MLTrackError) as taken:
+        r.create_registered_model("taken", client=client)
+    assert "with `mltrack models register`" in shell_hints(str(taken.value))
+    quoted = "'it'\"'\"'s'"  # the shell's quoting of it's
+    with pytest.raises(MLTrackError) as no_model:
+        r.get_model_version("it's", 3, client=client)
+    assert f"`mltrack models register MODEL_URI {quoted}`" in shell_hints(str(no_model.value))
+    r.create_registered_model("it's", client=client)
+    with pytest.raises(MLTrackError) as no_version:
+        r.get_model_version("it's", 3, client=client)
+    assert f"`mltrack models list {quoted}`" in shell_hints(str(no_version.value))

@@ -69,6 +69,9 @@ def test_refusals_exit_1_with_the_reason(env) -> None:
     bad_gate = run(env, "policy", "churn", "--gate", "acc high")
     assert bad_gate.exit_code == 2 and "metrics.<key>" in bad_gate.output
     assert run(env, "register", "runs:/nope/model", "churn").exit_code == 1
+    by_prefix = run(env, "register", f"runs:/{env['runs'][1][:8]}/model", "churn", "--json")
+    assert by_prefix.exit_code == 0, by_prefix.output
+    assert json.loads(by_prefix.output)["source"] == f"runs:/{env['runs'][1]}/model"
     assert run(env, "promote", "churn").exit_code == 2  # usage: VERSION missing
 
 
@@ -140,3 +143,30 @@ def test_the_installed_command_exits_3_then_0_for_a_pipeline(env, tmp_path: Path
     assert call("list", "svc", "--filter", "stage = 'Production'", "--json").returncode == 0
     refused = call("rollback", "svc")
     assert refused.returncode == 1 and refused.stderr.startswith("Error: ")
+
+
+def test_register_best_says_when_the_best_is_registered_and_never_demotes(env) -> None:
+    best_run = env["runs"][1]
+    first = run(env, "register-best", "cli", "acc", "--name", "m", "--promote-to",
+                "Production")
+    assert first.exit_code == 0, first.output
+    assert "Registered 'm' version 1" in first.output and "Production" in first.output
+    again = run(env, "register-best", "cli", "acc", "--name", "m", "--promote-to", "Staging")
+    assert again.exit_code == 0, again.output
+    name = env["client"].get_run(best_run).info.run_name
+    assert again.output.strip() == (
+        f"The best run ({name}, {best_run[:8]}) is already registered as m version 1 "
+        "(Production); nothing registered. It stays in Production: pass --force-stage to "
+        "move it to Staging.")
+    assert r.get_model_version("m", 1, client=env["client"]).current_stage == "Production"
+    assert r.resolve_models_uri("models:/m/Production", client=env["client"]) == \
+        f"runs:/{best_run}/model"
+    plain = run(env, "register-best", "cli", "acc", "--name", "m", "--json")
+    data = json.loads(plain.output)
+    assert (data["version"], data["stage"], data["registered"]) == (1, "Production", False)
+    forced = run(env, "register-best", "cli", "acc", "--name", "m", "--promote-to", "Staging",
+                 "--force-stage")
+    assert forced.exit_code == 0 and "now in Staging" in forced.output
+    assert r.get_model_version("m", 1, client=env["client"]).current_stage == "Staging"
+    assert [v.version for v in r.search_model_versions("name = 'm'",
+                                                       client=env["client"])] == [1]

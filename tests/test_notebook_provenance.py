@@ -228,3 +228,83 @@ def test_plain_script_gets_its_path_and_the_same_context(tmp_path: Path) -> None
 
     assert packages["SQLAlchemy"] == sqlalchemy.__version__
     assert "mltrack.notebook.cell_source" not in tags
+
+
+TRACKED_NOTEBOOK = [
+    "%load_ext jupyter_mltrack",
+    "%%track --name headless\nalpha = 1\nscore = alpha * 2.5",
+]
+
+
+def _headless_run(tmp_path: Path, command: list[str], env_extra: dict[str, str] | None = None
+                  ) -> dict[str, str]:
+    """Execute a notebook with %%track in ``tmp_path/nbs`` through ``command``; its tags."""
+    import nbformat
+
+    from jupyter_mltrack import Client
+
+    folder = tmp_path / "nbs"
+    folder.mkdir(exist_ok=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in TRACKED_NOTEBOOK]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, folder / "train.ipynb")
+    uri = f"sqlite:///{tmp_path / 'mltrack.db'}"
+    env = {k: v for k, v in os.environ.items() if k not in ("JPY_SESSION_NAME",
+                                                               "MLTRACK_NOTEBOOK_PATH")}
+    env.update({"MLTRACK_TRACKING_URI": uri, "MLTRACK_USER": "tester", **(env_extra or {})})
+    exe = Path(sys.executable).parent
+    subprocess.run([str(exe / command[0]), *command[1:]], cwd=tmp_path, env=env,
+                   capture_output=True, text=True, timeout=300, check=True)
+    runs = Client(uri).search_runs(None, "attributes.run_name = 'headless'")
+    assert len(runs) == 1
+    return runs[0].data.tags
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_jupyter_execute_records_the_notebook_path(tmp_path: Path) -> None:
+    tags = _headless_run(tmp_path, ["jupyter-execute", "nbs/train.ipynb"])
+    path = str((tmp_path / "nbs" / "train.ipynb").resolve())
+    assert tags["mltrack.notebook.path"] == path
+    assert tags["mltrack.source.name"] == path
+    assert tags["mltrack.notebook.path_source"] == "jupyter-execute"
+    assert tags["mltrack.notebook.cwd"] == str((tmp_path / "nbs").resolve())
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_nbconvert_execute_records_the_notebook_path(tmp_path: Path) -> None:
+    tags = _headless_run(tmp_path, ["jupyter", "nbconvert", "--to", "notebook", "--execute",
+                                    "--output", "done.ipynb", "nbs/train.ipynb"])
+    assert tags["mltrack.notebook.path"] == str((tmp_path / "nbs" / "train.ipynb").resolve())
+    assert tags["mltrack.notebook.path_source"] == "jupyter-nbconvert"
+
+
+def test_notebook_from_the_runners_command_line(tmp_path: Path) -> None:
+    """The command lines of headless runners, as the kernel reads its launcher's."""
+    (tmp_path / "a").mkdir()
+    for name in ("a/x.ipynb", "a/y.ipynb", "a/out.ipynb", "in.ipynb"):
+        (tmp_path / name).write_text("{}")
+    run = str(tmp_path)
+    here, sub = tmp_path.resolve(), (tmp_path / "a").resolve()
+    found = provenance.notebook_from_command
+    assert found(["python", "/venv/bin/jupyter-execute", "a/x.ipynb", "--output=o"], run,
+                 str(sub)) == (str(sub / "x.ipynb"), "jupyter-execute")
+    # Two notebooks in the kernel's folder: which one runs cannot be told.
+    assert found(["python", "/venv/bin/jupyter-execute", "a/x.ipynb", "a/y.ipynb"], run,
+                 str(sub)) == (None, None)
+    assert found(["python", "/venv/bin/jupyter-nbconvert", "--execute", "--output",
+                  "a/out.ipynb", "a/x.ipynb"], run, str(sub)) == \
+        (str(sub / "x.ipynb"), "jupyter-nbconvert")
+    assert found(["/venv/bin/python", "/venv/bin/papermill", "in.ipynb", "a/out.ipynb", "-p",
+                  "alpha", "0.6"], run, str(here)) == (str(here / "in.ipynb"), "papermill")
+    assert found(["python", "-m", "papermill", "in.ipynb", "out.ipynb"], run, str(here)) == \
+        (str(here / "in.ipynb"), "papermill")
+    assert found(["papermill", "s3://bucket/in.ipynb", "s3://bucket/out.ipynb"], run,
+                 str(here)) == ("s3://bucket/in.ipynb", "papermill")
+    # A server or any other launcher is not a runner: its arguments say nothing.
+    assert found(["python", "/venv/bin/jupyter-lab", "a/x.ipynb"], run, str(sub)) == \
+        (None, None)
+    assert found(["python", "-m", "pytest", "a/x.ipynb"], run, str(sub)) == (None, None)

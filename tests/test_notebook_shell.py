@@ -11,6 +11,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+from jupyter_mltrack.errors import InvalidParameter, RunNotFound
 from jupyter_mltrack.notebook import restore, sweep
 
 
@@ -209,9 +210,16 @@ def test_find_run_by_id_prefix_and_name(shell: InteractiveShell, fluent: Any) ->
     newest = found[0]
     assert restore.find_run(newest.info.run_id).info.run_id == newest.info.run_id
     assert restore.find_run(newest.info.run_id[:10]).info.run_id == newest.info.run_id
-    assert restore.find_run("one").info.run_id == newest.info.run_id  # the latest
-    with pytest.raises(Exception, match="No run has the id"):
+    with pytest.raises(InvalidParameter, match="2 runs match 'one'") as ambiguous:
+        restore.find_run("one")
+    assert all(r.info.run_id[:8] in str(ambiguous.value) for r in found)
+    cell(shell, "%%track --name two --quiet\na = 3\n")
+    assert restore.find_run("two").data.params == {"a": "3"}
+    with pytest.raises(RunNotFound, match=r"No run has the id.*List runs with %mltrack runs"):
         restore.find_run("nope")
+    result = cell(shell, "%mltrack diff one two")
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "2 runs match 'one'" in str(result.error_in_exec)
 
 
 def test_mltrack_commands_errors_are_usage_errors(shell: InteractiveShell, fluent: Any) -> None:
@@ -236,3 +244,26 @@ def test_mltrack_runs_and_diff_in_text(shell: InteractiveShell, fluent: Any,
     cell(shell, "%mltrack runs -n 1")
     out = capsys.readouterr().out
     assert "1 most recent runs of 'shell'" in out and " b " in out
+
+
+@pytest.mark.parametrize("line", ["--param nosuch=3", "--param lrr=0.5",
+                                  "--grid nosuch=1,2", "--grid lr=0.1,0.2 epoch=1,2"])
+def test_an_override_of_a_name_the_cell_never_uses_is_refused(shell: InteractiveShell,
+                                                              fluent: Any, line: str) -> None:
+    """A typo in --param or --grid would run the cell unchanged and log a wrong param."""
+    result = cell(shell, f"%%track {line}\nlr = 0.1\nepochs = 3\nacc = lr * epochs\n")
+    assert isinstance(result.error_in_exec, UsageError)
+    message = str(result.error_in_exec)
+    bad = line.split()[-1].split("=")[0]
+    assert f"{bad}=" in message and "assigns lr, epochs" in message
+    if bad == "lrr":
+        assert "did you mean lr?" in message
+    assert runs(fluent) == {}
+
+
+def test_an_override_of_a_name_the_cell_only_reads_is_injected(shell: InteractiveShell,
+                                                               fluent: Any) -> None:
+    cell(shell, "%%track --name injected --param batch=8 --quiet\nlr = 0.1\nsize = lr * batch\n")
+    run = runs(fluent)["injected"]
+    assert run.data.params == {"lr": "0.1", "batch": "8"}
+    assert run.data.metrics["size"] == pytest.approx(0.8)

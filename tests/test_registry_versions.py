@@ -251,3 +251,39 @@ def test_the_sql_registry_store_implements_the_protocol(rc) -> None:
     store = registry_store(rc.store)
     assert isinstance(store, RegistryStore)
     assert registry_store(rc.store) is store  # one per tracking store
+
+
+def test_register_best_never_moves_the_best_version_down_unless_forced(rc, experiment,
+                                                                       as_user) -> None:
+    from jupyter_mltrack.registry.versions import best_registration
+    from tests.registry_helpers import stage_log
+
+    run_ids = [log_run(rc, experiment, {"acc": a}) for a in (0.7, 0.9)]
+    first = r.register_best(experiment, "acc", name="m", promote_to="Production", client=rc)
+    assert (first.version, first.current_stage) == (1, "Production")
+    before = stage_log(rc, "m")
+    kept = r.register_best(experiment, "acc", name="m", promote_to="Staging", client=rc)
+    assert (kept.version, kept.run_id, kept.current_stage) == (1, run_ids[1], "Production")
+    assert stage_log(rc, "m") == before
+    assert r.resolve_models_uri("models:/m/Production", client=rc) == \
+        f"runs:/{run_ids[1]}/model"
+    outcome = best_registration(experiment, "acc", name="m", promote_to="None", client=rc)
+    assert not outcome.registered and outcome.kept_stage == "Production"
+    assert outcome.version.current_stage == "Production"
+    forced = r.register_best(experiment, "acc", name="m", promote_to="Staging",
+                             force_stage=True, client=rc)
+    assert (forced.version, forced.current_stage) == (1, "Staging")
+    up = best_registration(experiment, "acc", name="m", promote_to="Production", client=rc)
+    assert not up.registered and up.kept_stage is None
+    assert (up.stage_before, up.version.current_stage) == ("Staging", "Production")
+    assert [v.version for v in r.search_model_versions("name = 'm'", client=rc)] == [1]
+
+
+def test_register_best_breaks_ties_by_the_earliest_run(rc, experiment, as_user) -> None:
+    """A rerun that reproduces the best score does not register an identical version."""
+    first = log_run(rc, experiment, {"acc": 0.9})
+    assert r.register_best(experiment, "acc", name="m", client=rc).run_id == first
+    for _ in range(3):
+        log_run(rc, experiment, {"acc": 0.9})
+        again = r.register_best(experiment, "acc", name="m", client=rc)
+        assert (again.version, again.run_id) == (1, first)

@@ -22,7 +22,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except MLTrackError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            from .hints import shell_hints
+
+            click.echo(f"Error: {shell_hints(str(exc))}", err=True)
             sys.exit(1)
 
 
@@ -42,17 +44,20 @@ def client_from(ctx: click.Context) -> Any:
     return Client(ctx.obj.get("tracking_uri"))
 
 
-def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
-    """Print rows as a table, or as JSON."""
+def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool,
+         headers: Sequence[str] | None = None) -> None:
+    """Print rows as a table (``headers`` default to the column names in capitals), or
+    as JSON."""
     if as_json:
         click.echo(json.dumps(list(rows), indent=2, default=str))
         return
     if not rows:
         click.echo("(none)")
         return
+    titles = [c.upper() for c in columns] if headers is None else list(headers)
     text = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in text)) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    widths = [max(len(t), *(len(r[i]) for r in text)) for i, t in enumerate(titles)]
+    click.echo("  ".join(t.ljust(w) for t, w in zip(titles, widths, strict=True)).rstrip())
     for r in text:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 

@@ -99,12 +99,26 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
 @click.pass_context
 def register(ctx: click.Context, model_uri: str, name: str, tags: tuple[str, ...],
              description: str | None, as_json: bool) -> None:
-    """Register MODEL_URI (runs:/<run_id>/model, a folder, models:/...) as a version of NAME."""
+    """Register MODEL_URI (runs:/<run>/model, a folder, models:/...) as a version of NAME.
+
+    The run of a runs:/ URI may be given by a unique start of its id, or its name.
+    """
     from ..registry import register_model
 
-    v = register_model(model_uri, name, _pairs(tags, "--tag"), description,
-                       client=client_from(ctx))
+    c = client_from(ctx)
+    v = register_model(_full_run_uri(c, model_uri), name, _pairs(tags, "--tag"), description,
+                       client=c)
     _outcome(v, as_json, f"Registered {v.name!r} version {v.version} from {v.source}.")
+
+
+def _full_run_uri(client: Any, model_uri: str) -> str:
+    """``runs:/<id prefix or run name>/path`` with the run's full id."""
+    if not model_uri.startswith("runs:/"):
+        return model_uri
+    ref, slash, path = model_uri[len("runs:/"):].lstrip("/").partition("/")
+    if not ref:
+        return model_uri
+    return f"runs:/{client.find_run(ref).info.run_id}{slash}{path}"
 
 
 @models.command("register-best")
@@ -115,23 +129,50 @@ def register(ctx: click.Context, model_uri: str, name: str, tags: tuple[str, ...
 @click.option("--name", default=None, help="Registered model name (default: the experiment's).")
 @click.option("--model-path", default="model", show_default=True)
 @click.option("--promote-to", default=None, help="Stage to move the version to afterwards.")
+@click.option("--force-stage", is_flag=True,
+              help="Move the version to --promote-to even if that is down (Production to "
+                   "Staging).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def register_best_cmd(ctx: click.Context, experiment: str, metric: str, mode: str,
                       filter_string: str | None, name: str | None, model_path: str,
-                      promote_to: str | None, as_json: bool) -> None:
-    """Register the model of EXPERIMENT's best finished run by METRIC."""
-    from ..registry import register_best, transition_requests
+                      promote_to: str | None, force_stage: bool, as_json: bool) -> None:
+    """Register the model of EXPERIMENT's best finished run by METRIC.
 
-    c = client_from(ctx)
-    v = register_best(experiment, metric, mode, filter_string, name, model_path, promote_to,
-                      client=c)
-    if promote_to is not None and v.current_stage.lower() != promote_to.lower():
-        pending = [q for q in transition_requests(v.name, client=c) if q.version == v.version]
-        if pending:
-            _outcome(pending[0], as_json, "")
-    _outcome(v, as_json, f"Registered {v.name!r} version {v.version} from {v.source} "
-             f"(stage {v.current_stage}).")
+    Nothing new is registered while the best run is registered already, and the
+    version is never moved down a stage unless --force-stage.
+    """
+    from ..registry.versions import best_registration
+
+    done = best_registration(experiment, metric, mode, filter_string, name, model_path,
+                             promote_to, force_stage=force_stage, client=client_from(ctx))
+    if done.request is not None:
+        _outcome(done.request, as_json, "")
+    v = done.version
+    if as_json:
+        click.echo(json.dumps({**_version_row(v), "registered": done.registered,
+                               "stage_before": done.stage_before,
+                               "kept_stage": done.kept_stage}, default=str))
+        return
+    if done.registered:
+        text = f"Registered {v.name!r} version {v.version} from {v.source}"
+        text += f" (stage {v.current_stage})." if v.current_stage == done.stage_before else \
+            f"; it is now in {v.current_stage}."
+    else:
+        text = (f"The best run ({done.run_name}, {done.run_id[:8]}) is already registered "
+                f"as {v.name} version {v.version} ({done.stage_before}); nothing registered.")
+        if done.kept_stage is not None:
+            text += (f" It stays in {done.kept_stage}: pass --force-stage to move it to "
+                     f"{_stage_title(promote_to)}.")
+        elif v.current_stage != done.stage_before:
+            text += f" It is now in {v.current_stage}."
+    click.echo(text)
+
+
+def _stage_title(stage: str | None) -> str:
+    from ..entities import Stage
+
+    return Stage.parse(stage).value
 
 
 @models.command("promote")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from typing import Any
 
 import click
@@ -93,42 +94,127 @@ def _run_row(r: Any) -> dict[str, Any]:
     }
 
 
+#: Attributes ``runs list --columns`` takes, besides params.<key>, metrics.<key>, tags.<key>.
+ATTRIBUTES = ("run_id", "name", "status", "experiment_id", "start", "duration_s",
+              "parent_run_id", "lifecycle", "user")
+_DEFAULT = ("run_id", "name", "status", "start", "duration_s")
+
+
+def _columns(text: str) -> list[str]:
+    columns = [c.strip() for c in text.split(",") if c.strip()]
+    for column in columns:
+        kind, dot, key = column.partition(".")
+        if dot and kind in ("params", "metrics", "tags") and key:
+            continue
+        if column not in ATTRIBUTES:
+            raise click.BadParameter(
+                f"{column!r} is not a column; use {', '.join(ATTRIBUTES)}, params.<key>, "
+                "metrics.<key> or tags.<key>, separated by commas.", param_hint="--columns")
+    if not columns:
+        raise click.BadParameter("name at least one column.", param_hint="--columns")
+    return columns
+
+
+def _value(row: dict[str, Any], column: str) -> Any:
+    kind, dot, key = column.partition(".")
+    if dot and kind in ("params", "metrics", "tags"):
+        return row[kind].get(key)
+    if column == "user":
+        return row["tags"].get("mltrack.user")
+    return row[column]
+
+
+def _fit(rows: list[dict[str, Any]], width: int) -> tuple[list[str], list[str]]:
+    """Default columns: attributes, then params and metrics while they fit ``width``
+    (metrics are kept first); returns (shown, left out)."""
+    params = [f"params.{k}" for k in sorted({k for r in rows for k in r["params"]})]
+    metrics = [f"metrics.{k}" for k in sorted({k for r in rows for k in r["metrics"]})]
+
+    def size(column: str) -> int:
+        if column == "run_id":
+            return 10  # shown as 8 characters
+        return max(len(column), *(len(_text(_value(r, column))) for r in rows)) + 2
+
+    used = sum(size(c) for c in _DEFAULT)
+    kept: set[str] = set()
+    for column in metrics + params:
+        if used + size(column) <= width:
+            kept.add(column)
+            used += size(column)
+    shown = [*_DEFAULT, *(c for c in params + metrics if c in kept)]
+    return shown, [c for c in params + metrics if c not in kept]
+
+
+def _left_out_note(left_out: list[str], width: int) -> str:
+    """``(3 more columns: a, b, ...; choose them with --columns)`` within ``width``."""
+    tail = "; choose them with --columns)"
+    names: list[str] = []
+    for i, name in enumerate(left_out):
+        rest = "" if i == len(left_out) - 1 else ", ..."
+        candidate = ", ".join([*names, name]) + rest
+        if len(f"({len(left_out)} more columns: {candidate}{tail}") > width:
+            break
+        names.append(name)
+    shown = ", ".join([*names, "..."] if len(names) < len(left_out) else names)
+    return f"({len(left_out)} more columns: {shown}{tail}"
+
+
+def _text(value: Any) -> str:
+    from . import _cell
+
+    return _cell(value)
+
+
 @runs.command("list")
 @click.option("--experiment", "-e", multiple=True, help="Experiment name or id (repeatable).")
 @click.option("--filter", "filter_string", default=None,
               help="Search filter, e.g. \"metrics.acc > 0.9 and params.lr = '0.01'\".")
 @click.option("--order-by", multiple=True, help="e.g. 'metrics.acc DESC' (repeatable).")
 @click.option("--max-results", default=100, show_default=True, type=int)
+@click.option("--columns", "columns_text", default=None,
+              help="Columns to show, e.g. 'name,params.lr,metrics.acc,tags.team' (default: "
+                   "the attributes, params and metrics that fit the terminal).")
 @click.option("--deleted", is_flag=True, help="Show deleted runs instead.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def runs_list(ctx: click.Context, experiment: tuple[str, ...], filter_string: str | None,
-              order_by: tuple[str, ...], max_results: int, deleted: bool, as_json: bool) -> None:
-    """List runs, newest first."""
+              order_by: tuple[str, ...], max_results: int, columns_text: str | None,
+              deleted: bool, as_json: bool) -> None:
+    """List runs, newest first. Run ids are shortened to 8 characters: every command
+    taking a run accepts a unique start of its id, or its name."""
+    columns = None if columns_text is None else _columns(columns_text)
     c = client_from(ctx)
     ids = [c.resolve_experiment_id(e) for e in experiment]
     page = c.search_runs(ids, filter_string, "deleted_only" if deleted else "active_only",
                          max_results, list(order_by) or None)
     rows = [_run_row(r) for r in page]
     if as_json:
+        if columns is not None:
+            rows = [{col: _value(r, col) for col in columns} for r in rows]
         emit(rows, [], True)
         return
-    metric_keys = sorted({k for r in rows for k in r["metrics"]})[:4]
-    table = []
-    for r in rows:
-        flat = {k: r[k] for k in ("run_id", "name", "status", "start", "duration_s")}
-        flat.update({k: r["metrics"].get(k) for k in metric_keys})
-        table.append(flat)
-    emit(table, ["run_id", "name", "status", "start", "duration_s", *metric_keys], False)
+    left_out: list[str] = []
+    if columns is None and rows:
+        columns, left_out = _fit(rows, shutil.get_terminal_size((120, 24)).columns)
+    columns = columns or list(_DEFAULT)
+    table = [{col: _value(r, col) for col in columns} for r in rows]
+    for flat in table:
+        if "run_id" in flat:
+            flat["run_id"] = flat["run_id"][:8]
+    emit(table, columns, False,
+         headers=[col if "." in col else col.upper() for col in columns])
+    if left_out:
+        click.echo(_left_out_note(left_out, shutil.get_terminal_size((120, 24)).columns))
 
 
 @runs.command("show")
-@click.argument("run_id")
+@click.argument("run")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def runs_show(ctx: click.Context, run_id: str, as_json: bool) -> None:
-    """Show one run: attributes, params, metrics and tags."""
-    row = _run_row(client_from(ctx).get_run(run_id))
+def runs_show(ctx: click.Context, run: str, as_json: bool) -> None:
+    """Show one RUN (its id, a unique start of its id, or its name): attributes,
+    params, metrics and tags."""
+    row = _run_row(client_from(ctx).find_run(run))
     if as_json:
         click.echo(json.dumps(row, indent=2, default=str))
         return
@@ -138,41 +224,53 @@ def runs_show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     for section in ("params", "metrics", "tags"):
         click.echo(f"{section}:")
         for key, value in sorted(row[section].items()):
-            click.echo(f"  {key} = {value}")
+            lines = str(value).splitlines()
+            if len(lines) > 1:
+                click.echo(f"  {key} =")
+                for line in lines:
+                    click.echo(f"      {line}".rstrip())
+            else:
+                click.echo(f"  {key} = {value}")
 
 
 @runs.command("delete")
-@click.argument("run_ids", nargs=-1, required=True)
+@click.argument("runs_", metavar="RUNS...", nargs=-1, required=True)
 @click.pass_context
-def runs_delete(ctx: click.Context, run_ids: tuple[str, ...]) -> None:
-    """Soft-delete runs; `mltrack gc` removes them for good."""
+def runs_delete(ctx: click.Context, runs_: tuple[str, ...]) -> None:
+    """Soft-delete RUNS (ids, unique id prefixes or names); `mltrack gc` removes them
+    for good."""
     c = client_from(ctx)
-    for run_id in run_ids:
-        c.delete_run(run_id)
-        click.echo(f"Deleted run {run_id}.")
+    found = [c.find_run(ref, run_view_type="active_only") for ref in runs_]
+    for run in found:
+        c.delete_run(run.info.run_id)
+        click.echo(f"Deleted run {run.info.run_id} ({run.info.run_name}).")
 
 
 @runs.command("restore")
-@click.argument("run_ids", nargs=-1, required=True)
+@click.argument("runs_", metavar="RUNS...", nargs=-1, required=True)
 @click.pass_context
-def runs_restore(ctx: click.Context, run_ids: tuple[str, ...]) -> None:
-    """Restore soft-deleted runs."""
+def runs_restore(ctx: click.Context, runs_: tuple[str, ...]) -> None:
+    """Restore soft-deleted RUNS (ids, unique id prefixes or names)."""
     c = client_from(ctx)
-    for run_id in run_ids:
-        c.restore_run(run_id)
-        click.echo(f"Restored run {run_id}.")
+    found = [c.find_run(ref, run_view_type="deleted_only") for ref in runs_]
+    for run in found:
+        c.restore_run(run.info.run_id)
+        click.echo(f"Restored run {run.info.run_id} ({run.info.run_name}).")
 
 
 @main.command("gc")
 @click.option("--older-than", default=None, type=float,
               help="Only runs deleted at least this many seconds ago.")
-@click.option("--run-id", "run_ids", multiple=True, help="Only these deleted runs.")
+@click.option("--run-id", "run_ids", multiple=True,
+              help="Only these deleted runs (ids, unique id prefixes or names).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def gc(ctx: click.Context, older_than: float | None, run_ids: tuple[str, ...],
        as_json: bool) -> None:
     """Permanently remove deleted runs and their artifacts."""
-    removed = client_from(ctx).gc(older_than, list(run_ids) or None)
+    c = client_from(ctx)
+    chosen = [c.find_run(ref).info.run_id for ref in run_ids]
+    removed = c.gc(older_than, chosen or None)
     if as_json:
         click.echo(json.dumps({"removed": removed}))
     else:

@@ -21,9 +21,10 @@ Everything here is pure: no IPython, no store.
 from __future__ import annotations
 
 import ast
+import difflib
 import enum
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,8 @@ class CellCapture:
     bound: frozenset[str]
     ignored: frozenset[str]
     bindings: tuple[Binding, ...] = field(repr=False, default=())
+    #: every name the cell reads, anywhere (also inside functions and comprehensions)
+    read: frozenset[str] = frozenset()
 
     def binding_kinds(self, name: str) -> set[str]:
         return {b.kind for b in self.bindings if b.name == name}
@@ -117,9 +120,11 @@ def analyze(source: str, tree: ast.Module | None = None) -> CellCapture:
             sites[name] = [b.site for b in group if b.site is not None]
         elif COMPUTED in kinds:
             metrics.append(name)
+    read = frozenset(node.id for node in ast.walk(tree)
+                     if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load))
     return CellCapture(params=params, sites=sites, metric_names=tuple(metrics),
                        bound=frozenset(by_name), ignored=frozenset(ignored),
-                       bindings=tuple(bindings))
+                       bindings=tuple(bindings), read=read)
 
 
 class _Collector:
@@ -312,6 +317,24 @@ def literal_text(text: str) -> str:
     except SyntaxError:
         return repr(text)
     return stripped if is_literal(node) else repr(text)
+
+
+def check_override_names(capture: CellCapture, names: Iterable[str], option: str) -> None:
+    """Refuse an override of a name the cell neither assigns nor reads: it would leave
+    the cell unchanged and record a param that played no part (a typo, usually)."""
+    for name in names:
+        if name in capture.bound or name in capture.read:
+            continue
+        params = list(capture.params)
+        close = difflib.get_close_matches(name, params, n=1)
+        assigns = f"the cell assigns {', '.join(params)}" if params else \
+            "the cell assigns no literal params"
+        hint = f"; did you mean {close[0]}?" if close else \
+            f"; assign {name} = ... in the cell, or drop {option} {name}."
+        raise InvalidParameter(
+            f"{option} {name}=...: the cell neither assigns nor uses {name}, so the run "
+            f"would record a param that changed nothing. {assigns.capitalize()}{hint}"
+        )
 
 
 def apply_overrides(source: str, capture: CellCapture, overrides: dict[str, str]

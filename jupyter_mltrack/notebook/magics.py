@@ -15,7 +15,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from ..errors import MLTrackError
 from ..tracking import fluent
 from . import display, provenance, restore, sweep, tracked_cell
-from .capture import literal_text
+from .capture import check_override_names, literal_text
 
 TRACK_USAGE = """\
 %%track [--experiment E] [--name N] [--param k=v ...] [--metrics a,b] [--tag k=v ...]
@@ -138,6 +138,8 @@ class TrackMagics(Magics):
             )
         plan = tracked_cell.prepare(self.shell, line, cell)
         try:
+            check_override_names(plan.capture, options.params, "--param")
+            check_override_names(plan.capture, options.grid, "--grid")
             experiment_id = fluent.client().get_or_create_experiment(options.experiment) \
                 if options.experiment else None
             if options.grid:

@@ -10,7 +10,12 @@ run gets these tags, whether ``%%track`` or the API started it:
 ``mltrack.source.name``             the notebook path, when known
 ``mltrack.notebook.path``           the notebook path, when known
 ``mltrack.notebook.path_source``    how it was found: ``vscode``, ``jupyter-server``,
-                                    ``JPY_SESSION_NAME`` or ``MLTRACK_NOTEBOOK_PATH``
+                                    ``JPY_SESSION_NAME``, ``MLTRACK_NOTEBOOK_PATH``, or
+                                    the headless runner whose command line named it:
+                                    ``jupyter-execute``, ``jupyter-nbconvert``,
+                                    ``papermill``
+``mltrack.notebook.cwd``            the working directory of the kernel (a headless
+                                    runner starts it in the notebook's folder)
 ``mltrack.notebook.kernel_id``      the kernel id (from its connection file name)
 ``mltrack.notebook.execution_count`` the execution count of the running cell
 ``mltrack.notebook.cell_source``    the running cell as typed (trailing newlines
@@ -43,6 +48,7 @@ from ..tracking.validation import MAX_TAG_VALUE
 
 NOTEBOOK_PATH = "mltrack.notebook.path"
 PATH_SOURCE = "mltrack.notebook.path_source"
+WORKING_DIR = "mltrack.notebook.cwd"
 KERNEL_ID = "mltrack.notebook.kernel_id"
 EXECUTION_COUNT = "mltrack.notebook.execution_count"
 CELL_SOURCE = "mltrack.notebook.cell_source"
@@ -103,6 +109,10 @@ def notebook_context() -> dict[str, str]:
     if path:
         tags[NOTEBOOK_PATH] = tags[context.SOURCE_NAME] = path
         tags[PATH_SOURCE] = how or ""
+    try:
+        tags[WORKING_DIR] = os.getcwd()
+    except OSError:  # the folder was removed
+        pass
     return tags
 
 
@@ -171,7 +181,10 @@ def notebook_path(ip: Any, kernel: str | None) -> tuple[str | None, str | None]:
 
     In order: VS Code's ``__vsc_ipynb_file__``; the sessions API of the running Jupyter
     servers, matched by kernel id (follows renames); the ``JPY_SESSION_NAME`` variable
-    that jupyter_server sets when it starts a kernel; ``MLTRACK_NOTEBOOK_PATH``.
+    that jupyter_server sets when it starts a kernel; ``MLTRACK_NOTEBOOK_PATH``; the
+    command line of a headless runner that launched the kernel (:func:`runner_notebook`).
+    A kernel started by nbclient's Python API knows no path: pass
+    ``MLTRACK_NOTEBOOK_PATH`` in the kernel's environment (``client.execute(env=...)``).
     """
     vscode = getattr(ip, "user_ns", {}).get("__vsc_ipynb_file__")
     if isinstance(vscode, str) and vscode:
@@ -186,7 +199,98 @@ def notebook_path(ip: Any, kernel: str | None) -> tuple[str | None, str | None]:
     env = os.environ.get(PATH_ENV)
     if env:
         return str(Path(env).expanduser().resolve()), PATH_ENV
-    return None, None
+    return runner_notebook()
+
+
+# -- headless runners ----------------------------------------------------------------------
+
+#: Commands that execute a notebook given on their command line: the name their path
+#: source is recorded as, for ``jupyter-<x>``, ``jupyter <x>`` and ``python -m <x>``.
+RUNNERS = {"execute": "jupyter-execute", "nbconvert": "jupyter-nbconvert",
+           "nbclient": "jupyter-execute", "papermill": "papermill"}
+_OPTIONS_WITH_VALUE = {"--output", "-o", "--output-dir", "--cwd", "--kernel", "-k",
+                       "--parameters_file", "-f", "--parameters_yaml", "-y", "--kernel_name"}
+
+_runner: list[tuple[str | None, str | None]] = []
+
+
+def runner_notebook() -> tuple[str | None, str | None]:
+    """The notebook a headless runner (``jupyter execute``, ``jupyter nbconvert
+    --execute``, papermill) started this kernel for, read from the command line of the
+    process that launched it (``JPY_PARENT_PID``, which jupyter_client sets)."""
+    if _runner:
+        return _runner[0]
+    found: tuple[str | None, str | None] = (None, None)
+    pid = os.environ.get("JPY_PARENT_PID", "")
+    if pid.isdigit():
+        try:
+            argv, parent_cwd = _process_command(int(pid))
+            found = notebook_from_command(argv, parent_cwd, os.getcwd())
+        except Exception:  # noqa: BLE001 - the lookup is best effort
+            found = (None, None)
+    _runner.append(found)
+    return found
+
+
+def _process_command(pid: int) -> tuple[list[str], str]:
+    """Arguments and working directory of a process (Linux /proc, else psutil)."""
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        raw = (proc / "cmdline").read_bytes()
+        return [a.decode("utf-8", "surrogateescape") for a in raw.split(b"\0") if a], \
+            os.readlink(proc / "cwd")
+    import psutil
+
+    process = psutil.Process(pid)
+    return list(process.cmdline()), str(process.cwd())
+
+
+def notebook_from_command(argv: list[str], parent_cwd: str, kernel_cwd: str
+                          ) -> tuple[str | None, str | None]:
+    """The notebook a runner's command line executes, and the runner's name.
+
+    papermill's input is its first notebook argument. ``jupyter execute`` and
+    ``nbconvert`` start each notebook's kernel in the notebook's folder, so theirs is the
+    one notebook argument in ``kernel_cwd``; with several there, none is chosen.
+    """
+    runner = None
+    rest: list[str] = []
+    for i, arg in enumerate(argv):
+        base = os.path.basename(arg).removesuffix(".exe").removesuffix("-script.py")
+        sub = base.removeprefix("jupyter-") if base.startswith("jupyter-") else \
+            (base if base == "papermill" else None)
+        if sub is None and i + 1 < len(argv) and (base == "jupyter" or arg == "-m"):
+            sub = argv[i + 1]
+            i += 1
+        if sub in RUNNERS:
+            runner, rest = RUNNERS[sub], argv[i + 1:]
+            break
+    if runner is None:
+        return None, None
+    notebooks = []
+    skip = False
+    for arg in rest:
+        if skip:
+            skip = False
+            continue
+        if arg.startswith("-"):
+            skip = arg in _OPTIONS_WITH_VALUE
+            continue
+        if arg.endswith(".ipynb"):
+            notebooks.append(arg)
+    if runner == "papermill":
+        if not notebooks:
+            return None, None
+        first = notebooks[0]
+        if "://" in first:
+            return first, runner
+        return str(Path(parent_cwd, first).expanduser().resolve()), runner
+    here = Path(kernel_cwd).resolve()
+    paths = [Path(parent_cwd, nb).expanduser().resolve() for nb in notebooks]
+    mine = [p for p in paths if p.parent == here and p.is_file()]
+    if len(mine) != 1:
+        return None, None
+    return str(mine[0]), runner
 
 
 def _cached_session_path(kernel: str) -> str | None:

@@ -28,32 +28,12 @@ Transform = Callable[[str], str]
 
 
 def find_run(ref: str) -> Run:
-    """A run by id, unique id prefix (4+ characters) or name (the latest of that name)."""
-    ref = ref.strip()
-    if not ref:
-        raise InvalidParameter("Name a run: its id, the start of its id, or its name.")
-    client = fluent.client()
+    """An active run by id, unique id prefix (4+ characters) or unique name
+    (``Client.find_run``)."""
     try:
-        return client.get_run(ref)
-    except RunNotFound:
-        pass
-    quoted = ref.replace("'", "''")
-    if len(ref) >= 4 and all(c in "0123456789abcdef" for c in ref.lower()):
-        runs = fluent.search_runs(search_all_experiments=True, output_format="list",
-                                  filter_string=f"attributes.run_id LIKE '{quoted}%'",
-                                  max_results=2)
-        if len(runs) == 1:
-            return runs[0]
-        if len(runs) > 1:
-            raise InvalidParameter(f"Several runs have ids starting with {ref!r}; "
-                                   "give more characters.")
-    runs = fluent.search_runs(search_all_experiments=True, output_format="list",
-                              filter_string=f"attributes.run_name = '{quoted}'",
-                              order_by=["attributes.start_time DESC"], max_results=1)
-    if runs:
-        return runs[0]
-    raise RunNotFound(f"No run has the id, id prefix or name {ref!r}; "
-                      "list recent runs with %mltrack runs.")
+        return fluent.client().find_run(ref, run_view_type="active_only")
+    except RunNotFound as exc:
+        raise RunNotFound(str(exc).replace("search_runs()", "%mltrack runs")) from None
 
 
 @dataclass

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..entities import ModelVersion, PagedList, RequestStatus, Stage
+from ..entities import ModelVersion, PagedList, RequestStatus, Stage, TransitionRequest
 from ..errors import InvalidParameter, InvalidState, NotFound
 from ..store.changes import AliasChange, DecisionChange, LifecycleChange, RegistrySnapshot
 from ..uris import parse_runs_uri
@@ -191,54 +192,108 @@ def restore_model_version(name: str, version: int | str, comment: str | None = N
     return get_model_version(name, number, client=client)
 
 
+#: How far a stage is from serving; register_best moves a version only upwards unless forced.
+_RANK = {Stage.NONE.value: 0, Stage.ARCHIVED.value: 0, Stage.STAGING.value: 1,
+         Stage.PRODUCTION.value: 2}
+
+
+@dataclass(frozen=True)
+class BestRegistration:
+    """What :func:`best_registration` did.
+
+    ``registered`` is False when the best run was registered already; ``kept_stage``
+    is the stage the version kept because ``promote_to`` would have moved it down
+    (None when nothing was refused); ``request`` is the approval request opened
+    instead of moving it, if the model's policy asks for one.
+    """
+
+    version: ModelVersion
+    run_id: str
+    run_name: str
+    registered: bool
+    stage_before: str
+    kept_stage: str | None = None
+    request: TransitionRequest | None = None
+
+
 def register_best(experiment: str, metric: str, mode: str = "max", filter: str | None = None,
                   name: str | None = None, model_path: str = "model",
                   promote_to: str | None = None, *, archive_existing: bool = True,
-                  comment: str | None = None, client: Client | None = None) -> ModelVersion:
+                  force_stage: bool = False, comment: str | None = None,
+                  client: Client | None = None) -> ModelVersion:
     """Register the model of the best finished run of ``experiment`` by ``metric``.
 
     ``mode`` is "max" or "min"; ``filter`` narrows the runs (search grammar);
-    ``name`` defaults to the experiment's name. Running it again registers
-    nothing new while the same run is still the best. With ``promote_to`` the
-    version is then moved to that stage (under an approval policy this opens a
-    request instead; see ``transition_requests``).
+    ``name`` defaults to the experiment's name. Of runs tied on the metric, the one
+    registered already wins, else the earliest, so running it again registers
+    nothing new while the best is unchanged. With ``promote_to`` the version is then
+    moved to that stage (under an approval policy this opens a request instead; see
+    ``transition_requests``), but never down (Production to Staging, say) unless
+    ``force_stage``. :func:`best_registration` also says what was done.
     """
+    return best_registration(experiment, metric, mode, filter, name, model_path, promote_to,
+                             archive_existing=archive_existing, force_stage=force_stage,
+                             comment=comment, client=client).version
+
+
+def best_registration(experiment: str, metric: str, mode: str = "max",
+                      filter: str | None = None, name: str | None = None,
+                      model_path: str = "model", promote_to: str | None = None, *,
+                      archive_existing: bool = True, force_stage: bool = False,
+                      comment: str | None = None,
+                      client: Client | None = None) -> BestRegistration:
+    """:func:`register_best`, returning what it did (see :class:`BestRegistration`)."""
     if mode not in ("max", "min"):
         raise InvalidParameter(f"mode is 'max' or 'min', not {mode!r}.")
     if not isinstance(metric, str) or not metric or "`" in metric:
         raise InvalidParameter(f"{metric!r} is not a metric key; pass e.g. 'accuracy'.")
+    target = None if promote_to is None else Stage.parse(promote_to)
     c = a.client_of(client)
     experiment_id = c.resolve_experiment_id(experiment)
     name = a.model_name(name or c.get_experiment(experiment_id).name)
     condition = f"metrics.`{metric}` IS NOT NULL AND attributes.status = 'FINISHED'"
     if filter:
         condition += f" AND ({filter})"
-    order = f"metrics.`{metric}` {'DESC' if mode == 'max' else 'ASC'}"
-    page = c.search_runs([experiment_id], condition, max_results=1, order_by=[order])
+    order = [f"metrics.`{metric}` {'DESC' if mode == 'max' else 'ASC'}",
+             "attributes.start_time ASC"]
+    page = c.search_runs([experiment_id], condition, max_results=100, order_by=order)
     if not len(page):
         raise NotFound(
             f"No finished run of experiment {experiment!r} has a metric {metric!r}"
             + (f" and matches {filter!r}" if filter else "") + "; nothing to register."
         )
-    best = page[0]
-    source = f"runs:/{best.run_id}/{model_path.strip('/')}"
-    value = best.data.metrics[metric]
-    existing = [mv for mv in search_model_versions(
-        f"name = {a.quote(name)} and run_id = {a.quote(best.run_id)}", client=c)
-        if mv.source == source]
-    if existing:
-        version = existing[0]
-    else:
+    path = model_path.strip("/")
+    value = page[0].data.metrics[metric]
+    ties = [run for run in page if run.data.metrics[metric] == value]
+    registered: dict[str, ModelVersion] = {}
+    for mv in search_model_versions(f"name = {a.quote(name)}", order_by="version ASC",
+                                    client=c):
+        if mv.run_id is not None and mv.source == f"runs:/{mv.run_id}/{path}":
+            registered.setdefault(mv.run_id, mv)
+    best = next((run for run in ties if run.run_id in registered), ties[0])
+    version = registered.get(best.run_id)
+    created = version is None
+    if version is None:
         version = register_model(
-            source, name, tags={"mltrack.selected_by": f"{mode} {metric}",
-                                f"mltrack.{mode}.{metric}": value},
+            f"runs:/{best.run_id}/{path}", name,
+            tags={"mltrack.selected_by": f"{mode} {metric}", f"mltrack.{mode}.{metric}": value},
             description=f"Best of experiment {experiment!r} by {mode} {metric} "
                         f"({metric} = {value:g})", client=c,
         )
-    if promote_to is not None:
-        from .stages import transition_stage
+    before = version.current_stage
+    kept = None
+    request = None
+    if target is not None and target.value != before:
+        if not force_stage and _RANK[target.value] < _RANK[before]:
+            kept = before
+        else:
+            from .stages import transition_stage
 
-        transition_stage(name, version.version, promote_to, archive_existing=archive_existing,
-                         comment=comment or f"best of {experiment!r} by {mode} {metric}",
-                         client=c)
-    return get_model_version(name, version.version, client=c)
+            moved = transition_stage(
+                name, version.version, target.value, archive_existing=archive_existing,
+                comment=comment or f"best of {experiment!r} by {mode} {metric}", client=c)
+            if isinstance(moved, TransitionRequest):
+                request = moved
+    return BestRegistration(get_model_version(name, version.version, client=c), best.run_id,
+                            best.info.run_name, created, before, kept, request)
+

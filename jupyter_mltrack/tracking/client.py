@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 #: the heartbeat intervals of the process writing it, is taken as dead.
 STALE_AFTER = float(os.environ.get("MLTRACK_HEARTBEAT_TIMEOUT", "60"))
 _STALE_CHECK_EVERY = 5.0
+#: The fewest characters of a run id that ``find_run`` takes as a prefix.
+MIN_RUN_PREFIX = 4
 
 _writers: dict[int, BatchWriter] = {}
 _writers_lock = threading.Lock()
@@ -218,6 +220,59 @@ class Client:
         self.flush()  # read what this process logged, like get_metric_history does
         self._mark_stale()
         return self.store.get_run(_run_id(run_id))
+
+    def find_run(self, ref: str, experiment_ids: Sequence[str] | str | None = None,
+                 run_view_type: ViewType | str = ViewType.ALL) -> Run:
+        """A run by its id, the start of its id (``MIN_RUN_PREFIX`` characters or more)
+        or its name, which must pick out one run of ``experiment_ids`` (all if None).
+
+        Raises RunNotFound when nothing matches, InvalidParameter listing the
+        candidates when several do.
+        """
+        from ..store.search import quote_literal
+
+        text = ref.strip() if isinstance(ref, str) else ""
+        if not text:
+            raise InvalidParameter("Name a run: its id, the start of its id "
+                                   f"({MIN_RUN_PREFIX} characters or more) or its name.")
+        lowered = text.lower()
+        is_hex = all(ch in "0123456789abcdef" for ch in lowered)
+        missing: RunNotFound | None = None
+        if is_hex and len(lowered) == 32:
+            try:
+                return self.get_run(lowered)
+            except RunNotFound as exc:
+                missing = exc
+        found: dict[str, Run] = {}
+        filters = [f"attributes.run_name = {quote_literal(text)}"]
+        if is_hex and len(lowered) >= MIN_RUN_PREFIX:
+            filters.insert(0, f"attributes.run_id LIKE {quote_literal(lowered + '%')}")
+        for condition in filters:
+            for run in self.search_runs(experiment_ids, condition, run_view_type,
+                                        max_results=10):
+                found.setdefault(run.info.run_id, run)
+        if len(found) == 1:
+            return next(iter(found.values()))
+        if not found and missing is not None:
+            raise missing
+        if not found:
+            raise RunNotFound(
+                f"No run has the id, id prefix or name {text!r}"
+                + ("" if experiment_ids is None else " in the experiments searched")
+                + (f" (an id prefix needs {MIN_RUN_PREFIX} characters or more)"
+                   if is_hex and len(lowered) < MIN_RUN_PREFIX else "")
+                + ". List runs with search_runs()."
+            )
+        listed = "; ".join(
+            f"{r.info.run_id[:8]} {r.info.run_name} ({r.info.status.lower()}, "
+            f"experiment {r.info.experiment_id}"
+            + (", deleted" if r.info.lifecycle_stage == "deleted" else "") + ")"
+            for r in sorted(found.values(), key=lambda r: -r.info.start_time))
+        more = "At least " if len(found) >= 10 else ""
+        raise InvalidParameter(
+            f"{more}{len(found)} runs match {text!r}: {listed}. Give more characters of "
+            "the id you mean."
+        )
 
     def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
         """Several runs by id, with few queries; ids that do not exist are left out."""
