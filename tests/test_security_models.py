@@ -87,6 +87,21 @@ def test_swapping_an_outside_folder_after_registering_changes_nothing(fluent,
     assert fluent.load_model("models:/m/1").predict(X).tolist() == [1, 1, 1]
 
 
+def test_registering_a_folder_with_a_link_out_of_it_is_refused(fluent, tmp_path: Path) -> None:
+    from jupyter_mltrack.errors import RegisteredModelNotFound
+
+    folder = _pickled(fluent, tmp_path / "outside", 1)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not part of the model")
+    (folder / "notes.txt").symlink_to(secret)
+    with pytest.raises(InvalidModel, match="symbolic link"):
+        fluent.register_model(str(folder), "m")
+    with pytest.raises(RegisteredModelNotFound):
+        fluent.get_registered_model("m")
+    copies = Path(".mltrack/artifacts/registered-models")
+    assert not copies.exists() or not any(copies.iterdir())
+
+
 def test_trust_given_when_registering_pins_the_copied_files(fluent, tmp_path: Path) -> None:
     folder = _pickled(fluent, tmp_path / "outside", 1)
     version = fluent.register_model(str(folder), "m", trust=True)
@@ -122,6 +137,35 @@ def test_files_swapped_after_log_model_are_not_trusted(fluent) -> None:
     for uri in (info.model_uri, "models:/swapped/1"):
         with pytest.raises(UntrustedModel, match="changed"):
             fluent.load_model(uri)
+
+
+def test_the_same_rules_hold_on_a_remote_artifact_store(tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    from jupyter_mltrack import Client, load_model, log_model, register_model, save_model
+
+    root = f"memory://mltrack-security-{tmp_path.name}"
+    client = Client(f"sqlite:///{tmp_path / 'mltrack.db'}", artifact_root=root)
+    run_id = client.create_run(client.create_experiment("remote")).run_id
+    info = log_model(_model(1), run_id=run_id, client=client,
+                     serialization_format="cloudpickle", progress=False)
+    assert load_model(info.model_uri, client=client).predict(X).tolist() == [1, 1, 1]
+    # files swapped in the remote store
+    fs = fsspec.filesystem("memory")
+    [stored] = [p for p in fs.find(root.removeprefix("memory:/")) if p.endswith("model.pkl")]
+    fs.pipe_file(stored, pickle.dumps(_model(0)))
+    with pytest.raises(UntrustedModel, match="changed"):
+        load_model(info.model_uri, client=client)
+    # a folder registered from outside is copied to the remote root, trusted only if said so
+    folder = tmp_path / "outside"
+    save_model(_model(1), folder, serialization_format="cloudpickle", progress=False)
+    untrusted = register_model(str(folder), "m", client=client)
+    trusted = register_model(str(folder), "m", trust=True, client=client)
+    assert untrusted.source.startswith(root) and trusted.source.startswith(root)
+    _swap_pickle(folder, 0)
+    with pytest.raises(UntrustedModel, match="outside the store"):
+        load_model("models:/m/1", client=client)
+    assert load_model("models:/m/2", client=client).predict(X).tolist() == [1, 1, 1]
+    fs.rm(trusted.source.removeprefix("memory:/"), recursive=True)
 
 
 @pytest.mark.parametrize("how", ["absolute", "parent", "symlink"])

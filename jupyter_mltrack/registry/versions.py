@@ -8,12 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import ModelVersion, PagedList, RequestStatus, Stage
 from ..errors import InvalidParameter, InvalidState, NotFound
-from ..models.provenance import (
-    RESERVED_VERSION_TAG_PREFIX,
-    VERSION_DIGEST_TAG,
-    VERSION_ORIGIN_TAG,
-)
-from ..models.transfer import copy_into_store, remove_copy
 from ..store.base import AliasChange, DecisionChange, LifecycleChange, RegistrySnapshot
 from ..uris import parse_runs_uri
 from . import _access as a
@@ -39,6 +33,9 @@ def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None
     folder from outside the store, or files logged with ``log_artifacts``): the version
     then loads without it while its files stay exactly these.
     """
+    from ..models.provenance import VERSION_DIGEST_TAG, VERSION_ORIGIN_TAG
+    from ..models.transfer import copy_into_store, remove_copy
+
     name = a.model_name(name)
     if not isinstance(model_uri, str) or not model_uri.strip():
         raise InvalidParameter(
@@ -82,6 +79,7 @@ def source_of(model_uri: str, client: Client | None
         a.client_of(client).store.get_run(parsed.run_id)  # RunNotFound when unknown
         return f"runs:/{parsed.run_id}/{parsed.path}", parsed.run_id, {}
     if model_uri.startswith("models:/"):
+        from ..models.provenance import VERSION_DIGEST_TAG, VERSION_ORIGIN_TAG
         from .resolve import model_version_for
 
         version = model_version_for(model_uri, client)
@@ -102,6 +100,8 @@ def source_of(model_uri: str, client: Client | None
 
 
 def _refuse_reserved(tags: dict[str, str]) -> None:
+    from ..models.provenance import RESERVED_VERSION_TAG_PREFIX
+
     reserved = sorted(k for k in tags if k.startswith(RESERVED_VERSION_TAG_PREFIX))
     if reserved:
         raise InvalidParameter(
