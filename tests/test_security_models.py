@@ -165,7 +165,17 @@ def test_the_same_rules_hold_on_a_remote_artifact_store(tmp_path: Path) -> None:
     with pytest.raises(UntrustedModel, match="outside the store"):
         load_model("models:/m/1", client=client)
     assert load_model("models:/m/2", client=client).predict(X).tolist() == [1, 1, 1]
-    fs.rm(trusted.source.removeprefix("memory:/"), recursive=True)
+    # a model behind a URL is copied too
+    url = f"{root}-elsewhere/model"
+    for file in (tmp_path / "outside").iterdir():
+        fs.pipe_file(f"{url.removeprefix('memory:/')}/{file.name}", file.read_bytes())
+    copied = register_model(url, "u", client=client)
+    assert copied.tags == {"mltrack.model.origin": url} and copied.source.startswith(root)
+    fs.rm(url.removeprefix("memory:/"), recursive=True)
+    with pytest.raises(UntrustedModel, match="outside the store"):
+        load_model("models:/u/1", client=client)
+    assert load_model("models:/u/1", trust=True, client=client).predict(X).tolist() == [0, 0, 0]
+    fs.rm(root.removeprefix("memory:/"), recursive=True)
 
 
 @pytest.mark.parametrize("how", ["absolute", "parent", "symlink"])
