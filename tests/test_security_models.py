@@ -106,7 +106,14 @@ def test_trust_given_when_registering_pins_the_copied_files(fluent, tmp_path: Pa
     folder = _pickled(fluent, tmp_path / "outside", 1)
     version = fluent.register_model(str(folder), "m", trust=True)
     _swap_pickle(folder, 0)  # the outside folder no longer matters
-    assert fluent.load_model("models:/m/1").predict(X).tolist() == [1, 1, 1]
+    fluent.transition_stage("m", 1, "Production")
+    fluent.set_alias("m", "champion", 1)
+    for uri in ("models:/m/1", "models:/m/Production", "models:/m@champion", "models:/m/latest"):
+        assert fluent.load_model(uri).predict(X).tolist() == [1, 1, 1]
+    # registering the version again under another name keeps what vouches for it
+    again = fluent.register_model("models:/m/1", "m2")
+    assert again.source == version.source and again.tags == version.tags
+    assert fluent.load_model("models:/m2/1").predict(X).tolist() == [1, 1, 1]
     # the pinned copy itself changed: trust given at registration no longer holds
     _swap_pickle(Path(version.source), 0)
     with pytest.raises(UntrustedModel, match="changed"):

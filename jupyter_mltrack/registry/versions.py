@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..entities import ModelVersion, PagedList, RequestStatus, Stage
-from ..errors import InvalidParameter, InvalidState, NotFound
+from ..errors import InvalidParameter, InvalidState, MLTrackError, NotFound
 from ..store.base import AliasChange, DecisionChange, LifecycleChange, RegistrySnapshot
 from ..uris import parse_runs_uri
 from . import _access as a
@@ -62,7 +63,8 @@ def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None
         )
     except BaseException:
         if copied is not None:
-            remove_copy(copied)
+            with contextlib.suppress(MLTrackError):  # the first error is the one to report
+                remove_copy(copied)
         raise
 
 
