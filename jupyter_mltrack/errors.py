@@ -23,7 +23,8 @@ with ``raise ... from exc``::
     ├── UntrustedModel            loading it would run code from outside the store (HTTP 403)
     ├── StoreError                the store could not do its work (HTTP 500)
     │   ├── WriteFailed           the background writer gave up on a batch
-    │   └── SchemaError           the database schema is newer or broken
+    │   ├── SchemaError           the database schema is newer or broken
+    │   └── ArtifactUnavailable   remote files (S3, HTTP...) unreachable or refused (HTTP 502)
     └── MissingDependency         an optional extra is not installed
 """
 
@@ -142,6 +143,13 @@ class WriteFailed(StoreError):
 
 class SchemaError(StoreError):
     """The database schema cannot be used by this version of jupyter_mltrack."""
+
+
+class ArtifactUnavailable(StoreError):
+    """Files behind a remote URL (s3://, gs://, http://...) could not be read or written:
+    missing credentials, access denied, or no network path to the server."""
+
+    http_status = 502
 
 
 class MissingDependency(MLTrackError, ImportError):

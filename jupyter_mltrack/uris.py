@@ -15,7 +15,10 @@ DB_FILE_NAME = "mltrack.db"
 ARTIFACTS_DIR_NAME = "artifacts"
 TRACKING_URI_ENV = "MLTRACK_TRACKING_URI"
 
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+#: Version numbers are positive 64-bit integers (what every supported database stores).
+MAX_VERSION = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +45,7 @@ def parse_runs_uri(uri: str) -> RunsURI:
         raise InvalidURI(f"{uri!r} is not a runs URI; write runs:/<run_id>/<artifact path>.")
     rest = uri[len("runs:/") :].lstrip("/")
     run_id, _, path = rest.partition("/")
-    if not _RUN_ID.match(run_id):
+    if not _RUN_ID.fullmatch(run_id):
         raise InvalidURI(
             f"{uri!r} does not start with a run id (32 hex characters); "
             "write runs:/<run_id>/<artifact path>."
@@ -69,8 +72,8 @@ def parse_models_uri(uri: str) -> ModelsURI:
             f"{uri!r} names no version; write models:/<name>/<version>, "
             "models:/<name>/<stage> or models:/<name>@<alias>."
         )
-    if ref.isdigit():
-        return ModelsURI(name=name, version=int(ref))
+    if ref.strip().lstrip("+-").isdigit():  # any digits, signs, spaces: refused unless plain
+        return ModelsURI(name=name, version=_version(ref, uri))
     if ref.lower() == "latest":
         return ModelsURI(name=name)
     if ref.lower() in _STAGES:
@@ -79,6 +82,24 @@ def parse_models_uri(uri: str) -> ModelsURI:
         f"{uri!r}: {ref!r} is neither a version number, 'latest', nor a stage "
         "(None, Staging, Production, Archived)."
     )
+
+
+def parse_version(value: str) -> int | None:
+    """The version number ``value`` spells in ASCII digits (1 to 2**63-1), else None."""
+    if not isinstance(value, str) or not _DIGITS.fullmatch(value) or len(value) > 19:
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_VERSION else None
+
+
+def _version(ref: str, uri: str) -> int:
+    number = parse_version(ref)
+    if number is None:
+        raise InvalidURI(
+            f"{uri!r}: {ref!r} is not a version number; versions are written in ASCII "
+            f"digits, from 1 to {MAX_VERSION}."
+        )
+    return number
 
 
 def find_store_dir(start: str | os.PathLike[str] | None = None) -> Path:

@@ -51,7 +51,11 @@ def test_register_from_folder_and_from_models_uri(rc, experiment, tmp_path: Path
     save_model(tiny_model(), folder, progress=False)
     v = r.register_model(str(folder), "local-model", client=rc)
     assert v.run_id is None
-    assert v.source == str(folder.resolve())
+    # the version holds a copy in the store; the tag names where it came from
+    assert Path(v.source).parent == (tmp_path / "artifacts" / "registered-models").resolve()
+    assert v.tags == {"mltrack.model.origin": str(folder.resolve())}
+    assert sorted(p.name for p in Path(v.source).iterdir()) == \
+        sorted(p.name for p in folder.iterdir())
     run_id = log_run(rc, experiment, {"acc": 0.9})
     r.register_model(f"runs:/{run_id}/model", "a", client=rc)
     copy = r.register_model("models:/a/1", "b", client=rc)

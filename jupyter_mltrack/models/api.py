@@ -41,10 +41,13 @@ from .format import (
     PYTHON_ENV_FILE,
     REQUIREMENTS_FILE,
     ModelMeta,
+    model_file,
 )
+from .provenance import VERSION_DIGEST_TAG, VERSION_ORIGIN_TAG, digest_tag, folder_digest
 from .pyfunc import PyFuncModel
 from .requirements import model_modules, normalise, pinned
 from .signature import ModelSignature, enforce_input, infer_schema
+from .transfer import download, no_model_message, reaching, repository_for, upload
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
@@ -146,7 +149,9 @@ def log_model(model: Any, name: str = "model", signature: Any = "infer",
     if run.info.lifecycle_stage != "active":
         raise InvalidState(f"Run {run_id} is deleted; restore_run() it before logging a model.")
     repo = artifact_repository(run.info.artifact_uri)
-    if repo.list(artifact_path):
+    with reaching(run.info.artifact_uri):
+        taken = repo.list(artifact_path)
+    if taken:
         raise AlreadyExists(
             f"Run {run_id} already has artifacts at {artifact_path!r}; log the model under "
             "another name= (nothing was changed)."
@@ -160,6 +165,7 @@ def log_model(model: Any, name: str = "model", signature: Any = "infer",
         try:
             meta = _write_model(model, staging, *args, run_id=run_id,
                                 artifact_path=artifact_path)
+            digest = folder_digest(staging)
             _move_into_place(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -167,8 +173,9 @@ def log_model(model: Any, name: str = "model", signature: Any = "infer",
         with tempfile.TemporaryDirectory(prefix="mltrack-model-") as tmp:
             local = Path(tmp) / "model"
             meta = _write_model(model, local, *args, run_id=run_id, artifact_path=artifact_path)
-            _upload(repo, local, artifact_path, progress)
-    _record_on_run(client, run_id, meta)
+            digest = folder_digest(local)
+            upload(repo, local, artifact_path, progress, run.info.artifact_uri)
+    _record_on_run(client, run_id, meta, digest)
     return ModelInfo(f"runs:/{run_id}/{artifact_path}", run_id, artifact_path, meta)
 
 
@@ -314,18 +321,8 @@ def _python_env() -> str:
                            "dependencies": [f"-r {REQUIREMENTS_FILE}"]}, sort_keys=False)
 
 
-def _upload(repo: Any, local: Path, artifact_path: str, progress: bool | None) -> None:
-    files = sorted(p for p in local.rglob("*") if p.is_file())
-    total = sum(p.stat().st_size for p in files)
-    bar = _progress.Bar("Uploading model", total, _progress.wanted(total, progress))
-    for path in files:
-        rel = path.relative_to(local).parent.as_posix()
-        repo.log_file(path, f"{artifact_path}/{rel}" if rel != "." else artifact_path)
-        bar.advance(path.stat().st_size)
-    bar.close()
-
-
-def _record_on_run(client: Any, run_id: str, meta: ModelMeta) -> None:
+def _record_on_run(client: Any, run_id: str, meta: ModelMeta, digest: str | None) -> None:
+    """List the model in the run's tags, with the digest of the files just written."""
     entry = {"artifact_path": meta.artifact_path, "flavors": list(meta.flavors),
              "model_uuid": meta.model_uuid, "utc_time_created": meta.utc_time_created}
     run = client.get_run(run_id)
@@ -336,7 +333,10 @@ def _record_on_run(client: Any, run_id: str, meta: ModelMeta) -> None:
     models = [m for m in models if m.get("artifact_path") != meta.artifact_path] + [entry]
     while len(json.dumps(models)) > 5000 and len(models) > 1:
         models.pop(0)
-    client.set_tag(run_id, LOGGED_MODELS_TAG, json.dumps(models))
+    tags = {LOGGED_MODELS_TAG: json.dumps(models)}
+    if digest is not None and meta.artifact_path is not None:
+        tags[digest_tag(meta.artifact_path)] = digest
+    client.set_tags(run_id, tags)
 
 
 # -- loading -----------------------------------------------------------------------------
@@ -344,9 +344,25 @@ def _record_on_run(client: Any, run_id: str, meta: ModelMeta) -> None:
 
 @dataclass
 class _Located:
+    """A model folder on this machine, what was asked for, and what vouches for its files."""
+
     path: Path
     inside_store: bool
     source: str
+    #: the digest the files must have to be trusted (recorded by log_model or at registration)
+    digest: str | None = None
+    #: why the files are not trusted, said when loading them needs trust
+    distrust: str = "it is a folder outside the store"
+
+    def verify(self) -> bool:
+        """Whether the files are exactly those their digest was recorded for."""
+        if self.digest is None:
+            return False
+        if folder_digest(self.path) == self.digest:
+            return True
+        self.distrust = ("its files changed after they were written (they no longer match "
+                         "the digest recorded then)")
+        return False
 
 
 def load_model(model_uri: str | os.PathLike[str], trust: bool = False, *,
@@ -356,7 +372,8 @@ def load_model(model_uri: str | os.PathLike[str], trust: bool = False, *,
     ``models:/name/Production``, ``models:/name@alias``, or a local folder.
 
     The result has ``predict(data)`` whatever the framework. Models stored with pickle
-    (or shipping code) load from outside the store only with ``trust=True``.
+    (or shipping code) load without ``trust=True`` only when their files are exactly
+    what ``log_model`` wrote into the store.
     """
     located = _locate(model_uri, client, dst_path, progress)
     meta = _read_meta(located.path, located.source)
@@ -385,15 +402,25 @@ def read_model_meta(model_uri: str | os.PathLike[str], *, client: Client | None 
     """The MLmodel of a model location, reading nothing else; InvalidModel if there is none."""
     uri = os.fspath(model_uri)
     if uri.startswith("models:/"):
-        return read_model_meta(_resolve_models_uri(uri, client), client=client)
-    repo, path, _inside = _repo_for(uri, client)
-    if repo is None:
-        return _read_meta(Path(path), uri)
+        return read_model_meta(_model_version(uri, client).source, client=client)
+    where = _where(uri, client)
+    if where.repo is None:
+        return _read_meta(Path(where.path), uri)
     try:
-        data = repo.read_bytes(f"{path}/{MLMODEL_FILE}" if path else MLMODEL_FILE)
+        with reaching(where.url):
+            data = where.repo.read_bytes(f"{where.path}/{MLMODEL_FILE}" if where.path
+                                        else MLMODEL_FILE)
     except NotFound:
-        raise InvalidModel(_no_model_message(uri)) from None
+        raise InvalidModel(no_model_message(uri)) from None
     return ModelMeta.from_yaml(data, f"{uri}/{MLMODEL_FILE}")
+
+
+def model_files_digest(model_uri: str, *, client: Client | None = None,
+                       progress: bool | None = None) -> str | None:
+    """The digest of the files a model URI names now (downloading them when remote)."""
+    with tempfile.TemporaryDirectory(prefix="mltrack-model-") as tmp:
+        located = _locate(model_uri, client, Path(tmp) / "model", progress)
+        return folder_digest(located.path)
 
 
 def _pick_flavor(meta: ModelMeta) -> Any:
@@ -410,39 +437,39 @@ def _pick_flavor(meta: ModelMeta) -> Any:
 
 def _load(flavor: Any, meta: ModelMeta, located: _Located, trust: bool,
           progress: bool | None) -> Any:
-    trusted = trust or located.inside_store
-    code = meta.flavors.get(PYFUNC, {}).get("code")
-    if code:
-        if not trusted:
-            raise UntrustedModel(
-                f"{located.source} ships Python code ({code}/) that runs when the model "
-                "loads. If you trust its source, pass trust=True."
-            )
-        code_dir = str(located.path / code)
-        if code_dir not in sys.path:
-            sys.path.insert(0, code_dir)
-    ctx = LoadContext(located.path, meta.flavors[flavor.name], trusted, located.inside_store)
-    size = meta.model_size_bytes
-    if _progress.wanted(size, progress):
-        with _progress.Watch(f"Loading model ({_progress._size(size or 0)})", None, True):
-            return flavor.load(ctx)
-    return flavor.load(ctx)
+    # checking the files' digest reads them all: only done when a flavor asks
+    ctx = LoadContext(located.path, meta.flavors[flavor.name], True if trust else located.verify,
+                      located.inside_store)
+    try:
+        code = meta.flavors.get(PYFUNC, {}).get("code")
+        if code:
+            code_dir = str(model_file(located.path, code, "python_function.code"))
+            if not ctx.trusted:
+                raise UntrustedModel(
+                    f"The model ships Python code ({code}/) that runs when the model loads. "
+                    "If you trust its source, pass trust=True."
+                )
+            if code_dir not in sys.path:
+                sys.path.insert(0, code_dir)
+        size = meta.model_size_bytes
+        if _progress.wanted(size, progress):
+            with _progress.Watch(f"Loading model ({_progress._size(size or 0)})", None, True):
+                return flavor.load(ctx)
+        return flavor.load(ctx)
+    except UntrustedModel as exc:
+        exc.args = (f"{located.source}: {exc} It is not trusted because {located.distrust}.",)
+        raise
 
 
 def _read_meta(folder: Path, source: str) -> ModelMeta:
     file = folder / MLMODEL_FILE
     if not file.is_file():
-        raise InvalidModel(_no_model_message(source))
+        raise InvalidModel(no_model_message(source))
     return ModelMeta.from_yaml(file.read_bytes(), f"{source}/{MLMODEL_FILE}")
 
 
-def _no_model_message(source: str, problem: str = f"holds no model (no {MLMODEL_FILE} file)"
-                      ) -> str:
-    return (f"{source} {problem}. Check the path: a logged model's URI is "
-            "runs:/<run_id>/<name>, as returned by log_model().model_uri.")
-
-
-def _resolve_models_uri(uri: str, client: Client | None) -> str:
+def _model_version(uri: str, client: Client | None) -> Any:
+    """The registry's ModelVersion a ``models:/`` URI names."""
     import importlib
     import importlib.util
 
@@ -453,29 +480,41 @@ def _resolve_models_uri(uri: str, client: Client | None) -> str:
             "its runs:/<run_id>/<name> URI instead."
         )
     registry = importlib.import_module("jupyter_mltrack.registry")
-    resolve = getattr(registry, "resolve_models_uri", None)
-    if resolve is None:
-        raise MissingDependency(
-            f"{uri}: this installation's registry cannot resolve models:/ URIs yet; load the "
-            "model by its runs:/<run_id>/<name> URI instead."
-        )
-    return str(resolve(uri, client))
+    return registry.model_version_for(uri, client)
 
 
-def _repo_for(uri: str, client: Client | None) -> tuple[Any, str, bool]:
-    """(repository or None for a local folder, path inside it, inside the store?)."""
+@dataclass
+class _Where:
+    """Where a non-registry model URI's files are."""
+
+    repo: Any  # the artifact repository, or None for a local folder
+    path: str  # the path inside it (or the local folder)
+    url: str  # what to name when the storage cannot be reached
+    inside_store: bool
+    digest: str | None = None
+    distrust: str = "it is a folder outside the store"
+
+
+def _where(uri: str, client: Client | None) -> _Where:
     if uri.startswith("runs:/"):
         from ..tracking import fluent
         from ..uris import parse_runs_uri
 
         parsed = parse_runs_uri(uri)
         run = (client or fluent.client()).get_run(parsed.run_id)
-        return artifact_repository(run.info.artifact_uri), parsed.path, True
+        path = clean_artifact_path(parsed.path)
+        root = run.info.artifact_uri
+        return _Where(repository_for(root), path,
+                      f"{uri} ({root.rstrip('/')}/{path})", True,
+                      run.data.tags.get(digest_tag(path)) if path else None,
+                      "log_model did not write it (files logged with log_artifacts or copied "
+                      "into the store are not trusted)")
     if uri.startswith("file://"):
-        return None, uri[len("file://"):], False
+        return _Where(None, uri[len("file://"):], uri, False)
     if "://" in uri:
-        return artifact_repository(uri), "", False
-    return None, str(Path(uri).expanduser()), False
+        return _Where(repository_for(uri), "", uri, False,
+                      distrust="it is a URL outside the store")
+    return _Where(None, str(Path(uri).expanduser()), uri, False)
 
 
 def _locate(model_uri: str | os.PathLike[str], client: Client | None,
@@ -484,36 +523,28 @@ def _locate(model_uri: str | os.PathLike[str], client: Client | None,
     if not isinstance(uri, str) or not uri:
         raise InvalidParameter(f"{model_uri!r} is not a model URI or path.")
     if uri.startswith("models:/"):
-        located = _locate(_resolve_models_uri(uri, client), client, dst_path, progress)
-        return _Located(located.path, True, uri)
-    repo, path, inside = _repo_for(uri, client)
-    if repo is None:
-        folder = Path(path)
+        version = _model_version(uri, client)
+        located = _locate(version.source, client, dst_path, progress)
+        pinned = version.tags.get(VERSION_DIGEST_TAG)
+        origin = version.tags.get(VERSION_ORIGIN_TAG)
+        if pinned:
+            digest, distrust = pinned, located.distrust
+        elif version.source.startswith("runs:/"):
+            digest, distrust = located.digest, located.distrust
+        else:
+            digest = None
+            distrust = (f"it was registered from {origin or version.source}, outside the store, "
+                        "without register_model(..., trust=True)")
+        return _Located(located.path, True, uri, digest, distrust)
+    where = _where(uri, client)
+    if where.repo is None:
+        folder = Path(where.path)
         if not folder.is_dir():
-            raise InvalidModel(_no_model_message(uri, "is not a folder"))
+            raise InvalidModel(no_model_message(uri, "is not a folder"))
         return _Located(folder, False, uri)
-    if hasattr(repo, "local_path"):
-        return _Located(Path(repo.local_path(path)), inside, uri)
-    dst = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="mltrack-model-"))
-    return _Located(_download(repo, path, dst, progress, uri), inside, uri)
-
-
-def _download(repo: Any, path: str, dst: Path, progress: bool | None, uri: str) -> Path:
-    files = []
-    stack = [path]
-    while stack:
-        for info in repo.list(stack.pop()):
-            (stack.append(info.path) if info.is_dir else files.append(info))
-    if not any(f.path.rsplit("/", 1)[-1] == MLMODEL_FILE for f in files):
-        raise InvalidModel(_no_model_message(uri))
-    total = sum(f.file_size or 0 for f in files)
-    bar = _progress.Bar("Downloading model", total, _progress.wanted(total, progress))
-    prefix = f"{path}/" if path else ""
-    for info in files:
-        rel = info.path[len(prefix):] if info.path.startswith(prefix) else info.path
-        target = dst / clean_artifact_path(rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        repo.download(info.path, target.parent)  # streams the file; no copy in memory
-        bar.advance(info.file_size or 0)
-    bar.close()
-    return dst
+    if hasattr(where.repo, "local_path"):
+        path = Path(where.repo.local_path(where.path))
+    else:
+        dst = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="mltrack-model-"))
+        path = download(where.repo, where.path, dst, progress, uri, where.url)
+    return _Located(path, where.inside_store, uri, where.digest, where.distrust)

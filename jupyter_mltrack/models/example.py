@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .format import INPUT_EXAMPLE_FILE, SERVING_EXAMPLE_FILE, ModelMeta
+from .format import INPUT_EXAMPLE_FILE, SERVING_EXAMPLE_FILE, ModelMeta, model_file
 from .signature import ModelSignature, as_table_or_array, enforce_input
 
 
@@ -64,7 +64,8 @@ def read_input_example(path: Path, meta: ModelMeta) -> Any:
     info = meta.saved_input_example_info
     if not info:
         return None
-    file = path / info.get("artifact_path", INPUT_EXAMPLE_FILE)
+    file = model_file(path, info.get("artifact_path", INPUT_EXAMPLE_FILE),
+                      "saved_input_example_info.artifact_path")
     if not file.is_file():
         return None
     data = json.loads(file.read_text(encoding="utf-8"))

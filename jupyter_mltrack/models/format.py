@@ -16,8 +16,10 @@ Field names follow MLflow's ``MLmodel`` so that tools reading one can read the o
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from ..errors import InvalidModel
@@ -113,6 +115,33 @@ class ModelMeta:
         except yaml.YAMLError as exc:
             raise InvalidModel(f"{where} is not valid YAML: {exc}") from exc
         return cls.from_dict(data, where)
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def model_file(folder: Path, name: Any, field: str) -> Path:
+    """The file or folder an MLmodel ``field`` names, which must be inside ``folder``.
+
+    Refused with InvalidModel: anything but a relative path, ``..`` segments, and a
+    symbolic link that leads out of the folder.
+    """
+    fix = ("a model's files must be inside its folder. The MLmodel file was edited or is "
+           "not valid; save the model again with save_model() or log_model().")
+    if not isinstance(name, str) or not name.strip() or "\x00" in name:
+        raise InvalidModel(f"The MLmodel field {field} is {name!r}, not the name of a file "
+                           f"in the model folder; {fix}")
+    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() \
+            or name.startswith(("~", "\\")) or _DRIVE.match(name) \
+            or ".." in re.split(r"[/\\]", name):
+        raise InvalidModel(f"The MLmodel field {field} names {name!r}, which is outside the "
+                           f"model folder; {fix}")
+    root = folder.resolve()
+    target = (root / name).resolve()
+    if target != root and root not in target.parents:
+        raise InvalidModel(f"The MLmodel field {field} names {name!r}, which leads outside the "
+                           f"model folder through a symbolic link; {fix}")
+    return target
 
 
 def _utc_now() -> str:

@@ -9,6 +9,7 @@ from ..errors import InvalidParameter
 from ..store import registry_store
 from ..store.search import quote_literal
 from ..tracking.context import current_user
+from ..uris import MAX_VERSION, parse_version
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
@@ -54,11 +55,12 @@ def version_number(version: Any) -> int:
     """A version number from an int or a string of digits."""
     if isinstance(version, bool):
         raise InvalidParameter(f"{version!r} is not a version number; versions are 1, 2, 3...")
-    if isinstance(version, int) and version > 0:
+    if isinstance(version, int) and 0 < version <= MAX_VERSION:
         return version
-    if isinstance(version, str) and version.strip().isdigit() and int(version) > 0:
+    if isinstance(version, str) and parse_version(version.strip()) is not None:
         return int(version)
-    raise InvalidParameter(f"{version!r} is not a version number; versions are 1, 2, 3...")
+    raise InvalidParameter(f"{version!r} is not a version number; versions are 1, 2, 3... "
+                           f"(ASCII digits, at most {MAX_VERSION}).")
 
 
 def comment_text(comment: Any) -> str | None:

@@ -51,7 +51,8 @@ def resolve_models_uri(uri: str, client: Client | None = None) -> str:
     """Where the files of the version a ``models:/`` URI names are.
 
     Returns the version's source: ``runs:/<run_id>/<path>`` for a model logged in
-    a run, or a local folder / artifact URL for one registered from there.
+    a run, or, for one registered from a folder or URL, the copy of it that
+    ``register_model`` made under the store's artifact root.
     """
     return model_version_for(uri, client).source
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..entities import ModelVersion, PagedList, RequestStatus, Stage, TransitionRequest
-from ..errors import InvalidParameter, InvalidState, NotFound
+from ..errors import InvalidParameter, InvalidState, MLTrackError, NotFound
 from ..store.changes import AliasChange, DecisionChange, LifecycleChange, RegistrySnapshot
 from ..uris import parse_runs_uri
 from . import _access as a
@@ -19,29 +20,58 @@ if TYPE_CHECKING:
 
 
 def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None,
-                   description: str | None = None, *,
+                   description: str | None = None, *, trust: bool = False,
                    client: Client | None = None) -> ModelVersion:
     """Register the model at ``model_uri`` as the next version (1, 2, ...) of ``name``.
 
     ``model_uri`` is ``runs:/<run_id>/<path>`` (the version is linked to that run),
     ``models:/<name>/<version|stage>`` or ``models:/<name>@<alias>`` (a copy under
-    another name), or a local folder / artifact URL holding an ``MLmodel`` file.
+    another name), or a local folder / artifact URL holding an ``MLmodel`` file, which
+    is copied into the store (changing the folder afterwards changes nothing).
     The registered model is created when it does not exist yet.
+
+    A version loads without ``trust=True`` only when its files are what ``log_model``
+    wrote into the store. ``trust=True`` vouches for the files as they are now (a
+    folder from outside the store, or files logged with ``log_artifacts``): the version
+    then loads without it while its files stay exactly these.
     """
+    from ..models.provenance import VERSION_DIGEST_TAG, VERSION_ORIGIN_TAG
+    from ..models.transfer import copy_into_store, remove_copy
+
     name = a.model_name(name)
     if not isinstance(model_uri, str) or not model_uri.strip():
         raise InvalidParameter(
             "register_model needs the model's URI, e.g. runs:/<run_id>/model."
         )
-    source, run_id = source_of(model_uri.strip(), client)
-    check_is_model(source, client)
-    return a.store_of(client).create_model_version(
-        name, source, run_id, a.user(), clean_tags(tags), description
-    )
+    clean = clean_tags(tags)
+    _refuse_reserved(clean)
+    uri = model_uri.strip()
+    source, run_id, pins = source_of(uri, client)
+    copied = None
+    if not source.startswith("runs:/") and VERSION_ORIGIN_TAG not in pins:
+        # a folder or URL outside the store: register a copy of it, never the original
+        check_is_model(source, client)
+        copied, digest = copy_into_store(source, _artifact_root(client, uri))
+        source, pins = copied, {VERSION_ORIGIN_TAG: source}
+        if trust:
+            pins[VERSION_DIGEST_TAG] = digest
+    try:
+        check_is_model(source, client)
+        if trust and copied is None:
+            pins[VERSION_DIGEST_TAG] = _digest_now(source, client)
+        return a.store_of(client).create_model_version(
+            name, source, run_id, a.user(), {**clean, **pins}, description
+        )
+    except BaseException:
+        if copied is not None:
+            with contextlib.suppress(MLTrackError):  # the first error is the one to report
+                remove_copy(copied)
+        raise
 
 
-def source_of(model_uri: str, client: Client | None) -> tuple[str, str | None]:
-    """(source stored with the version, linked run id) for a model URI."""
+def source_of(model_uri: str, client: Client | None
+              ) -> tuple[str, str | None, dict[str, str]]:
+    """(where the files are, linked run id, provenance tags to carry) for a model URI."""
     if model_uri.startswith("runs:/"):
         parsed = parse_runs_uri(model_uri)
         if not parsed.path:
@@ -50,21 +80,60 @@ def source_of(model_uri: str, client: Client | None) -> tuple[str, str | None]:
                 f"runs:/{parsed.run_id}/model (the artifact path given to log_model)."
             )
         a.client_of(client).store.get_run(parsed.run_id)  # RunNotFound when unknown
-        return f"runs:/{parsed.run_id}/{parsed.path}", parsed.run_id
+        return f"runs:/{parsed.run_id}/{parsed.path}", parsed.run_id, {}
     if model_uri.startswith("models:/"):
+        from ..models.provenance import VERSION_DIGEST_TAG, VERSION_ORIGIN_TAG
         from .resolve import model_version_for
 
         version = model_version_for(model_uri, client)
-        return version.source, version.run_id
+        # a version registered from outside the store is a copy in it, named by its
+        # origin tag; one registered before copies were made has none and is copied now
+        pins = {k: v for k, v in version.tags.items()
+                if k in (VERSION_DIGEST_TAG, VERSION_ORIGIN_TAG)}
+        return version.source, version.run_id, pins
     if "://" in model_uri and not model_uri.startswith("file://"):
-        return model_uri.rstrip("/"), None
+        return model_uri.rstrip("/"), None, {}
     path = Path(model_uri.removeprefix("file://")).expanduser()
     if not path.exists():
         raise InvalidParameter(
             f"{model_uri!r} is not a runs:/ or models:/ URI and no such folder exists; pass "
             "runs:/<run_id>/<path> for a logged model or the folder of a saved model."
         )
-    return str(path.resolve()), None
+    return str(path.resolve()), None, {}
+
+
+def _refuse_reserved(tags: dict[str, str]) -> None:
+    from ..models.provenance import RESERVED_VERSION_TAG_PREFIX
+
+    reserved = sorted(k for k in tags if k.startswith(RESERVED_VERSION_TAG_PREFIX))
+    if reserved:
+        raise InvalidParameter(
+            f"Tag(s) {', '.join(reserved)} are written by the registry itself (where a "
+            "version's files came from and which files were trusted); choose another key. "
+            "To vouch for a model's files, register it with register_model(..., trust=True)."
+        )
+
+
+def _artifact_root(client: Client | None, model_uri: str) -> str:
+    root = getattr(a.client_of(client).store, "artifact_root", None)
+    if not root:
+        raise InvalidParameter(
+            f"This store has no artifact root to copy {model_uri} into; log the model in a "
+            "run with log_model() and register runs:/<run_id>/<name> instead."
+        )
+    return str(root)
+
+
+def _digest_now(source: str, client: Client | None) -> str:
+    from ..models.api import model_files_digest
+
+    digest = model_files_digest(source, client=a.client_of(client), progress=False)
+    if digest is None:
+        raise InvalidParameter(
+            f"The files of {source} include symbolic links or special files, so trust=True "
+            "cannot pin them; save the model with save_model() and register that folder."
+        )
+    return digest
 
 
 def artifact_location(source: str, client: Client | None) -> str:
@@ -138,12 +207,15 @@ def update_model_version(name: str, version: int | str, description: str, *,
 
 def set_model_version_tag(name: str, version: int | str, key: str, value: Any, *,
                           client: Client | None = None) -> None:
+    tags = clean_tags({key: value})
+    _refuse_reserved(tags)
     a.store_of(client).update_model_version(a.model_name(name), a.version_number(version),
-                                            set_tags=clean_tags({key: value}))
+                                            set_tags=tags)
 
 
 def delete_model_version_tag(name: str, version: int | str, key: str, *,
                              client: Client | None = None) -> None:
+    _refuse_reserved({key: ""})
     a.store_of(client).update_model_version(a.model_name(name), a.version_number(version),
                                             delete_tags=[key])
 

@@ -13,12 +13,15 @@ installed (running from a source tree), they are registered directly.
 
 from __future__ import annotations
 
+import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from ...errors import InvalidModel, InvalidParameter, MLTrackError
+from ...errors import InvalidModel, InvalidParameter, MLTrackError, UntrustedModel
+from ..format import model_file
 
 ENTRY_POINT_GROUP = "jupyter_mltrack.flavors"
 
@@ -42,14 +45,35 @@ class SaveContext:
     code_dir: Path | None = None
 
 
-@dataclass
 class LoadContext:
-    """What a flavor's ``load`` gets: the model folder, its flavor entry, trust."""
+    """What a flavor's ``load`` gets: the model folder, its flavor entry, trust.
 
-    path: Path
-    conf: dict[str, Any]
-    trusted: bool
-    inside_store: bool
+    ``trusted`` says whether loading may run code from the model's files (pickle,
+    foreign classes): the caller passed ``trust=True``, or the files are exactly what
+    ``log_model`` wrote into the store. It may be given as a function, asked once on
+    first use (checking the files reads them all). ``file(key)`` is the path a field of
+    the flavor entry names, refused when it leads out of the model folder.
+    """
+
+    def __init__(self, path: Path, conf: dict[str, Any], trusted: bool | Callable[[], bool],
+                 inside_store: bool = False):
+        self.path = path
+        self.conf = conf
+        self.inside_store = inside_store
+        self._trusted = trusted
+
+    def __repr__(self) -> str:
+        return f"LoadContext({str(self.path)!r}, {self.conf!r})"
+
+    @property
+    def trusted(self) -> bool:
+        if not isinstance(self._trusted, bool):
+            self._trusted = bool(self._trusted())
+        return self._trusted
+
+    def file(self, key: str, default: str | None = None) -> Path:
+        """The file the flavor entry's ``key`` names (``default`` when absent)."""
+        return model_file(self.path, self.conf.get(key, default), key)
 
 
 @runtime_checkable
@@ -173,18 +197,44 @@ def class_path(obj_or_type: Any) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def import_class(path: str, allowed_prefixes: tuple[str, ...] | None = None) -> Any:
-    """The class named by ``module:qualname`` (or ``module.qualname``)."""
-    import importlib
-
+def _split_class_path(path: Any) -> tuple[str, str]:
+    if not isinstance(path, str) or not path:
+        raise InvalidModel(f"The MLmodel names class {path!r}, which is not module:name; the "
+                           "file was edited or is not a valid model.")
     if ":" in path:
         module, _, qualname = path.partition(":")
     else:
         module, _, qualname = path.rpartition(".")
-    if allowed_prefixes is not None and not module.startswith(allowed_prefixes):
+    return module, qualname
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def import_class(path: str, allowed_prefixes: tuple[str, ...] | None = None,
+                 trusted: Callable[[], bool] | None = None,
+                 own_packages: tuple[str, ...] = ()) -> Any:
+    """The class named by ``module:qualname`` (or ``module.qualname``).
+
+    ``allowed_prefixes``: packages the class must come from. ``trusted``: when given,
+    importing a module that is not imported yet (running its code) is refused unless
+    it belongs to ``own_packages`` or ``trusted()`` says the model's source is trusted.
+    """
+    import importlib
+
+    module, qualname = _split_class_path(path)
+    if allowed_prefixes is not None and not _within(module, allowed_prefixes):
         raise InvalidModel(
             f"The MLmodel names class {path!r}, which is not from "
             f"{' or '.join(allowed_prefixes)}; the file was edited or is not a valid model."
+        )
+    if trusted is not None and module not in sys.modules \
+            and not _within(module, own_packages) and not trusted():
+        raise UntrustedModel(
+            f"The model names class {path!r}; importing module {module!r} runs its code, and "
+            "the model does not come from a trusted source. If you trust it, pass "
+            f"trust=True (or import {module} yourself before loading)."
         )
     try:
         obj: Any = importlib.import_module(module)
@@ -200,6 +250,4 @@ def import_class(path: str, allowed_prefixes: tuple[str, ...] | None = None) -> 
 
 def in_sys_modules(*names: str) -> bool:
     """Whether one of the frameworks is imported (a model of it can only exist then)."""
-    import sys
-
     return any(n in sys.modules for n in names)

@@ -44,7 +44,7 @@ class KerasFlavor:
                 os.environ["KERAS_BACKEND"] = backend
         keras = import_optional("keras", "keras")
         # safe_mode refuses lambda layers (arbitrary code) unless the caller trusts the source
-        return keras.saving.load_model(str(ctx.path / ctx.conf.get("data", DATA_FILE)),
+        return keras.saving.load_model(str(ctx.file("data", DATA_FILE)),
                                        safe_mode=not ctx.trusted)
 
     def predict(self, native: Any, data: Any, params: dict[str, Any]) -> Any:

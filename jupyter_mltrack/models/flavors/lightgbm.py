@@ -50,12 +50,11 @@ class LightGBMFlavor:
 
     def load(self, ctx: LoadContext) -> Any:
         lgb = import_optional("lightgbm", "models")
-        booster = lgb.Booster(model_file=str(ctx.path / ctx.conf.get("data", DATA_FILE)))
-        wrapper_file = ctx.conf.get("sklearn_wrapper")
-        if not wrapper_file:
+        booster = lgb.Booster(model_file=str(ctx.file("data", DATA_FILE)))
+        if not ctx.conf.get("sklearn_wrapper"):
             return booster
         sio = import_skops()
-        path = ctx.path / wrapper_file
+        path = ctx.file("sklearn_wrapper")
         found = sorted(sio.get_untrusted_types(file=path))
         foreign = [t for t in found if not t.startswith(_SAFE_TYPES)]
         if foreign and not ctx.trusted:

@@ -12,6 +12,7 @@ from typing import Any
 from ..._importers import import_optional
 from ...artifacts import clean_artifact_path
 from ...errors import InvalidParameter, NotFound, UntrustedModel
+from ..format import model_file
 from ..pyfunc import PythonModel, PythonModelContext, takes_context
 from . import LoadContext, SaveContext
 
@@ -69,16 +70,18 @@ class PythonFlavor:
     def load(self, ctx: LoadContext) -> Any:
         if not ctx.trusted:
             raise UntrustedModel(
-                "This Python model is stored with pickle, and loading a pickle from outside "
-                "the store can run any code. If you trust its source, pass trust=True."
+                "This Python model is stored with pickle, and loading a pickle that "
+                "log_model did not write into this store can run any code. If you trust its "
+                "source, pass trust=True."
             )
         import pickle
 
-        with open(ctx.path / ctx.conf.get("python_model", MODEL_FILE), "rb") as handle:
+        with open(ctx.file("python_model", MODEL_FILE), "rb") as handle:
             model = pickle.load(handle)  # noqa: S301 - only for trusted sources
         if isinstance(model, PythonModel):
             context = PythonModelContext(
-                artifacts={k: str(ctx.path / v) for k, v in ctx.conf.get("artifacts", {}).items()},
+                artifacts={k: str(model_file(ctx.path, v, f"artifacts.{k}"))
+                           for k, v in (ctx.conf.get("artifacts") or {}).items()},
                 model_config=dict(ctx.conf.get("model_config") or {}),
             )
             model.load_context(context)

@@ -64,11 +64,14 @@ class PyTorchFlavor:
     def load(self, ctx: LoadContext) -> Any:
         torch = import_optional("torch", "torch")
         conf = ctx.conf
-        path = str(ctx.path / conf["model_data"])
+        path = str(ctx.file("model_data"))
         if conf.get("model_format") == "torchscript":
             model = torch.jit.load(path, map_location="cpu")
         else:
-            cls = import_class(conf["module_class"])
+            # importing the class's module runs it: only torch's own, modules already
+            # imported here, or any module when the model's source is trusted
+            cls = import_class(conf.get("module_class", ""), trusted=lambda: ctx.trusted,
+                               own_packages=("torch",))
             if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
                 raise InvalidParameter(f"{conf['module_class']} is not a torch.nn.Module.")
             model = cls(*conf.get("init_args", ()), **conf.get("init_kwargs", {}))

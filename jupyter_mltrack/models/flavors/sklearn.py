@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.abc
 import sys
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -84,8 +85,8 @@ class SklearnFlavor:
     def load(self, ctx: LoadContext) -> Any:
         conf = ctx.conf
         if conf.get("serialization_format", "skops") == "skops":
-            return load_skops(ctx.path / conf.get("skops_model", SKOPS_FILE), ctx.trusted)
-        return load_pickle(ctx.path / conf.get("pickled_model", PICKLE_FILE), ctx.trusted)
+            return load_skops(ctx.file("skops_model", SKOPS_FILE), lambda: ctx.trusted)
+        return load_pickle(ctx.file("pickled_model", PICKLE_FILE), ctx.trusted)
 
     def predict(self, native: Any, data: Any, params: dict[str, Any]) -> Any:
         return native.predict(data, **params)
@@ -120,10 +121,11 @@ def save_skops(model: Any, path: Any) -> list[str]:
     return list(untrusted)
 
 
-def load_skops(path: Any, trusted: bool) -> Any:
+def load_skops(path: Any, trusted: bool | Callable[[], bool]) -> Any:
+    """Load a skops file; types skops does not trust by default need a trusted source."""
     sio = import_skops()
     found = sorted(sio.get_untrusted_types(file=path))
-    if found and not trusted:
+    if found and not (trusted if isinstance(trusted, bool) else trusted()):
         raise UntrustedModel(
             f"This model holds types that skops does not trust by default: "
             f"{', '.join(found)}. Loading them runs their code; if you trust the source, "
@@ -146,8 +148,9 @@ def save_pickle(obj: Any, path: Any, fmt: str = "cloudpickle") -> None:
 def load_pickle(path: Any, trusted: bool) -> Any:
     if not trusted:
         raise UntrustedModel(
-            "This model is stored with pickle, and loading a pickle from outside the store "
-            "can run any code. If you trust its source, pass trust=True."
+            "This model is stored with pickle, and loading a pickle that log_model did not "
+            "write into this store can run any code. If you trust its source, pass "
+            "trust=True."
         )
     import pickle
 

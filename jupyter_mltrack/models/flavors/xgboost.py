@@ -36,7 +36,7 @@ class XGBoostFlavor:
         import_optional("xgboost", "models")
         cls = import_class(ctx.conf["model_class"], allowed_prefixes=("xgboost",))
         model = cls()
-        model.load_model(str(ctx.path / ctx.conf["data"]))
+        model.load_model(str(ctx.file("data")))
         return model
 
     def predict(self, native: Any, data: Any, params: dict[str, Any]) -> Any:
