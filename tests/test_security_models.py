@@ -341,3 +341,19 @@ def test_http_model_uri_that_cannot_connect_says_so(fluent) -> None:
     with pytest.raises(MLTrackError) as caught:
         fluent.register_model(uri, "remote")
     _unavailable(caught.value, uri, "reachable")
+
+
+def test_model_digest_tags_cannot_be_set_by_hand(tmp_path: Path) -> None:
+    """A user who could write the digest tag could vouch for a pickle they uploaded."""
+    import jupyter_mltrack as mltrack
+    from jupyter_mltrack.errors import InvalidParameter
+
+    client = mltrack.Client(f"sqlite:///{tmp_path / 'store' / 'mltrack.db'}")
+    run_id = client.create_run(client.get_or_create_experiment("e")).info.run_id
+    for call in (lambda: client.set_tag(run_id, "mltrack.modelDigest.model", "sha256:x"),
+                 lambda: client.set_tags(run_id, {"mltrack.modelDigest.m": "x"}),
+                 lambda: client.log_batch(run_id, tags={"mltrack.modelDigest.m": "x"}),
+                 lambda: client.delete_tag(run_id, "mltrack.modelDigest.m")):
+        with pytest.raises(InvalidParameter, match="log_model only"):
+            call()
+    assert not any(k.startswith("mltrack.modelDigest") for k in client.get_run(run_id).data.tags)

@@ -336,7 +336,9 @@ def _record_on_run(client: Any, run_id: str, meta: ModelMeta, digest: str | None
     tags = {LOGGED_MODELS_TAG: json.dumps(models)}
     if digest is not None and meta.artifact_path is not None:
         tags[digest_tag(meta.artifact_path)] = digest
-    client.set_tags(run_id, tags)
+    # straight to the store: the Client refuses digest tags from users (only log_model
+    # may vouch for the files it wrote)
+    client.store.log_batch(run_id, tags=tags)
 
 
 # -- loading -----------------------------------------------------------------------------

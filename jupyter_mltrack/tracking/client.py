@@ -355,6 +355,7 @@ class Client:
         self.log_batch(run_id, tags=tags)
 
     def delete_tag(self, run_id: str, key: str) -> None:
+        v.refuse_reserved_tags({key: ""})
         self.store.delete_tag(_run_id(run_id), key)
 
     def log_batch(self, run_id: str, metrics: Sequence[Metric] = (),
@@ -367,6 +368,7 @@ class Client:
         clean_params = {v.validate_key(k, "param key"): v.param_value(x)
                         for k, x in (params or {}).items()}
         clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
+        v.refuse_reserved_tags(clean_tags)
         clean_metrics = [
             m if (m.key in v._valid_keys and m.value.__class__ is float
                   and m.step.__class__ is int and m.timestamp.__class__ is int

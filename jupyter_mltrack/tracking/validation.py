@@ -186,3 +186,19 @@ def _storable(text: str, what: str) -> str:
             "surrogates cannot be stored. Remove them, or log binary data as an artifact."
         )
     return text
+
+
+#: Run tags that only the package writes: ``log_model`` vouches with them for the files it
+#: wrote, so a user setting one by hand could make foreign bytes look trusted.
+RESERVED_TAG_PREFIXES = ("mltrack.modelDigest.",)
+
+
+def refuse_reserved_tags(tags: dict[str, str]) -> None:
+    """Refuse tags whose keys only the package may set."""
+    for key in tags:
+        if key.startswith(RESERVED_TAG_PREFIXES):
+            raise InvalidParameter(
+                f"Tag {key!r} is written by log_model only (it records the digest of the "
+                "model files it wrote, which decides whether they load without trust=True). "
+                "Use another key."
+            )
