@@ -187,20 +187,43 @@ def _vendor_package(target: Path) -> None:
 
 
 def _requirements(model_requirements: Path) -> list[str]:
-    """The model's pinned requirements, then the server's, each distribution once."""
+    """The model's pinned requirements, then the server's, then everything those need,
+    each distribution once, pinned to the version installed here."""
     lines = []
     if model_requirements.is_file():
         lines = [line.strip() for line in model_requirements.read_text("utf-8").splitlines()
-                 if line.strip() and not line.startswith("#")]
+                 if line.strip() and not line.startswith("#")
+                 and _dist_name(line) != "jupyter-mltrack"]  # the context ships its source
     names = {_dist_name(line) for line in lines}
-    for dist in SERVER_REQUIREMENTS:
-        if _dist_name(dist) in names:
+    queue = [*(_dist_name(line) for line in lines), *SERVER_REQUIREMENTS]
+    while queue:
+        dist = queue.pop(0)
+        if _dist_name(dist) == "jupyter-mltrack":
             continue
         try:
-            lines.append(f"{dist}=={metadata.version(dist)}")
+            version = metadata.version(dist)
+            requires = metadata.requires(dist) or []
         except metadata.PackageNotFoundError:
-            lines.append(dist)
+            version, requires = "", []
+        if _dist_name(dist) not in names:
+            names.add(_dist_name(dist))
+            lines.append(f"{dist}=={version}" if version else dist)
+        queue.extend(r for r in (_needed(req) for req in requires)
+                     if r is not None and r not in names)
     return lines
+
+
+def _needed(requirement: str) -> str | None:
+    """The distribution a Requires-Dist line needs here, or None (an extra, another OS)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(requirement)
+    except InvalidRequirement:
+        return None
+    if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+        return None
+    return _dist_name(req.name)
 
 
 def _dist_name(requirement: str) -> str:
