@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,17 +81,41 @@ def predict_cmd(ctx: click.Context, model_uri: str, input_path: str, output_path
     show = progress if progress is not None else (
         output_path is not None and total is not None and total >= 100_000)
     client = _client(ctx, model_uri)
-    if not show:
-        rows = predict_file(model_uri, input_path, output_path, client=client,
-                            trust=trust, chunk_rows=chunk_rows)
-    else:
-        bar: Any = click.progressbar(length=total or 0, label="Scoring", show_pos=True,
-                                     file=sys.stderr)
-        with bar:
-            rows = predict_file(model_uri, input_path, output_path, client=client,
-                                trust=trust, chunk_rows=chunk_rows, on_rows=bar.update)
+    bar = _RowsBar(total) if show else None
+    rows = predict_file(model_uri, input_path, output_path, client=client, trust=trust,
+                        chunk_rows=chunk_rows, on_rows=bar.advance if bar else None)
+    if bar is not None:
+        bar.close()
     if output_path is not None:
         click.echo(f"Scored {rows:,} rows into {output_path}.", err=True)
+
+
+class _RowsBar:
+    """``Scoring: [######......] 40% 20,000/50,000 rows 1.2s`` on stderr, redrawn per chunk."""
+
+    def __init__(self, total: int | None):
+        self.total = total
+        self.done = 0
+        self.start = time.monotonic()
+
+    def advance(self, rows: int) -> None:
+        self.done += rows
+        self._draw("")
+
+    def close(self) -> None:
+        self._draw(" done\n")
+
+    def _draw(self, end: str) -> None:
+        elapsed = time.monotonic() - self.start
+        if self.total:
+            frac = min(1.0, self.done / self.total)
+            filled = int(frac * 24)
+            text = (f"Scoring: [{'#' * filled}{'.' * (24 - filled)}] {frac:4.0%} "
+                    f"{self.done:,}/{self.total:,} rows {elapsed:.1f}s")
+        else:
+            text = f"Scoring: {self.done:,} rows {elapsed:.1f}s"
+        sys.stderr.write("\r" + text + end)
+        sys.stderr.flush()
 
 
 @models.command("dockerfile")
