@@ -37,8 +37,10 @@ def _client(ctx: click.Context, model_uri: str) -> Any:
 @click.option("-w", "--workers", default=1, show_default=True, type=int,
               help="Worker processes.")
 @click.option("--poll-interval", default=5.0, show_default=True, type=float,
+              envvar="MLTRACK_SERVING_POLL_INTERVAL",
               help="Seconds between registry checks for an @alias or /Stage URI (0: never).")
 @click.option("--max-body-size", default=32 * 1024 * 1024, show_default=True, type=int,
+              envvar="MLTRACK_SERVING_MAX_BODY",
               help="Largest request body in bytes; larger ones get 413.")
 @click.option("--trust", is_flag=True,
               help="Allow a model stored with pickle, or shipping code, from outside the store.")
