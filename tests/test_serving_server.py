@@ -36,10 +36,13 @@ def test_cli_serves_a_model_folder_on_a_real_port(tmp_path: Path) -> None:
     folder = tmp_path / "model"
     model = save_sklearn(folder)
     port = free_port()
-    proc = start_cli(["models", "serve", "-m", str(folder), "--port", str(port)])
+    proc = start_cli(["models", "serve", "-m", str(folder), "--port", str(port),
+                      "--max-body-size", "2000"])
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, proc)
+        status, _, body = post(url, b'{"inputs": [' + b"0.0, " * 1000 + b"0.0]}")
+        assert status == 413 and "2,000 bytes" in body["message"]
         frame, _ = training_frame(seed=5, rows=4)
         status, headers, body = post(url, frame.to_csv(index=False).encode(), "text/csv")
         assert status == 200
@@ -53,7 +56,7 @@ def test_cli_serves_a_model_folder_on_a_real_port(tmp_path: Path) -> None:
     assert f"on http://127.0.0.1:{port}" in err
     access = [json.loads(line) for line in err.splitlines() if line.startswith('{"time"')]
     assert [(r["path"], r["status"]) for r in access if r["path"] == "/invocations"] == [
-        ("/invocations", 200), ("/invocations", 400)]
+        ("/invocations", 413), ("/invocations", 200), ("/invocations", 400)]
 
 
 def test_cli_binds_loopback_by_default(tmp_path: Path) -> None:

@@ -101,10 +101,7 @@ class ScoringApp:
         headers = dict(scope["headers"])
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         try:
-            kind = protocol.media_type(content_type)
-            if not (kind in protocol.JSON_TYPES or kind.endswith("+json")
-                    or kind in protocol.CSV_TYPES):
-                protocol.parse_request(b"", content_type)  # raises the 415 with its message
+            protocol.check_media_type(content_type)
             body = await self._read_body(receive, headers.get(b"content-length"))
         except MLTrackError as exc:
             return (*_error(http_status_for(exc), str(exc)), 0)

@@ -37,17 +37,24 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def parse_request(body: bytes, content_type: str | None) -> tuple[Any, dict[str, Any] | None]:
-    """The model input and the inference parameters a request body holds."""
+def check_media_type(content_type: str | None) -> str:
+    """``json`` or ``csv`` for a content type the server reads; UnsupportedMediaType else."""
     kind = media_type(content_type)
     if kind in JSON_TYPES or kind.endswith("+json"):
-        return parse_json(body)
+        return "json"
     if kind in CSV_TYPES:
-        return parse_csv(body), None
+        return "csv"
     raise UnsupportedMediaType(
         f"Content type {content_type or '(none)'!r} is not supported; send "
         "'application/json' (with one of " + ", ".join(INPUT_KEYS) + ") or 'text/csv'."
     )
+
+
+def parse_request(body: bytes, content_type: str | None) -> tuple[Any, dict[str, Any] | None]:
+    """The model input and the inference parameters a request body holds."""
+    if check_media_type(content_type) == "json":
+        return parse_json(body)
+    return parse_csv(body), None
 
 
 def parse_json(body: bytes) -> tuple[Any, dict[str, Any] | None]:
