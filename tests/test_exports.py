@@ -23,9 +23,17 @@ def test_import_does_not_load_heavy_libraries() -> None:
     code = (
         "import sys, jupyter_mltrack\n"
         "heavy = [m for m in ('sqlalchemy', 'pandas', 'altair', 'ipywidgets', 'torch', "
-        "'sklearn', 'xgboost', 'lightgbm', 'boto3', 'alembic', 'numpy') if m in sys.modules]\n"
+        "'sklearn', 'xgboost', 'lightgbm', 'boto3', 'alembic', 'numpy', 'uvicorn', "
+        "'httptools', 'pyarrow') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == ""
+
+
+def test_serve_is_the_scoring_server_front_door() -> None:
+    from jupyter_mltrack.serving.handle import serve
+
+    assert jupyter_mltrack.serve is serve
+    assert "serve" in jupyter_mltrack.__all__

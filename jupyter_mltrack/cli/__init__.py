@@ -72,6 +72,7 @@ def _cell(value: Any) -> str:
 
 
 from . import registry as _registry  # noqa: E402,F401
+from . import serving as _serving  # noqa: E402,F401
 from . import tracking as _tracking  # noqa: E402,F401  (registers the commands)
 
 __all__ = ["client_from", "emit", "main"]
