@@ -60,7 +60,7 @@ class ModelServer:
 
     def metadata(self) -> dict[str, Any]:
         """The server's ``/metadata``: URI, the version answering, signature."""
-        return self._request("/metadata", None, 10.0)  # type: ignore[no-any-return]
+        return self._request("/metadata", None, 10.0)
 
     def check(self) -> bool:
         """Re-resolve the registry URI now instead of waiting for the next poll."""
