@@ -11,35 +11,95 @@ The names MLflow users know, on a project-local SQLite store by default::
             mltrack.log_metric("loss", 1 / (step + 1), step=step)
     mltrack.search_runs(filter_string="metrics.loss < 0.1")
 
-Heavy libraries (SQLAlchemy, pandas, the ML frameworks) load on first use.
+Heavy libraries (SQLAlchemy, pandas, Altair, the ML frameworks) load on first use.
 """
+
+import typing
 
 from ._version import __version__
 from .entities import (
     Experiment,
     FileInfo,
     Metric,
+    ModelVersion,
     Param,
+    RegisteredModel,
+    RegistryPolicy,
     Run,
     RunData,
     RunInfo,
     RunStatus,
     RunTag,
+    Stage,
+    StageTransition,
+    TransitionRequest,
     ViewType,
 )
 from .errors import (
+    AlreadyExists,
+    ArtifactUnavailable,
     ExperimentNotFound,
+    InvalidArtifactPath,
     InvalidFilter,
+    InvalidModel,
     InvalidParameter,
+    InvalidState,
+    InvalidURI,
+    MissingDependency,
     MLTrackError,
+    ModelVersionNotFound,
     NotFound,
     ParamConflict,
+    RegisteredModelNotFound,
     RunNotFound,
+    SchemaError,
+    SignatureError,
+    StageTransitionDenied,
+    StoreError,
+    UntrustedModel,
+    WriteFailed,
 )
-
-# Registers the provider that tags every run with its notebook cell, notebook path,
-# kernel and imported package versions (stdlib only; IPython is not imported).
-from .notebook import provenance as _provenance  # noqa: F401
+from .models import (
+    ModelInfo,
+    ModelSignature,
+    PyFuncModel,
+    PythonModel,
+    PythonModelContext,
+    infer_signature,
+    load_model,
+    load_native,
+    log_model,
+    save_model,
+)
+from .registry import (
+    approve,
+    create_registered_model,
+    delete_alias,
+    delete_model_version,
+    get_latest_versions,
+    get_model_version,
+    get_model_version_by_alias,
+    get_registered_model,
+    get_registry_policy,
+    history,
+    register_best,
+    register_model,
+    reject,
+    request_transition,
+    restore_model_version,
+    rollback,
+    search_model_versions,
+    search_registered_models,
+    set_alias,
+    set_model_version_tag,
+    set_registered_model_tag,
+    set_registry_policy,
+    transition_requests,
+    transition_stage,
+    update_model_version,
+    update_registered_model,
+    version_at,
+)
 from .tracking.client import Client
 from .tracking.fluent import (
     ActiveRun,
@@ -77,67 +137,23 @@ from .tracking.fluent import (
     start_run,
 )
 
-# Names served from modules that load on first use (models, widgets, registry...).
-# Each face or service adds its public names here and to __all__.
-_LAZY: dict[str, str] = {
-    "InvalidModel": "jupyter_mltrack.errors",
-    "ModelInfo": "jupyter_mltrack.models",
-    "ModelSignature": "jupyter_mltrack.models",
-    "ModelVersion": "jupyter_mltrack.entities",
-    "ModelVersionNotFound": "jupyter_mltrack.errors",
-    "PyFuncModel": "jupyter_mltrack.models",
-    "PythonModel": "jupyter_mltrack.models",
-    "PythonModelContext": "jupyter_mltrack.models",
-    "RegisteredModel": "jupyter_mltrack.entities",
-    "RegisteredModelNotFound": "jupyter_mltrack.errors",
-    "RegistryPolicy": "jupyter_mltrack.entities",
-    "SignatureError": "jupyter_mltrack.errors",
-    "Stage": "jupyter_mltrack.entities",
-    "StageTransition": "jupyter_mltrack.entities",
-    "StageTransitionDenied": "jupyter_mltrack.errors",
-    "TransitionRequest": "jupyter_mltrack.entities",
-    "UntrustedModel": "jupyter_mltrack.errors",
-    "approve": "jupyter_mltrack.registry",
+# Faces that cost to import load on first use: the widgets (Altair, anywidget) and the
+# scoring server (asyncio, logging config, an HTTP client).
+if typing.TYPE_CHECKING:
+    from .serving.handle import serve
+    from .widgets import compare, show_run
+    from .widgets.registry_panel import registry_panel
+
+_ON_FIRST_USE = {
     "compare": "jupyter_mltrack.widgets",
-    "create_registered_model": "jupyter_mltrack.registry",
-    "delete_alias": "jupyter_mltrack.registry",
-    "delete_model_version": "jupyter_mltrack.registry",
-    "get_latest_versions": "jupyter_mltrack.registry",
-    "get_model_version": "jupyter_mltrack.registry",
-    "get_model_version_by_alias": "jupyter_mltrack.registry",
-    "get_registered_model": "jupyter_mltrack.registry",
-    "get_registry_policy": "jupyter_mltrack.registry",
-    "history": "jupyter_mltrack.registry",
-    "infer_signature": "jupyter_mltrack.models",
-    "load_model": "jupyter_mltrack.models",
-    "load_native": "jupyter_mltrack.models",
-    "log_model": "jupyter_mltrack.models",
-    "register_best": "jupyter_mltrack.registry",
-    "register_model": "jupyter_mltrack.registry",
     "registry_panel": "jupyter_mltrack.widgets.registry_panel",
-    "reject": "jupyter_mltrack.registry",
-    "request_transition": "jupyter_mltrack.registry",
-    "restore_model_version": "jupyter_mltrack.registry",
-    "rollback": "jupyter_mltrack.registry",
-    "save_model": "jupyter_mltrack.models",
-    "search_model_versions": "jupyter_mltrack.registry",
-    "search_registered_models": "jupyter_mltrack.registry",
-    "serve": "jupyter_mltrack.serving",
-    "set_alias": "jupyter_mltrack.registry",
-    "set_model_version_tag": "jupyter_mltrack.registry",
-    "set_registered_model_tag": "jupyter_mltrack.registry",
-    "set_registry_policy": "jupyter_mltrack.registry",
+    "serve": "jupyter_mltrack.serving.handle",
     "show_run": "jupyter_mltrack.widgets",
-    "transition_requests": "jupyter_mltrack.registry",
-    "transition_stage": "jupyter_mltrack.registry",
-    "update_model_version": "jupyter_mltrack.registry",
-    "update_registered_model": "jupyter_mltrack.registry",
-    "version_at": "jupyter_mltrack.registry",
 }
 
 
 def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
+    module = _ON_FIRST_USE.get(name)
     if module is None:
         raise AttributeError(f"module 'jupyter_mltrack' has no attribute {name!r}")
     import importlib
@@ -148,7 +164,7 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_ON_FIRST_USE))
 
 
 def load_ipython_extension(ipython: object) -> None:
@@ -166,15 +182,21 @@ def unload_ipython_extension(ipython: object) -> None:
 
 __all__ = [
     "ActiveRun",
+    "AlreadyExists",
+    "ArtifactUnavailable",
     "Client",
     "Experiment",
     "ExperimentNotFound",
     "FileInfo",
+    "InvalidArtifactPath",
     "InvalidFilter",
     "InvalidModel",
     "InvalidParameter",
+    "InvalidState",
+    "InvalidURI",
     "MLTrackError",
     "Metric",
+    "MissingDependency",
     "ModelInfo",
     "ModelSignature",
     "ModelVersion",
@@ -194,13 +216,16 @@ __all__ = [
     "RunNotFound",
     "RunStatus",
     "RunTag",
+    "SchemaError",
     "SignatureError",
     "Stage",
     "StageTransition",
     "StageTransitionDenied",
+    "StoreError",
     "TransitionRequest",
     "UntrustedModel",
     "ViewType",
+    "WriteFailed",
     "__version__",
     "active_run",
     "approve",

@@ -20,6 +20,7 @@ from .api import (
     load_native,
     log_model,
     read_model_meta,
+    register_model_uri_resolver,
     save_model,
 )
 from .flavors import Flavor, register_flavor
@@ -46,5 +47,6 @@ __all__ = [
     "log_model",
     "read_model_meta",
     "register_flavor",
+    "register_model_uri_resolver",
     "save_model",
 ]

@@ -15,13 +15,14 @@ import sys
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..artifacts import artifact_repository, clean_artifact_path
+from ..entities import ModelVersion
 from ..errors import (
     AlreadyExists,
     InvalidModel,
@@ -470,19 +471,28 @@ def _read_meta(folder: Path, source: str) -> ModelMeta:
     return ModelMeta.from_yaml(file.read_bytes(), f"{source}/{MLMODEL_FILE}")
 
 
-def _model_version(uri: str, client: Client | None) -> Any:
-    """The registry's ModelVersion a ``models:/`` URI names."""
-    import importlib
-    import importlib.util
+#: ``resolver(uri, client)`` for each URI scheme that names a registry entry: the
+#: ModelVersion whose ``source`` holds the files. The model format knows no registry;
+#: the registry registers its ``models:/`` resolver when it is imported (and
+#: ``import jupyter_mltrack`` imports it).
+ModelUriResolver = Callable[[str, "Client | None"], ModelVersion]
+_RESOLVERS: dict[str, ModelUriResolver] = {}
 
-    if importlib.util.find_spec("jupyter_mltrack.registry") is None:
+
+def register_model_uri_resolver(scheme: str, resolver: ModelUriResolver) -> None:
+    """Let ``load_model`` and friends resolve ``<scheme>:/…`` URIs through ``resolver``."""
+    _RESOLVERS[scheme] = resolver
+
+
+def _model_version(uri: str, client: Client | None) -> ModelVersion:
+    """The registry's ModelVersion a ``models:/`` URI names."""
+    resolver = _RESOLVERS.get(uri.split(":", 1)[0])
+    if resolver is None:
         raise MissingDependency(
-            f"{uri}: models:/ URIs are resolved by the model registry "
-            "(jupyter_mltrack.registry), which this installation lacks; load the model by "
-            "its runs:/<run_id>/<name> URI instead."
+            f"{uri}: no model registry is loaded to resolve it; import jupyter_mltrack (which "
+            "loads the registry) or load the model by its runs:/<run_id>/<name> URI."
         )
-    registry = importlib.import_module("jupyter_mltrack.registry")
-    return registry.model_version_for(uri, client)
+    return resolver(uri, client)
 
 
 @dataclass
@@ -529,6 +539,7 @@ def _locate(model_uri: str | os.PathLike[str], client: Client | None,
         located = _locate(version.source, client, dst_path, progress)
         pinned = version.tags.get(VERSION_DIGEST_TAG)
         origin = version.tags.get(VERSION_ORIGIN_TAG)
+        digest: str | None
         if pinned:
             digest, distrust = pinned, located.distrust
         elif version.source.startswith("runs:/"):

@@ -1,8 +1,9 @@
 """Where a run comes from: the notebook cell, the notebook file, the kernel, the packages.
 
-:func:`notebook_context` is a context provider (see ``tracking/context.py``); importing
-this module registers it, and ``import jupyter_mltrack`` imports this module, so every
-run gets these tags, whether ``%%track`` or the API started it:
+:func:`notebook_context` is a context provider, registered as a plugin in the
+``jupyter_mltrack.context_providers`` entry-point group (see ``tracking/context.py``)
+and loaded when the first run starts, so every run gets these tags, whether
+``%%track`` or the API started it:
 
 ==================================  ==================================================
 ``mltrack.source.type``             ``NOTEBOOK`` in a Jupyter kernel, ``IPYTHON`` in a
@@ -457,5 +458,3 @@ def warm_up() -> None:
 
     threading.Thread(target=work, name="mltrack-provenance-warm-up", daemon=True).start()
 
-
-context.register_context_provider("notebook", notebook_context)

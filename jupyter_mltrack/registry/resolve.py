@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..entities import ModelVersion
 from ..errors import ModelVersionNotFound
+from ..models import register_model_uri_resolver
 from ..uris import parse_models_uri
 from . import _access as a
 
@@ -56,3 +57,6 @@ def resolve_models_uri(uri: str, client: Client | None = None) -> str:
     """
     return model_version_for(uri, client).source
 
+
+
+register_model_uri_resolver("models", model_version_for)

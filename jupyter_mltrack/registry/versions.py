@@ -10,6 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import ModelVersion, PagedList, RequestStatus, Stage, TransitionRequest
 from ..errors import InvalidParameter, InvalidState, MLTrackError, NotFound
+from ..models import read_model_meta
+from ..models.api import model_files_digest
+from ..models.provenance import (
+    RESERVED_VERSION_TAG_PREFIX,
+    VERSION_DIGEST_TAG,
+    VERSION_ORIGIN_TAG,
+)
+from ..models.transfer import copy_into_store, remove_copy
 from ..store.changes import AliasChange, DecisionChange, LifecycleChange, RegistrySnapshot
 from ..uris import parse_runs_uri
 from . import _access as a
@@ -35,8 +43,6 @@ def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None
     folder from outside the store, or files logged with ``log_artifacts``): the version
     then loads without it while its files stay exactly these.
     """
-    from ..models.provenance import VERSION_DIGEST_TAG, VERSION_ORIGIN_TAG
-    from ..models.transfer import copy_into_store, remove_copy
 
     name = a.model_name(name)
     if not isinstance(model_uri, str) or not model_uri.strip():
@@ -82,7 +88,6 @@ def source_of(model_uri: str, client: Client | None
         a.client_of(client).store.get_run(parsed.run_id)  # RunNotFound when unknown
         return f"runs:/{parsed.run_id}/{parsed.path}", parsed.run_id, {}
     if model_uri.startswith("models:/"):
-        from ..models.provenance import VERSION_DIGEST_TAG, VERSION_ORIGIN_TAG
         from .resolve import model_version_for
 
         version = model_version_for(model_uri, client)
@@ -103,7 +108,6 @@ def source_of(model_uri: str, client: Client | None
 
 
 def _refuse_reserved(tags: dict[str, str]) -> None:
-    from ..models.provenance import RESERVED_VERSION_TAG_PREFIX
 
     reserved = sorted(k for k in tags if k.startswith(RESERVED_VERSION_TAG_PREFIX))
     if reserved:
@@ -125,7 +129,6 @@ def _artifact_root(client: Client | None, model_uri: str) -> str:
 
 
 def _digest_now(source: str, client: Client | None) -> str:
-    from ..models.api import model_files_digest
 
     digest = model_files_digest(source, client=a.client_of(client), progress=False)
     if digest is None:
@@ -147,26 +150,7 @@ def artifact_location(source: str, client: Client | None) -> str:
 
 def check_is_model(source: str, client: Client | None) -> None:
     """Refuse a source that holds no model (no ``MLmodel`` file)."""
-    location = artifact_location(source, client)
-    read_model_meta: Any
-    try:
-        from ..models import read_model_meta
-    except ImportError:  # the models package does not offer it (yet)
-        read_model_meta = None
-    if read_model_meta is not None:
-        read_model_meta(source, client=a.client_of(client))
-        return
-    from ..artifacts import artifact_repository
-
-    leaf = location.rstrip("/").rpartition("/")[2]
-    repo = artifact_repository(location)
-    found = [f for f in repo.list("") if not f.is_dir and f.path.rsplit("/", 1)[-1] == "MLmodel"]
-    if not found:
-        shown = source if source == location else f"{source} ({location})"
-        raise InvalidParameter(
-            f"No model at {shown}: it has no MLmodel file. Log one with log_model(model, "
-            f"{leaf!r}) in the run, or pass the folder of a saved model."
-        )
+    read_model_meta(source, client=a.client_of(client))
 
 
 def get_model_version(name: str, version: int | str, *,

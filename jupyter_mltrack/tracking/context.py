@@ -1,19 +1,22 @@
 """Run context: who started a run, where, from which code.
 
 Context comes from providers, plain functions returning tags. The built-in
-ones (user, host, Python, script, git) are registered here; the notebook
-face registers its own when it is loaded. Every provider is called when a
-run starts; one that fails is skipped, never fatal.
+ones (user, host, Python, script, git) are registered here; others are plugins in
+the entry-point group ``jupyter_mltrack.context_providers`` (the notebook face's
+provider is one), loaded when the first run starts. Every provider is called when
+a run starts; one that fails is skipped, never fatal.
 """
 
 from __future__ import annotations
 
 import getpass
+import importlib
 import os
 import platform
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +36,38 @@ NOTE = "mltrack.note.content"
 ContextProvider = Callable[[], dict[str, str]]
 _providers: dict[str, ContextProvider] = {}
 
+#: Plugins: ``name = "module:function"`` in this entry-point group provide run tags.
+ENTRY_POINT_GROUP = "jupyter_mltrack.context_providers"
+#: The package's own plugins, also found when its entry points are not installed
+#: (a source checkout on ``sys.path``); an installed entry point of the same name wins.
+BUILTIN_PLUGINS = {"notebook": "jupyter_mltrack.notebook.provenance:notebook_context"}
+_plugins_loaded = False
+_plugins_lock = threading.Lock()
+
+
+def _load_plugins() -> None:
+    """Register the providers of the entry-point group once per process."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    with _plugins_lock:
+        if _plugins_loaded:
+            return
+        from importlib.metadata import entry_points
+
+        targets = dict(BUILTIN_PLUGINS)
+        targets.update({ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)})
+        for name, target in targets.items():
+            if name in _providers:
+                continue
+            module, _, attr = target.partition(":")
+            try:
+                _providers[name] = getattr(importlib.import_module(module), attr)
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop runs
+                print(f"jupyter_mltrack: context provider {name!r} ({target}) failed to load: "
+                      f"{exc}", file=sys.stderr)
+        _plugins_loaded = True
+
 
 def register_context_provider(name: str, provider: ContextProvider) -> None:
     """Add (or replace) a provider of run tags; called at every run start."""
@@ -45,6 +80,7 @@ def unregister_context_provider(name: str) -> None:
 
 def run_context() -> dict[str, str]:
     """Tags from every provider; later providers win on the same key."""
+    _load_plugins()
     tags: dict[str, str] = {}
     for provider in list(_providers.values()):
         try:
