@@ -1,0 +1,290 @@
+"""Hardening of the store and the artifact folder against hostile or foreign input.
+
+- Filters: refused or answered in linear time; limits on order_by (store/search.py).
+- Artifact writes: no temporary file survives a failure; the error names the path.
+- Foreign and broken stores: an MLflow database or ``mlruns/`` folder, a non-SQLite
+  file, a schema without its revision row, an ``artifacts`` path that is a file. The
+  store refuses them with a message saying what they are, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_mltrack.artifacts import LocalArtifactRepository
+from jupyter_mltrack.entities import Metric
+from jupyter_mltrack.errors import ArtifactError, InvalidFilter
+from jupyter_mltrack.store.search import (
+    MAX_FILTER_LENGTH,
+    MAX_ORDER_BY,
+    parse_filter,
+)
+from jupyter_mltrack.store.sql import SqlStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# -- item 3: filters are refused or answered in linear time -----------------------------
+
+# Shapes that made the number pattern backtrack over every split of a digit run.
+HOSTILE_NUMBERS = {
+    "digits then letter": "metrics.a > " + "1" * 19_980 + "x",
+    "digits dot digits then letter": "metrics.a > 1." + "1" * 19_980 + "x",
+    "digits dot then letter": "metrics.a > " + "1" * 19_980 + ".x",
+    "signed digits then letter": "metrics.a > -" + "1" * 19_980 + "_",
+    "exponent then letter": "metrics.a > 1e" + "1" * 19_980 + "x",
+    "dot digits then letter": "metrics.a > ." + "1" * 19_980 + "x",
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE_NUMBERS.values(), ids=HOSTILE_NUMBERS.keys())
+def test_a_long_malformed_number_is_refused_at_once(text: str) -> None:
+    assert len(text) <= MAX_FILTER_LENGTH
+    start = time.thread_time()
+    with pytest.raises(InvalidFilter) as info:
+        parse_filter(text)
+    spent = time.thread_time() - start
+    # Linear work is a few milliseconds; the quadratic tokenizer spent about 14 s of CPU.
+    # The budget is 200 times the linear cost, so it cannot flake; benchmarks/
+    # bench_search_limits.py measures the real cost against MLflow's.
+    assert spent < 2.0, f"{spent:.1f} s of CPU to refuse a {len(text)}-character filter"
+    message = str(info.value)
+    assert info.value.position is not None
+    # The message shows the neighbourhood of the problem, not 20,000 characters.
+    assert len(message) < 400, len(message)
+
+
+def test_an_over_long_filter_is_refused_before_tokenizing() -> None:
+    text = "metrics.a > " + "1" * MAX_FILTER_LENGTH + "x"
+    start = time.thread_time()
+    with pytest.raises(InvalidFilter, match=f"limit is {MAX_FILTER_LENGTH:,}"):
+        parse_filter(text)
+    assert time.thread_time() - start < 2.0
+
+
+@pytest.fixture
+def numbers_store(tmp_path: Path) -> Iterator[tuple[SqlStore, str, dict[str, str]]]:
+    store = SqlStore(f"sqlite:///{tmp_path / 'mltrack.db'}", str(tmp_path / "artifacts"))
+    exp = store.create_experiment("numbers")
+    ids = {}
+    for name, value in (("small", 1.0), ("huge", 1e30)):
+        run = store.create_run(exp, name, 1, "tester")
+        ids[name] = run.run_id
+        store.log_batch(run.run_id, [Metric("a", value, 1, 0)], {"p": str(value)}, {})
+    yield store, exp, ids
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("metrics.a > 99999999999999999999", {"huge"}),  # beyond 64 bits
+        ("metrics.a < 99999999999999999999", {"small"}),
+        ("params.p > 99999999999999999999", {"huge"}),
+        ("metrics.a IN (1, 99999999999999999999)", {"small"}),
+        ("metrics.a > " + "9" * 5_000, set()),  # beyond Python's int() digit limit
+        ("metrics.a > -" + "9" * 5_000, {"small", "huge"}),
+        ("attributes.start_time < " + "9" * 400, {"small", "huge"}),
+    ],
+)
+def test_huge_integer_literals_compare_as_numbers(
+        numbers_store: tuple[SqlStore, str, dict[str, str]], text: str, expected: set[str]
+) -> None:
+    store, exp, ids = numbers_store
+    by_id = {v: k for k, v in ids.items()}
+    assert {by_id[r.info.run_id] for r in store.search_runs([exp], text)} == expected
+
+
+def test_order_by_with_too_many_keys_is_refused(
+        numbers_store: tuple[SqlStore, str, dict[str, str]]) -> None:
+    store, exp, _ = numbers_store
+    with pytest.raises(InvalidFilter, match=f"at most {MAX_ORDER_BY}"):
+        store.search_runs([exp], order_by=[f"metrics.k{i}" for i in range(200)])
+    with pytest.raises(InvalidFilter, match=f"at most {MAX_ORDER_BY}"):
+        store.search_runs_frame([exp], order_by=[f"params.k{i}" for i in range(200)])
+
+
+def test_order_by_up_to_the_limit_works(
+        numbers_store: tuple[SqlStore, str, dict[str, str]]) -> None:
+    store, exp, _ = numbers_store
+    keys = ["metrics.a DESC"] + [f"params.k{i}" for i in range(MAX_ORDER_BY - 1)]
+    assert [r.info.run_name for r in store.search_runs([exp], order_by=keys)] == \
+        ["huge", "small"]
+
+
+def test_an_over_long_order_by_clause_is_refused(
+        numbers_store: tuple[SqlStore, str, dict[str, str]]) -> None:
+    store, exp, _ = numbers_store
+    with pytest.raises(InvalidFilter, match="characters long"):
+        store.search_runs([exp], order_by=["metrics.`" + "k" * 5_000 + "`"])
+
+
+def test_order_by_as_one_string_is_one_clause(
+        numbers_store: tuple[SqlStore, str, dict[str, str]]) -> None:
+    store, exp, _ = numbers_store
+    found = store.search_runs([exp], order_by="metrics.a DESC")  # type: ignore[arg-type]
+    assert [r.info.run_name for r in found] == ["huge", "small"]
+
+
+_CRASHER = textwrap.dedent("""
+    import sys
+    from jupyter_mltrack.errors import InvalidFilter
+    from jupyter_mltrack.store.sql import SqlStore
+
+    store = SqlStore(sys.argv[1], sys.argv[2])
+    exp = store.create_experiment("e")
+    run = store.create_run(exp, "r", 1, "u")
+    try:
+        store.search_runs([exp], order_by=[f"{sys.argv[3]}.k{i}" for i in range(40)])
+    except InvalidFilter as exc:
+        print("refused:", str(exc).splitlines()[0])
+""")
+
+
+@pytest.mark.parametrize("prefix", ["metrics", "params", "tags"])
+def test_order_by_that_crashed_sqlite_is_refused(tmp_path: Path, prefix: str) -> None:
+    # SQLite 3.40 dies with a segmentation fault on 64 or more ORDER BY terms over
+    # outer joins (31 metric keys); a crash would take the notebook kernel with it.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASHER, f"sqlite:///{tmp_path / 'c.db'}", str(tmp_path),
+         prefix], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stdout.startswith("refused:"), proc.stdout
+    assert f"at most {MAX_ORDER_BY}" in proc.stdout
+
+
+def test_registry_order_by_has_the_same_limit(tmp_path: Path) -> None:
+    from jupyter_mltrack.store import registry_store
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'mltrack.db'}", str(tmp_path / "artifacts"))
+    try:
+        registry = registry_store(store)
+        with pytest.raises(InvalidFilter, match=f"at most {MAX_ORDER_BY}"):
+            registry.search_model_versions(order_by=["name"] * (MAX_ORDER_BY + 1))
+        with pytest.raises(InvalidFilter, match=f"at most {MAX_ORDER_BY}"):
+            registry.search_registered_models(order_by=["name"] * (MAX_ORDER_BY + 1))
+    finally:
+        store.close()
+
+
+# -- item 4: a failed artifact write leaves nothing behind -------------------------------
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if p.name.endswith(".tmp"))
+
+
+def test_writing_onto_a_folder_fails_clearly_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    repo = LocalArtifactRepository(str(tmp_path / "root"))
+    repo.write_bytes("plots/loss.png", b"png")
+    with pytest.raises(ArtifactError) as info:
+        repo.write_bytes("plots", b"data")
+    message = str(info.value)
+    assert str(tmp_path / "root" / "plots") in message and "folder" in message
+    assert isinstance(info.value.__cause__, OSError)
+    assert info.value.path == str(tmp_path / "root" / "plots")
+    assert _leftovers(tmp_path) == []
+    assert repo.read_bytes("plots/loss.png") == b"png"
+
+    source = tmp_path / "plots"
+    source.write_bytes(b"file content")
+    with pytest.raises(ArtifactError, match="folder"):
+        repo.log_file(source)
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_full_disk_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
+    repo = LocalArtifactRepository(str(tmp_path / "root"))
+    repo.write_bytes("kept.bin", b"old")
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(3 << 20))
+    real_write = os.write
+
+    def full_disk(fd: int, data: bytes) -> int:  # fault injection: writes a little, then
+        real_write(fd, bytes(data)[:100])       # the device is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "write", full_disk)
+        with pytest.raises(ArtifactError) as info:
+            repo.write_bytes("kept.bin", b"new" * 1000)
+    assert "No space left on device" in str(info.value)
+    assert str(tmp_path / "root" / "kept.bin") in str(info.value)
+    assert getattr(info.value.__cause__, "errno", None) == errno.ENOSPC
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "write", full_disk)
+        with pytest.raises(ArtifactError, match="No space left"):
+            repo.log_file(source, "data")
+    assert _leftovers(tmp_path) == []
+    assert repo.read_bytes("kept.bin") == b"old"  # the old content survives
+    assert [f.path for f in repo.list() if not f.is_dir] == ["kept.bin"]
+
+
+_SMALL_LIMIT = textwrap.dedent("""
+    import os, resource, signal, sys
+    from jupyter_mltrack.artifacts import LocalArtifactRepository
+    from jupyter_mltrack.errors import ArtifactError
+
+    root, source = sys.argv[1], sys.argv[2]
+    repo = LocalArtifactRepository(root)
+    repo.write_bytes("small.txt", b"fits")
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+    for call in (lambda: repo.write_bytes("big.bin", b"x" * (2 << 20)),
+                 lambda: repo.log_file(source, "copies")):
+        try:
+            call()
+        except ArtifactError as exc:
+            print(type(exc.__cause__).__name__, exc.__cause__.errno, "|", exc)
+""")
+
+
+def test_a_write_past_a_real_file_size_limit_leaves_no_temp_file(tmp_path: Path) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(3 << 20))
+    root = tmp_path / "root"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", _SMALL_LIMIT, str(root), str(source)],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2, proc.stdout
+    assert lines[0].startswith(f"OSError {errno.EFBIG} |") and str(root / "big.bin") in lines[0]
+    assert str(root / "copies" / "big.bin") in lines[1]
+    assert _leftovers(tmp_path) == []
+    assert sorted(p.name for p in root.rglob("*")) == ["copies", "small.txt"]
+
+
+def test_threads_writing_the_same_artifact_do_not_collide(tmp_path: Path) -> None:
+    repo = LocalArtifactRepository(str(tmp_path / "root"))
+    payloads = [bytes([i]) * (256 << 10) for i in range(8)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(payloads))
+
+    def writer(data: bytes) -> None:
+        start.wait()
+        try:
+            for _ in range(15):
+                repo.write_bytes("model/weights.bin", data)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(p,)) for p in payloads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert repo.read_bytes("model/weights.bin") in payloads  # one whole write, not a mix
+    assert _leftovers(tmp_path) == []
