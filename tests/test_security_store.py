@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -21,15 +23,25 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_mltrack import Client
 from jupyter_mltrack.artifacts import LocalArtifactRepository
 from jupyter_mltrack.entities import Metric
-from jupyter_mltrack.errors import ArtifactError, InvalidFilter
+from jupyter_mltrack.errors import (
+    ArtifactError,
+    ForeignStore,
+    InvalidFilter,
+    SchemaError,
+    StoreError,
+)
+from jupyter_mltrack.store import migrate
 from jupyter_mltrack.store.search import (
     MAX_FILTER_LENGTH,
     MAX_ORDER_BY,
     parse_filter,
 )
 from jupyter_mltrack.store.sql import SqlStore
+from jupyter_mltrack.uris import sqlite_uri
+from tests.conftest import _reset_fluent
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -288,3 +300,268 @@ def test_threads_writing_the_same_artifact_do_not_collide(tmp_path: Path) -> Non
     assert errors == []
     assert repo.read_bytes("model/weights.bin") in payloads  # one whole write, not a mix
     assert _leftovers(tmp_path) == []
+
+
+# -- item 8: foreign and broken stores are refused and left untouched -------------------
+
+# The distinctive tables of an MLflow tracking database (MLflow 3.x), as MLflow creates
+# them: runs keyed by run_uuid, a metrics history table, registry keyed by name.
+_MLFLOW_DDL = """
+CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+INSERT INTO alembic_version VALUES ('dc11669786a5');
+CREATE TABLE experiments (experiment_id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(256)
+    NOT NULL, artifact_location VARCHAR(256), lifecycle_stage VARCHAR(32),
+    creation_time BIGINT, last_update_time BIGINT, workspace VARCHAR(63) DEFAULT 'default');
+CREATE TABLE runs (run_uuid VARCHAR(32) NOT NULL PRIMARY KEY, name VARCHAR(250),
+    source_type VARCHAR(20), user_id VARCHAR(256), status VARCHAR(9), start_time BIGINT,
+    end_time BIGINT, lifecycle_stage VARCHAR(20), artifact_uri VARCHAR(200),
+    experiment_id INTEGER, deleted_time BIGINT);
+CREATE TABLE metrics ("key" VARCHAR(250) NOT NULL, value FLOAT NOT NULL, timestamp BIGINT
+    NOT NULL, run_uuid VARCHAR(32) NOT NULL, step BIGINT DEFAULT 0, is_nan BOOLEAN);
+CREATE TABLE latest_metrics ("key" VARCHAR(250) NOT NULL, value FLOAT NOT NULL,
+    timestamp BIGINT, step BIGINT NOT NULL, is_nan BOOLEAN NOT NULL, run_uuid VARCHAR(32));
+CREATE TABLE params ("key" VARCHAR(250) NOT NULL, value VARCHAR(8000) NOT NULL,
+    run_uuid VARCHAR(32) NOT NULL);
+CREATE TABLE tags ("key" VARCHAR(250) NOT NULL, value VARCHAR(8000), run_uuid VARCHAR(32));
+INSERT INTO experiments VALUES (0, 'Default', 'mlflow-artifacts:/0', 'active', 1, 1,
+    'default');
+INSERT INTO runs VALUES ('0123456789abcdef0123456789abcdef', 'r', 'LOCAL', 'u', 'FINISHED',
+    1, 2, 'active', 'mlflow-artifacts:/0/r', 0, NULL);
+INSERT INTO metrics VALUES ('acc', 0.9, 1, '0123456789abcdef0123456789abcdef', 0, 0);
+"""
+
+_MLFLOW_REGISTRY_DDL = """
+CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+INSERT INTO alembic_version VALUES ('dc11669786a5');
+CREATE TABLE registered_models (name VARCHAR(256) NOT NULL, creation_time BIGINT,
+    last_updated_time BIGINT, description VARCHAR(5000), workspace VARCHAR(63),
+    PRIMARY KEY (workspace, name));
+CREATE TABLE model_versions (name VARCHAR(256) NOT NULL, version INTEGER NOT NULL,
+    creation_time BIGINT, current_stage VARCHAR(20), source VARCHAR(500),
+    run_id VARCHAR(32), workspace VARCHAR(63), PRIMARY KEY (workspace, name, version));
+INSERT INTO registered_models VALUES ('m', 1, 1, NULL, 'default');
+"""
+
+
+def _sqlite_file(path: Path, ddl: str) -> Path:
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript(ddl)
+        conn.commit()
+    finally:
+        conn.close()
+    return path
+
+
+def _fingerprint(path: Path) -> tuple[str, int, list[str]]:
+    """Content hash, modification time, and the names beside it (-wal, -shm, -journal)."""
+    siblings = sorted(p.name for p in path.parent.iterdir() if p.name.startswith(path.name))
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns, siblings
+
+
+def _assert_journal_mode_untouched(path: Path) -> None:
+    header = path.read_bytes()[:100]
+    assert header[:16] == b"SQLite format 3\x00"
+    assert (header[18], header[19]) == (1, 1), "the file was switched to WAL mode"
+    assert not Path(f"{path}-wal").exists()
+
+
+@pytest.mark.parametrize("ddl", [_MLFLOW_DDL, _MLFLOW_REGISTRY_DDL],
+                         ids=["tracking", "registry"])
+def test_an_mlflow_database_is_refused_and_untouched(tmp_path: Path, ddl: str) -> None:
+    db = _sqlite_file(tmp_path / "mlflow.db", ddl)
+    before = _fingerprint(db)
+    for open_it in (lambda: SqlStore(sqlite_uri(db), str(tmp_path / "artifacts")),
+                    lambda: Client(str(db)).search_experiments()):
+        with pytest.raises(ForeignStore) as info:
+            open_it()
+        message = str(info.value)
+        assert f"{db} is an MLflow" in message, message
+        assert "does not write to it" in message and "MLTRACK_TRACKING_URI" in message
+        assert "upgrade" not in message
+        _reset_fluent()
+    assert _fingerprint(db) == before
+    _assert_journal_mode_untouched(db)
+    assert not (tmp_path / "artifacts").exists()
+
+
+def test_a_foreign_sqlite_database_is_refused_and_untouched(tmp_path: Path) -> None:
+    db = _sqlite_file(tmp_path / "shop.db", "CREATE TABLE customers (id INTEGER, name TEXT);"
+                      "INSERT INTO customers VALUES (1, 'ada');")
+    before = _fingerprint(db)
+    with pytest.raises(ForeignStore) as info:
+        SqlStore(sqlite_uri(db), str(tmp_path))
+    message = str(info.value)
+    assert str(db) in message and "customers" in message and "not a jupyter_mltrack" in message
+    assert _fingerprint(db) == before
+    _assert_journal_mode_untouched(db)
+
+
+@pytest.mark.parametrize("content", [b"hello, this is not a database\n" * 20,
+                                     b"SQLite format 3\x00" + b"\xff" * 200,
+                                     os.urandom(8192)],
+                         ids=["text", "bad-header", "random"])
+def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path: Path, content: bytes
+                                                           ) -> None:
+    db = tmp_path / "mltrack.db"
+    db.write_bytes(content)
+    before = _fingerprint(db)
+    with pytest.raises(ForeignStore) as info:
+        SqlStore(sqlite_uri(db), str(tmp_path / "artifacts"))
+    message = str(info.value)
+    assert f"{db} is not a SQLite database" in message, message
+    assert _fingerprint(db) == before
+
+
+def test_a_folder_as_the_database_path_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "runs.db"
+    folder.mkdir()
+    with pytest.raises(StoreError, match="is a folder"):
+        SqlStore(sqlite_uri(folder), str(tmp_path / "artifacts"))
+    assert list(folder.iterdir()) == []
+
+
+def _mlruns(folder: Path) -> Path:
+    """The layout of MLflow's file store: numbered experiments with meta.yaml, .trash."""
+    (folder / ".trash").mkdir(parents=True)
+    for exp in ("0", "606108682397513319"):
+        (folder / exp).mkdir()
+        (folder / exp / "meta.yaml").write_text(
+            f"artifact_location: file://{folder}/{exp}\nexperiment_id: '{exp}'\n"
+            "lifecycle_stage: active\nname: Default\n")
+    (folder / "models").mkdir()
+    return folder
+
+
+def _tree(folder: Path) -> list[tuple[str, int]]:
+    return sorted((str(p.relative_to(folder)), p.stat().st_mtime_ns) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("layout", ["full", "trash-only", "experiment-only"])
+def test_an_mlruns_folder_gets_no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           layout: str) -> None:
+    mlruns = _mlruns(tmp_path / "mlruns")
+    if layout == "trash-only":
+        for exp in ("0", "606108682397513319", "models"):
+            for p in sorted((mlruns / exp).rglob("*"), reverse=True):
+                p.unlink()
+            (mlruns / exp).rmdir()
+    elif layout == "experiment-only":
+        (mlruns / ".trash").rmdir()
+        (mlruns / "models").rmdir()
+    before = _tree(mlruns)
+    monkeypatch.chdir(tmp_path)
+    for target in (str(mlruns), "mlruns", "file:./mlruns"):
+        with pytest.raises(ForeignStore) as info:
+            Client(target).search_experiments()
+        assert f"{mlruns} is an MLflow file store" in str(info.value)
+        _reset_fluent()
+    monkeypatch.setenv("MLTRACK_TRACKING_URI", "./mlruns")
+    with pytest.raises(ForeignStore, match="MLTRACK_TRACKING_URI"):
+        Client().search_experiments()
+    _reset_fluent()
+    assert _tree(mlruns) == before
+
+
+def test_an_ordinary_folder_still_gets_a_database(tmp_path: Path) -> None:
+    folder = tmp_path / "project"
+    (folder / "0").mkdir(parents=True)  # a numbered folder without meta.yaml is not MLflow
+    client = Client(str(folder))
+    assert client.create_experiment("fine")
+    assert (folder / "mltrack.db").is_file()
+    _reset_fluent()
+
+
+def _our_store(path: Path) -> None:
+    store = SqlStore(sqlite_uri(path), str(path.parent / "artifacts"))
+    exp = store.create_experiment("precious")
+    store.create_run(exp, "r", 1, "u")
+    store.close()
+
+
+@pytest.mark.parametrize("damage", ["DELETE FROM alembic_version",
+                                    "DROP TABLE alembic_version"])
+def test_our_schema_without_its_revision_is_explained(tmp_path: Path, damage: str) -> None:
+    db = tmp_path / "mltrack.db"
+    _our_store(db)
+    conn = sqlite3.connect(db)
+    conn.execute(damage)
+    conn.commit()
+    conn.close()
+    with pytest.raises(SchemaError) as info:
+        SqlStore(sqlite_uri(db), str(tmp_path / "artifacts"))
+    message = str(info.value)
+    assert "already exists" not in message
+    assert str(db) in message and "schema revision" in message
+    assert f"INSERT INTO alembic_version (version_num) VALUES ('{migrate.HEAD}')" in message
+    conn = sqlite3.connect(db)
+    try:  # nothing was changed, the data is there, and the advice works
+        assert conn.execute("SELECT name FROM experiments").fetchall() == [("precious",)]
+        if damage.startswith("DROP"):
+            conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL "
+                         "PRIMARY KEY)")
+        conn.execute(f"INSERT INTO alembic_version (version_num) VALUES ('{migrate.HEAD}')")
+        conn.commit()
+    finally:
+        conn.close()
+    store = SqlStore(sqlite_uri(db), str(tmp_path / "artifacts"))
+    assert store.get_experiment_by_name("precious") is not None
+    store.close()
+
+
+def test_our_own_store_opens_as_before(tmp_path: Path) -> None:
+    db = tmp_path / "mltrack.db"
+    _our_store(db)
+    store = SqlStore(sqlite_uri(db), str(tmp_path / "artifacts"))
+    assert [e.name for e in store.search_experiments()] == ["precious"]
+    store.close()
+
+
+def test_an_empty_file_becomes_a_new_store(tmp_path: Path) -> None:
+    db = tmp_path / "mltrack.db"
+    db.touch()
+    store = SqlStore(sqlite_uri(db), str(tmp_path / "artifacts"))
+    assert store.create_experiment("new")
+    store.close()
+
+
+@pytest.mark.postgres
+def test_an_mlflow_database_on_postgresql_is_refused_and_untouched(postgres_uri: str,
+                                                                   tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres_uri.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as conn:
+            for statement in _MLFLOW_DDL.split(";"):
+                if statement.strip():
+                    conn.exec_driver_sql(statement.replace("BOOLEAN", "INTEGER"))
+        with pytest.raises(ForeignStore, match="is an MLflow tracking database"):
+            SqlStore(postgres_uri, str(tmp_path))
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version"
+                                        ).scalar_one() == "dc11669786a5"
+            tables = set(sa.inspect(conn).get_table_names())
+            assert "metric_chunks" not in tables and "registered_models" not in tables
+    finally:
+        engine.dispose()
+
+
+def test_an_artifacts_path_that_is_a_file_is_explained(tmp_path: Path) -> None:
+    store_dir = tmp_path / ".mltrack"
+    store_dir.mkdir()
+    blocker = store_dir / "artifacts"
+    blocker.write_text("not a folder")
+    client = Client(sqlite_uri(store_dir / "mltrack.db"))
+    exp = client.create_experiment("e")
+    run = client.create_run(exp)
+    local = tmp_path / "notes.txt"
+    local.write_text("hello")
+    with pytest.raises(ArtifactError) as info:
+        client.log_artifact(run.info.run_id, str(local))
+    message = str(info.value)
+    assert f"{blocker} is a file, not a folder" in message, message
+    with pytest.raises(ArtifactError, match="is a file, not a folder"):
+        client.log_text(run.info.run_id, "text", "notes/a.txt")
+    assert blocker.read_text() == "not a folder"
+    _reset_fluent()
