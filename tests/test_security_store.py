@@ -398,9 +398,8 @@ def test_a_foreign_sqlite_database_is_refused_and_untouched(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("content", [b"hello, this is not a database\n" * 20,
-                                     b"SQLite format 3\x00" + b"\xff" * 200,
-                                     os.urandom(8192)],
-                         ids=["text", "bad-header", "random"])
+                                     b"\x00" * 4096, os.urandom(8192)],
+                         ids=["text", "zeros", "random"])
 def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path: Path, content: bytes
                                                            ) -> None:
     db = tmp_path / "mltrack.db"
@@ -410,6 +409,24 @@ def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path: Path, cont
         SqlStore(sqlite_uri(db), str(tmp_path / "artifacts"))
     message = str(info.value)
     assert f"{db} is not a SQLite database" in message, message
+    assert _fingerprint(db) == before
+
+
+@pytest.mark.parametrize("damage", ["garbage after the header", "truncated"])
+def test_a_damaged_sqlite_file_is_refused_and_untouched(tmp_path: Path, damage: str) -> None:
+    db = tmp_path / "mltrack.db"
+    if damage == "truncated":
+        _sqlite_file(db, _MLFLOW_DDL + "".join(
+            f"INSERT INTO params VALUES ('k{i}', '{'v' * 500}', 'r');" for i in range(400)))
+        db.write_bytes(db.read_bytes()[:30_000])
+    else:
+        db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    before = _fingerprint(db)
+    with pytest.raises(StoreError) as info:
+        SqlStore(sqlite_uri(db), str(tmp_path / "artifacts"))
+    message = str(info.value)
+    assert f"{db} is a damaged SQLite database" in message, message
+    assert ".recover" in message
     assert _fingerprint(db) == before
 
 

@@ -203,29 +203,40 @@ def check_sqlite_path(path: Path) -> None:
     except sqlite3.Error:
         return  # unreadable: opening the engine reports it
     try:
-        try:
-            tables = [row[0] for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")]
-        except sqlite3.DatabaseError as exc:
-            if "not a database" not in str(exc) and "malformed" not in str(exc):
-                return  # locked for longer than the busy timeout, say: the engine reports it
-            raise ForeignStore(
-                f"{path} is not a SQLite database ({exc}); jupyter_mltrack does not write "
-                "to it (nothing was changed). Point MLTRACK_TRACKING_URI (or "
-                "set_tracking_uri()) at a new file such as .mltrack/mltrack.db."
+        _check_sqlite_file(path, conn)
+    except sqlite3.DatabaseError as exc:
+        if "not a database" not in str(exc) and "malformed" not in str(exc):
+            return  # locked for longer than the busy timeout, say: the engine reports it
+        with open(path, "rb") as handle:
+            sqlite_header = handle.read(16) == b"SQLite format 3\x00"
+        if sqlite_header:
+            raise StoreError(
+                f"{path} is a damaged SQLite database ({exc}); jupyter_mltrack does not write "
+                f"to it (nothing was changed). Restore it from a backup, or try "
+                f"'sqlite3 {path} .recover'; to start afresh, point MLTRACK_TRACKING_URI at "
+                "a new file."
             ) from exc
-        revision = None
-        if "alembic_version" in tables:
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-            revision = row[0] if row else None
-
-        def columns(table: str) -> set[str]:
-            quoted = '"' + table.replace('"', '""') + '"'
-            return {row[1] for row in conn.execute(f"PRAGMA table_info({quoted})")}
-
-        check_owned(str(path), tables, revision, columns)
+        raise ForeignStore(
+            f"{path} is not a SQLite database ({exc}); jupyter_mltrack does not write to it "
+            f"(nothing was changed). {_POINT_ELSEWHERE}."
+        ) from exc
     finally:
         conn.close()
+
+
+def _check_sqlite_file(path: Path, conn: sqlite3.Connection) -> None:
+    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE "
+                                             "type = 'table'")]
+    revision = None
+    if "alembic_version" in tables:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        revision = row[0] if row else None
+
+    def columns(table: str) -> set[str]:
+        quoted = '"' + table.replace('"', '""') + '"'
+        return {row[1] for row in conn.execute(f"PRAGMA table_info({quoted})")}
+
+    check_owned(str(path), tables, revision, columns)
 
 
 def _where(engine: Engine) -> str:
