@@ -385,9 +385,12 @@ def test_an_mlflow_database_is_refused_and_untouched(tmp_path: Path, ddl: str) -
     assert not (tmp_path / "artifacts").exists()
 
 
-def test_a_foreign_sqlite_database_is_refused_and_untouched(tmp_path: Path) -> None:
-    db = _sqlite_file(tmp_path / "shop.db", "CREATE TABLE customers (id INTEGER, name TEXT);"
-                      "INSERT INTO customers VALUES (1, 'ada');")
+@pytest.mark.parametrize("tables", [("customers",), ("customers", "tags")])
+def test_a_foreign_sqlite_database_is_refused_and_untouched(tmp_path: Path,
+                                                           tables: tuple[str, ...]) -> None:
+    db = _sqlite_file(tmp_path / "shop.db", "".join(
+        f"CREATE TABLE {name} (id INTEGER, name TEXT); INSERT INTO {name} VALUES (1, 'ada');"
+        for name in tables))
     before = _fingerprint(db)
     with pytest.raises(ForeignStore) as info:
         SqlStore(sqlite_uri(db), str(tmp_path))

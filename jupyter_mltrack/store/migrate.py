@@ -33,7 +33,8 @@ _ORDER = ["0001", "0002"]
 _PG_LOCK_KEY = 7_236_512_994  # any constant; names this project's migration lock
 
 _OURS = frozenset(schema.metadata.tables)
-# The tables each revision creates (0002 adds the registry to 0001's).
+# The tables each revision creates (0002 adds the registry to 0001's); a new revision
+# adds its line here.
 _TABLES_AT = {
     "0001": frozenset({"experiments", "experiment_tags", "runs", "params", "tags",
                        "metric_chunks", "latest_metrics"}),
@@ -77,7 +78,8 @@ def check_owned(where: str, tables: Collection[str], revision: str | None,
             f"{where} is an MLflow {mlflow}; jupyter_mltrack does not write to it (nothing "
             f"was changed). {_POINT_ELSEWHERE}; importing MLflow stores is planned."
         )
-    if not names & _OURS:
+    ours = "metric_chunks" in names or ("runs" in names and {"id", "run_uuid"} <= columns("runs"))
+    if not ours:  # a table called "tags" or "experiments" alone does not make it ours
         shown = ", ".join(sorted(names)[:8]) + (", ..." if len(names) > 8 else "")
         raise ForeignStore(
             f"{where} is not a jupyter_mltrack store: it holds other tables ({shown}). "
