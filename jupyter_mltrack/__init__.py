@@ -37,8 +37,10 @@ from .entities import (
 )
 from .errors import (
     AlreadyExists,
+    ArtifactError,
     ArtifactUnavailable,
     ExperimentNotFound,
+    ForeignStore,
     InvalidArtifactPath,
     InvalidFilter,
     InvalidModel,
@@ -56,6 +58,7 @@ from .errors import (
     SignatureError,
     StageTransitionDenied,
     StoreError,
+    UnknownKeyWarning,
     UntrustedModel,
     WriteFailed,
 )
@@ -183,11 +186,13 @@ def unload_ipython_extension(ipython: object) -> None:
 __all__ = [
     "ActiveRun",
     "AlreadyExists",
+    "ArtifactError",
     "ArtifactUnavailable",
     "Client",
     "Experiment",
     "ExperimentNotFound",
     "FileInfo",
+    "ForeignStore",
     "InvalidArtifactPath",
     "InvalidFilter",
     "InvalidModel",
@@ -223,6 +228,7 @@ __all__ = [
     "StageTransitionDenied",
     "StoreError",
     "TransitionRequest",
+    "UnknownKeyWarning",
     "UntrustedModel",
     "ViewType",
     "WriteFailed",

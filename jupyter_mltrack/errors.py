@@ -24,11 +24,18 @@ with ``raise ... from exc``::
     ├── StoreError                the store could not do its work (HTTP 500)
     │   ├── WriteFailed           the background writer gave up on a batch
     │   ├── SchemaError           the database schema is newer or broken
+    │   ├── ForeignStore          a database or folder of another program (MLflow...)
+    │   ├── ArtifactError         an artifact file could not be written (disk full...)
     │   └── ArtifactUnavailable   remote files (S3, HTTP...) unreachable or refused (HTTP 502)
     └── MissingDependency         an optional extra is not installed
+
+    UserWarning
+    └── UnknownKeyWarning         a search named a key that no searched run has
 """
 
 from __future__ import annotations
+
+import re
 
 
 class MLTrackError(Exception):
@@ -43,6 +50,10 @@ class InvalidParameter(MLTrackError, ValueError):
     http_status = 400
 
 
+_SHOWN = 100  # characters of a long filter line an InvalidFilter message shows
+_LONG_WORD = re.compile(r"\S{51,}")  # a key or token longer than half the window
+
+
 class InvalidFilter(InvalidParameter):
     """A search filter or order-by clause that does not parse.
 
@@ -52,6 +63,9 @@ class InvalidFilter(InvalidParameter):
     def __init__(self, message: str, text: str = "", position: int | None = None):
         self.text = text
         self.position = position
+        # A key or token quoted from a long filter is shortened in the message.
+        message = _LONG_WORD.sub(lambda m: m.group()[:_SHOWN // 3] + "..." + m.group()[-10:],
+                                 message)
         if text and position is not None:
             # The line holding the problem, so that the caret stands under it ("the end
             # of the filter" is shown after its last character, not on a blank line).
@@ -59,7 +73,14 @@ class InvalidFilter(InvalidParameter):
             start = text.rfind("\n", 0, shown) + 1
             end = text.find("\n", shown)
             line = text[start:] if end == -1 else text[start:end]
-            pointer = " " * (shown - start) + "^"
+            column = shown - start
+            if len(line) > _SHOWN:  # a window around the problem, not the whole filter
+                left = max(0, min(column - _SHOWN // 2, len(line) - _SHOWN))
+                head = "..." if left else ""
+                tail = "..." if left + _SHOWN < len(line) else ""
+                line = head + line[left:left + _SHOWN] + tail
+                column = column - left + len(head)
+            pointer = " " * column + "^"
             message = f"{message} (at position {position})\n  {line}\n  {pointer}"
         super().__init__(message)
 
@@ -145,6 +166,21 @@ class SchemaError(StoreError):
     """The database schema cannot be used by this version of jupyter_mltrack."""
 
 
+class ForeignStore(StoreError):
+    """The tracking URI points at something jupyter_mltrack does not own: an MLflow
+    database or ``mlruns/`` folder, another program's database, a file that is not
+    SQLite. Nothing there was changed."""
+
+
+class ArtifactError(StoreError):
+    """An artifact file could not be written: the disk is full, a folder stands where
+    the file should go, permissions. ``path`` is the file; nothing partial is left."""
+
+    def __init__(self, message: str, path: str = ""):
+        self.path = path
+        super().__init__(message)
+
+
 class ArtifactUnavailable(StoreError):
     """Files behind a remote URL (s3://, gs://, http://...) could not be read or written:
     missing credentials, access denied, or no network path to the server."""
@@ -162,3 +198,8 @@ def http_status_for(exc: BaseException) -> int:
     if isinstance(exc, MLTrackError):
         return exc.http_status
     return 500
+
+
+class UnknownKeyWarning(UserWarning):
+    """A search filter named a metric, param or tag key that no searched run has (a
+    typo, most likely); the message names the closest existing keys."""

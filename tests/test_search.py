@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jupyter_mltrack.entities import Metric
-from jupyter_mltrack.errors import InvalidFilter
+from jupyter_mltrack.errors import InvalidFilter, UnknownKeyWarning
 from jupyter_mltrack.store import schema
 from jupyter_mltrack.store.search import (
     MAX_FILTER_LENGTH,
@@ -25,8 +25,10 @@ from jupyter_mltrack.store.search import (
     Compare,
     Not,
     Or,
+    closest_keys,
     parse_filter,
     parse_order_by,
+    unknown_key_message,
 )
 from jupyter_mltrack.store.sql import SqlStore
 from jupyter_mltrack.store.sql_search import compile_filter
@@ -442,6 +444,74 @@ def test_search_across_experiments(populated: tuple[SqlStore, str, dict[str, str
     assert {r.info.run_name for r in store.search_runs([], "attributes.experiment_id = "
                                                        + exp + " AND metrics.acc = 0.9")} \
         == {"alpha"}
+
+
+# -- a key no run has: warn, and name the closest keys ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "unknown", "suggested"),
+    [
+        ("metrics.accc > 0.9", "metric 'accc'", "did you mean metrics.acc?"),
+        ("params.lrr = '0.01'", "param 'lrr'", "params.lr"),
+        ("tags.Team = 'Vision'", "tag 'Team'", "did you mean tags.team?"),
+        ("metrics.acc > 0.5 AND metrics.los < 1", "metric 'los'", "metrics.loss"),
+        ("NOT metrics.acc > -inf AND params.modle LIKE 'c%'", "param 'modle'",
+         "params.model"),
+    ],
+)
+def test_a_misspelled_key_warns_and_names_the_closest(
+        populated: tuple[SqlStore, str, dict[str, str]], text: str, unknown: str,
+        suggested: str) -> None:
+    with pytest.warns(UnknownKeyWarning) as record:
+        assert _names(populated, text) == set()
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert unknown in message and suggested in message, message
+    assert record[0].filename == __file__  # points at the caller's line, not the store
+
+
+def test_no_warning_when_the_keys_exist_or_something_matched(
+        populated: tuple[SqlStore, str, dict[str, str]]) -> None:
+    import warnings
+
+    store, exp, _ = populated
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _names(populated, "metrics.acc = 5") == set()  # the key exists
+        assert _names(populated, "metrics.accc > 1 OR metrics.acc > 0.6") == {"alpha", "gamma"}
+        assert _names(populated, "metrics.accc IS NULL") == ALL
+        assert _names(populated, "attributes.run_name = 'nobody'") == set()
+        frame, _ = store.search_runs_frame([exp], "metrics.acc > 0.95 AND metrics.acc < 0.9")
+        assert frame.empty
+
+
+def test_the_frame_search_warns_too(populated: tuple[SqlStore, str, dict[str, str]]) -> None:
+    store, exp, _ = populated
+    with pytest.warns(UnknownKeyWarning, match="metrics.loss"):
+        frame, _ = store.search_runs_frame([exp], "metrics.losss < 1")
+    assert frame.empty
+
+
+def test_a_key_of_another_experiment_only_is_unknown_here(
+        populated: tuple[SqlStore, str, dict[str, str]]) -> None:
+    store, _, _ = populated
+    other = store.get_experiment_by_name("elsewhere").experiment_id
+    with pytest.warns(UnknownKeyWarning, match="'val.acc'"):
+        assert list(store.search_runs([other], "metrics.`val.acc` > 0")) == []
+
+
+def test_closest_keys_and_the_message() -> None:
+    known = ["acc", "val_acc", "loss", "val_loss", "Accuracy"]
+    assert closest_keys("accc", known)[0] == "acc"
+    assert closest_keys("ACC", known)[0] == "acc"  # a different case comes first
+    assert closest_keys("val_los", known)[0] == "val_loss"
+    assert closest_keys("zzz", known) == []
+    assert closest_keys("acc", known, n=1) == ["val_acc"]  # never the key itself
+    assert unknown_key_message("metric", "zzz", known) == (
+        "No run searched has a metric 'zzz', so metrics.zzz matched nothing; the metrics "
+        "of these runs are Accuracy, acc, loss, val_acc, val_loss")
+    assert unknown_key_message("tag", "t", []).endswith("these runs have no tags at all")
 
 
 HOSTILE = [

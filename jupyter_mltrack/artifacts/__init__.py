@@ -3,19 +3,26 @@
 ``artifact_repository(uri)`` returns the repository for a run's artifact root.
 Every path goes through :func:`clean_artifact_path`; the local repository
 also refuses symlinks that lead out of the root.
+
+Local files are written to a temporary file beside the target, unique per process,
+thread and call, and renamed into place; a failed write (disk full, a folder of that
+name) removes it and raises :class:`ArtifactError` naming the file and the cause.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 from .._importers import import_optional
 from ..entities import FileInfo
-from ..errors import InvalidArtifactPath, NotFound
+from ..errors import ArtifactError, InvalidArtifactPath, NotFound
 from .paths import clean_artifact_path, inside
 
 __all__ = ["ArtifactRepository", "artifact_repository", "clean_artifact_path",
@@ -65,10 +72,10 @@ class LocalArtifactRepository:
     def _path(self, artifact_path: str, create_parent: bool = False) -> Path:
         rel = clean_artifact_path(artifact_path)
         if create_parent:
-            self._root.mkdir(parents=True, exist_ok=True)
+            _make_folder(self._root)
             parent = posix_parent(rel)
             if parent:
-                inside(self._root, parent).mkdir(parents=True, exist_ok=True)
+                _make_folder(inside(self._root, parent))
         return inside(self._root, rel)
 
     def log_file(self, local_file: str | os.PathLike[str], artifact_path: str = "") -> str:
@@ -77,7 +84,7 @@ class LocalArtifactRepository:
             raise NotFound(f"{source} is not a file; pass the path of a file to log.")
         rel = clean_artifact_path(_join(clean_artifact_path(artifact_path), source.name))
         target = self._path(rel, create_parent=True)
-        _atomic_copy(source, target)
+        _atomic_write(target, _chunks_of(source))
         return rel
 
     def log_dir(self, local_dir: str | os.PathLike[str], artifact_path: str = "") -> None:
@@ -88,9 +95,7 @@ class LocalArtifactRepository:
         if not rel:
             raise InvalidArtifactPath("An artifact file needs a name, such as 'notes.txt'.")
         target = self._path(rel, create_parent=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        _atomic_write(target, [data])
 
     def read_bytes(self, artifact_file: str) -> bytes:
         target = self._path(artifact_file)
@@ -157,7 +162,10 @@ class FsspecArtifactRepository:
         if not source.is_file():
             raise NotFound(f"{source} is not a file; pass the path of a file to log.")
         rel = clean_artifact_path(_join(clean_artifact_path(artifact_path), source.name))
-        self.fs.put_file(str(source), self._url(rel))
+        try:
+            self.fs.put_file(str(source), self._url(rel))
+        except OSError as exc:
+            raise _write_error(self._url(rel), exc) from exc
         return rel
 
     def log_dir(self, local_dir: str | os.PathLike[str], artifact_path: str = "") -> None:
@@ -166,8 +174,11 @@ class FsspecArtifactRepository:
     def write_bytes(self, artifact_file: str, data: bytes) -> None:
         if not clean_artifact_path(artifact_file):
             raise InvalidArtifactPath("An artifact file needs a name, such as 'notes.txt'.")
-        with self.fs.open(self._url(artifact_file), "wb") as handle:
-            handle.write(data)
+        try:
+            with self.fs.open(self._url(artifact_file), "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise _write_error(self._url(artifact_file), exc) from exc
 
     def read_bytes(self, artifact_file: str) -> bytes:
         try:
@@ -227,10 +238,81 @@ def _join(*parts: str) -> str:
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
 
 
-def _atomic_copy(source: Path, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+def _temp_name(target: Path) -> Path:
+    """A hidden name beside ``target``, unique per process, thread and call (``list``
+    skips such names)."""
+    unique = f"{os.getpid()}.{threading.get_ident()}.{secrets.token_hex(4)}"
+    return target.with_name(f".{target.name[:100]}.{unique}.tmp")
+
+
+def _atomic_write(target: Path, chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` to ``target`` through a temporary file renamed into place, so a
+    reader sees the old file or the new one. On any failure the temporary file is
+    removed; an OS error becomes an ArtifactError naming ``target``."""
+    tmp = _temp_name(target)
+    created = False
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+        created = True
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        if created:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise _write_error(str(target), exc) from exc
+        raise
+
+
+def _chunks_of(source: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    with open(source, "rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
+
+
+def _make_folder(folder: Path) -> None:
+    """``mkdir -p``, with an ArtifactError saying which part of the path is a file."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()),
+                       None)
+        if blocker is not None:
+            raise ArtifactError(
+                f"Cannot create the artifact folder {folder}: {blocker} is a file, not a "
+                "folder. Move or rename that file (artifacts are stored in folders below it), "
+                "or give the experiment another artifact location.", str(folder)) from exc
+        raise _write_error(str(folder), exc) from exc
+
+
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _write_error(path: str, exc: OSError) -> ArtifactError:
+    if exc.errno == errno.EISDIR or (exc.errno in (errno.EEXIST, errno.ENOTEMPTY)
+                                     and os.path.isdir(path)):
+        name = os.path.basename(path)
+        return ArtifactError(
+            f"Cannot write artifact {path}: a folder of that name exists there, and a file "
+            f"cannot replace it. Choose another name, or write into the folder (e.g. "
+            f"'{name}/file.txt').", path)
+    reason = exc.strerror or str(exc)
+    other = os.fspath(exc.filename) if exc.filename else ""
+    if exc.errno in _NO_ROOM:
+        reason += "; free some space (or raise the limit) and log the artifact again"
+    elif other and other != path and not other.endswith(".tmp"):
+        reason += f" ({other})"
+    return ArtifactError(f"Cannot write artifact {path}: {reason}. Nothing was written.", path)
 
 
 _FACTORIES: dict[str, Callable[[str], Any]] = {}

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, not_, select, true
 from ..entities import LifecycleStage, Stage
 from ..errors import InvalidFilter, InvalidParameter
 from . import schema as t
-from .search import Compare, parse_filter, parse_order_by
+from .search import Compare, parse_filter, parse_order_by_list
 from .sql_search import (
     _STRING_OPS,
     MAX_RESULTS_LIMIT,
@@ -183,8 +183,7 @@ def _check_max(max_results: int) -> None:
 def _order(order_by: Sequence[str] | None, fields: dict[str, tuple[Any, str]],
            default: list[Any]) -> list[Any]:
     clauses: list[Any] = []
-    for text in order_by or ():
-        ob = parse_order_by(text)
+    for text, ob in parse_order_by_list(order_by):
         if ob.field.kind not in (None, "attribute") or ob.field.key.lower() not in fields:
             names = ", ".join(sorted(k for k in fields if not k.endswith("_time")))
             raise InvalidFilter(f"order_by {text!r}: order by one of {names}")

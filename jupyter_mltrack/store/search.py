@@ -16,11 +16,16 @@ The grammar is MLflow's, plus ``OR``, parentheses and ``NOT``::
 
 This module only parses; ``store/sql_search.py`` turns the tree into SQL with
 bound parameters, so no text of the filter ever reaches SQL as code.
+
+Parsing is linear in the length of the filter: no token pattern backtracks over more
+than the token it tries, and the length is checked before anything else looks at it.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -31,6 +36,11 @@ MAX_FILTER_LENGTH = 20_000
 # database's expression depth (SQLite: 1000) instead of giving a clear error.
 MAX_NESTING = 100
 MAX_CONDITIONS = 500
+# Each metric, param or tag key of an order_by is an outer join and two to four ORDER BY
+# terms. SQLite allows 64 tables in a join, and SQLite 3.40 crashes the process on 64
+# ORDER BY terms over outer joins (31 metric keys); ten keys stay far below both.
+MAX_ORDER_BY = 10
+MAX_ORDER_BY_LENGTH = 1_000
 
 PREFIXES = {
     "metric": "metric",
@@ -90,10 +100,14 @@ class OrderBy:
     ascending: bool
 
 
+# Every alternative is unambiguous: a digit belongs to exactly one repetition, so a
+# failed match backtracks once over what it tried (``\d+\.?\d*`` tried every split of
+# a digit run, quadratic in its length).
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|Infinity)(?![\w.]))
+  | (?P<number>[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|Infinity)
+               (?![\w.]))
   | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
   | (?P<backtick>`[^`]*`)
   | (?P<op><=|>=|!=|<>|==|=|<|>)
@@ -104,6 +118,9 @@ _TOKEN = re.compile(
 )
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_NUMBERISH = re.compile(r"[-+]?\.?\d")
+_NUMBER_RUN = re.compile(r"[\w.+-]{1,40}")
+_INTEGER = re.compile(r"[-+]?\d{1,18}")  # fits in 64 bits; longer ones become floats
 
 _KEYWORDS = {"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL", "ASC", "DESC"}
 
@@ -115,11 +132,16 @@ class _Token:
     pos: int
 
 
-def _tokenize(text: str) -> list[_Token]:
-    if len(text) > MAX_FILTER_LENGTH:
+def _check_length(text: str, limit: int, what: str) -> None:
+    if len(text) > limit:
         raise InvalidFilter(
-            f"Filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}."
+            f"{what} is {len(text):,} characters long; the limit is {limit:,}. Shorten it, "
+            "e.g. with IN (...) lists, or split the search."
         )
+
+
+def _tokenize(text: str) -> list[_Token]:
+    _check_length(text, MAX_FILTER_LENGTH, "The filter")
     bad = _UNSTORABLE.search(text)
     if bad is not None:  # no database takes NUL, and lone surrogates are not UTF-8
         raise InvalidFilter(
@@ -135,6 +157,12 @@ def _tokenize(text: str) -> list[_Token]:
             hint = ""
             if ch in "'\"`":
                 hint = "; a quote is not closed"
+            elif _NUMBERISH.match(text, pos):
+                shown = _NUMBER_RUN.match(text, pos)
+                word = shown.group() if shown else ch
+                raise InvalidFilter(
+                    f"Malformed number {word!r}{'...' if len(word) == 40 else ''}; write "
+                    "numbers like 3, -0.5, 1e-4 or inf", text, pos)
             raise InvalidFilter(f"Unexpected character {ch!r}{hint}", text, pos)
         kind = m.lastgroup or ""
         if kind != "ws":
@@ -286,7 +314,7 @@ class _Parser:
             text = token.text
             if text.lstrip("+-") in ("inf", "Infinity"):
                 return float(text.replace("Infinity", "inf")), False
-            if re.fullmatch(r"[-+]?\d+", text):
+            if _INTEGER.fullmatch(text):
                 return int(text), False
             return float(text), False
         if token.kind == "string":
@@ -365,6 +393,7 @@ def parse_filter(text: str | None) -> Node | None:
         return None
     if not isinstance(text, str):
         raise InvalidFilter(f"A filter must be a string, not {type(text).__name__}.")
+    _check_length(text, MAX_FILTER_LENGTH, "The filter")
     if not text.strip():
         return None
     return _Parser(text).parse_filter()
@@ -375,4 +404,66 @@ def parse_order_by(clause: str) -> OrderBy:
     if not isinstance(clause, str) or not clause.strip():
         raise InvalidFilter("An order_by clause must be a non-empty string such as "
                             "'metrics.acc DESC'.")
+    _check_length(clause, MAX_ORDER_BY_LENGTH, "An order_by clause")
     return _Parser(clause).parse_order_by()
+
+
+def parse_order_by_list(order_by: Sequence[str] | str | None) -> list[tuple[str, OrderBy]]:
+    """Parse every clause of ``order_by`` (one string counts as one clause), each with
+    its text; at most :data:`MAX_ORDER_BY` clauses."""
+    if order_by is None:
+        return []
+    clauses = [order_by] if isinstance(order_by, str) else order_by
+    if not isinstance(clauses, Sequence):
+        raise InvalidFilter(f"order_by must be a list of clauses such as ['metrics.acc DESC'], "
+                            f"not {type(order_by).__name__}.")
+    if len(clauses) > MAX_ORDER_BY:
+        raise InvalidFilter(
+            f"order_by has {len(clauses)} clauses; at most {MAX_ORDER_BY} are allowed. Sort "
+            "by the few keys that matter, then sort the DataFrame further with pandas."
+        )
+    return [(text, parse_order_by(text)) for text in clauses]
+
+
+def referenced_keys(node: Node | None) -> dict[str, set[str]]:
+    """The metric, param and tag keys a filter names, by kind ("metric", "param", "tag")."""
+    found: dict[str, set[str]] = {}
+    stack = [node] if node is not None else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (And, Or)):
+            stack.extend(item.parts)
+        elif isinstance(item, Not):
+            stack.append(item.part)
+        elif isinstance(item, Compare) and item.field.kind in ("metric", "param", "tag"):
+            found.setdefault(item.field.kind, set()).add(item.field.key)
+    return found
+
+
+def closest_keys(key: str, known: Iterable[str], n: int = 3) -> list[str]:
+    """Up to ``n`` names of ``known`` that look most like ``key`` (for "did you mean"):
+    a different case first, then the closest spellings."""
+    names = sorted(set(known) - {key})
+    folded = [name for name in names if name.lower() == key.lower()]
+    close = difflib.get_close_matches(key, names, n=n, cutoff=0.6)
+    return list(dict.fromkeys(folded + close))[:n]
+
+
+_PLURAL = {"metric": "metrics", "param": "params", "tag": "tags"}
+
+
+def unknown_key_message(kind: str, key: str, known: Iterable[str]) -> str:
+    """The warning for a filter key no searched run has: what, and the closest keys.
+
+    ``kind`` is "metric", "param" or "tag".
+    """
+    prefix = _PLURAL.get(kind, kind)
+    names = sorted(set(known))
+    text = f"No run searched has a {kind} {key!r}, so {prefix}.{key} matched nothing"
+    close = closest_keys(key, names)
+    if close:
+        return text + "; did you mean " + " or ".join(f"{prefix}.{c}" for c in close) + "?"
+    if names:
+        more = ", ..." if len(names) > 8 else ""
+        return text + f"; the {prefix} of these runs are " + ", ".join(names[:8]) + more
+    return text + f"; these runs have no {prefix} at all"

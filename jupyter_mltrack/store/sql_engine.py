@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, StoreError
 
 BUSY_TIMEOUT_S = 60.0
 
@@ -47,7 +47,12 @@ def make_engine(uri: str) -> Any:
     """An engine for a SQLite or PostgreSQL URI; SQLite in WAL mode, BEGIN emitted by us."""
     if uri.startswith("sqlite"):
         if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
-            Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(uri[len("sqlite:///"):])
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"Cannot create the folder of the tracking database {path}: "
+                                 f"{exc.strerror or exc}") from exc
         engine = create_engine(
             uri,
             connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},

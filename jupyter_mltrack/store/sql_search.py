@@ -9,15 +9,28 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, and_, not_, or_, select, true
 
 from ..entities import Run, RunData, RunInfo, RunStatus, ViewType
-from ..errors import InvalidFilter, InvalidParameter
+from ..errors import InvalidFilter, InvalidParameter, UnknownKeyWarning
 from . import schema as t
-from .search import And, Compare, Field, Node, Not, Or, parse_filter, parse_order_by
+from .search import (
+    And,
+    Compare,
+    Field,
+    Node,
+    Not,
+    Or,
+    parse_filter,
+    parse_order_by_list,
+    referenced_keys,
+    unknown_key_message,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -224,8 +237,7 @@ def compile_filter(text: str | None) -> Any:
 
 def _order_clauses(order_by: Sequence[str] | None, query: Any) -> tuple[Any, list[Any]]:
     clauses: list[Any] = []
-    for i, text in enumerate(order_by or ()):
-        ob = parse_order_by(text)
+    for i, (text, ob) in enumerate(parse_order_by_list(order_by)):
         field: Field = ob.field
         kind = field.kind
         if kind is None:
@@ -255,6 +267,47 @@ def _order_clauses(order_by: Sequence[str] | None, query: Any) -> tuple[Any, lis
         clauses.append(column.asc() if ob.ascending else column.desc())
     clauses.extend([t.runs.c.start_time.desc(), t.runs.c.id.desc()])
     return query, clauses
+
+
+_KEY_TABLES = {"metric": t.latest_metrics, "param": t.params, "tag": t.tags}
+_KNOWN_KEYS_SHOWN = 10_000  # distinct keys read to suggest the closest ones
+
+
+def unknown_keys(conn: Connection, experiment_ids: Sequence[int], node: Node
+                 ) -> list[tuple[str, str, list[str]]]:
+    """``(kind, key, keys of that kind the runs have)`` for each metric, param or tag key
+    of the filter that no run of ``experiment_ids`` (all when empty) has."""
+    out: list[tuple[str, str, list[str]]] = []
+    for kind, keys in sorted(referenced_keys(node).items()):
+        table = _KEY_TABLES[kind]
+        base = select(table.c.key).join(t.runs, t.runs.c.id == table.c.run_id)
+        if experiment_ids:
+            base = base.where(t.runs.c.experiment_id.in_(list(experiment_ids)))
+        missing = [key for key in sorted(keys)
+                   if conn.execute(base.where(table.c.key == key).limit(1)).first() is None]
+        if missing:
+            known = list(conn.execute(base.distinct().limit(_KNOWN_KEYS_SHOWN)).scalars())
+            out.extend((kind, key, known) for key in missing)
+    return out
+
+
+def warn_unknown_keys(conn: Connection, experiment_ids: Sequence[int], node: Node) -> None:
+    """Warn (UnknownKeyWarning) about filter keys no searched run has; called only when
+    a search found nothing, so that a typo does not pass for an empty result."""
+    for kind, key, known in unknown_keys(conn, experiment_ids, node):
+        warnings.warn(UnknownKeyWarning(unknown_key_message(kind, key, known)),
+                      stacklevel=_outside_package())
+
+
+def _outside_package() -> int:
+    """The stacklevel of the first caller outside jupyter_mltrack (the user's line)."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == \
+            "jupyter_mltrack":
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 def encode_token(offset: int) -> str:
@@ -293,14 +346,18 @@ def page_of_runs(
     from .sql import _experiment_int, _lifecycle_clause
 
     offset = decode_token(page_token)
-    condition = compile_filter(filter_string)
+    node = parse_filter(filter_string)
+    condition = true() if node is None else _Compiler(filter_string or "").compile(node)
     query = select(t.runs.c.id).select_from(t.runs)
     query, clauses = _order_clauses(order_by, query)
     where = [condition, _lifecycle_clause(t.runs, view_type)]
-    if experiment_ids:
-        where.append(t.runs.c.experiment_id.in_([_experiment_int(e) for e in experiment_ids]))
+    experiments = [_experiment_int(e) for e in experiment_ids or ()]
+    if experiments:
+        where.append(t.runs.c.experiment_id.in_(experiments))
     query = query.where(*where).order_by(*clauses).limit(max_results + 1).offset(offset)
     pks = [row[0] for row in conn.execute(query)]
+    if not pks and offset == 0 and node is not None:
+        warn_unknown_keys(conn, experiments, node)
     token = None
     if len(pks) > max_results:
         pks = pks[:max_results]
