@@ -62,3 +62,19 @@ def test_sqlalchemy_outside_the_store_breaks_the_contract(tmp_path: Path) -> Non
     result = _lint(parent)
     assert result.returncode != 0
     assert "jupyter_mltrack.widgets.table -> sqlalchemy" in result.stdout
+
+
+def test_no_private_module_is_imported_across_packages() -> None:
+    """``jupyter_mltrack.<package>._<module>`` is for its own package only."""
+    import grimp
+
+    graph = grimp.build_graph("jupyter_mltrack")
+    wrong = []
+    for importer in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(importer):
+            parts = imported.split(".")
+            private = [i for i, p in enumerate(parts) if p.startswith("_")
+                       and not p.startswith("__") and i >= 2]
+            if private and not importer.startswith(".".join(parts[:private[0]]) + "."):
+                wrong.append(f"{importer} -> {imported}")
+    assert wrong == []

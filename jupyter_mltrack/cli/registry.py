@@ -294,7 +294,7 @@ def list_cmd(ctx: click.Context, name: str | None, filter_string: str | None, de
              as_json: bool) -> None:
     """List registered models, or the versions of NAME."""
     from ..registry import search_model_versions, search_registered_models
-    from ..registry._access import quote
+    from ..store.search import quote_literal as quote
 
     c = client_from(ctx)
     if name is None and not deleted and (filter_string is None or not _mentions_version(

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 from ..entities import ModelVersion, TransitionRequest
 from ..errors import InvalidParameter, NotFound
 from ..store.changes import AliasChange, RegistrySnapshot, RequestChange
-from . import _access as a
+from ..tracking import fluent
+from ..tracking.context import current_user
 from .policies import check_gates, source_metrics
 from .rules import live_version
+from .validation import MAX_NAME, comment_text, model_name, version_number
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
@@ -21,7 +23,7 @@ _RESERVED = {"latest", "none", "staging", "production", "archived"}
 
 def alias_name(alias: Any) -> str:
     """A valid alias, or a clear error."""
-    if not isinstance(alias, str) or not _ALIAS.match(alias) or len(alias) > a.MAX_NAME:
+    if not isinstance(alias, str) or not _ALIAS.match(alias) or len(alias) > MAX_NAME:
         raise InvalidParameter(
             f"{alias!r} is not a valid alias; start with a letter and use letters, digits, "
             "'_' and '-', e.g. 'champion'."
@@ -41,10 +43,10 @@ def set_alias(name: str, alias: str, version: int | str, comment: str | None = N
     When the policy lists ``"@<alias>"`` in ``require_approval_for`` a pending
     request is opened and returned instead; gates guarding ``"@<alias>"`` apply.
     """
-    name, number = a.model_name(name), a.version_number(version)
+    name, number = model_name(name), version_number(version)
     alias = alias_name(alias)
-    note = a.comment_text(comment)
-    store = a.store_of(client)
+    note = comment_text(comment)
+    store = fluent.client(client).registry_store
     version_obj = store.get_model_version(name, number)
     target = "@" + alias
     opened: list[bool] = []
@@ -64,7 +66,7 @@ def set_alias(name: str, alias: str, version: int | str, comment: str | None = N
             return [RequestChange(number, "alias", alias, False, note)]
         return [AliasChange(alias, number, note)]
 
-    results = store.change_registry(name, plan, a.user())
+    results = store.change_registry(name, plan, current_user())
     if opened:
         return store.get_transition_request(results[0])
     return store.get_model_version(name, number)
@@ -73,9 +75,9 @@ def set_alias(name: str, alias: str, version: int | str, comment: str | None = N
 def delete_alias(name: str, alias: str, comment: str | None = None, *,
                  client: Client | None = None) -> None:
     """Remove an alias; recorded in the history. ``models:/name@alias`` stops resolving."""
-    name = a.model_name(name)
+    name = model_name(name)
     alias = alias_name(alias)
-    note = a.comment_text(comment)
+    note = comment_text(comment)
 
     def plan(snapshot: RegistrySnapshot) -> list[Any]:
         if alias not in snapshot.model.aliases:
@@ -84,14 +86,14 @@ def delete_alias(name: str, alias: str, comment: str | None = None, *,
                            f"(its aliases: {known}).")
         return [AliasChange(alias, None, note)]
 
-    a.store_of(client).change_registry(name, plan, a.user())
+    fluent.client(client).registry_store.change_registry(name, plan, current_user())
 
 
 def get_model_version_by_alias(name: str, alias: str, *,
                                client: Client | None = None) -> ModelVersion:
     """The version an alias points at."""
-    name = a.model_name(name)
-    store = a.store_of(client)
+    name = model_name(name)
+    store = fluent.client(client).registry_store
     model = store.get_registered_model(name)
     if alias not in model.aliases:
         known = ", ".join(sorted(model.aliases)) or "none"

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 from ..entities import RequestStatus, Stage, TransitionRequest
 from ..errors import InvalidParameter, InvalidState, StageTransitionDenied
 from ..store.changes import AliasChange, DecisionChange, RegistrySnapshot, RequestChange
-from . import _access as a
+from ..tracking import fluent
+from ..tracking.context import current_user
 from .aliases import alias_name
 from .policies import check_gates, source_metrics
 from .rules import check_approver, live_version, stage_changes
 from .stages import refuse_duplicate
+from .validation import comment_text, model_name, version_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,10 +31,10 @@ def request_transition(name: str, version: int | str, stage: str,
                        archive_existing: bool = False, comment: str | None = None, *,
                        client: Client | None = None) -> TransitionRequest:
     """Ask for a version to enter ``stage`` (or ``"@alias"``), whatever the policy says."""
-    name, number = a.model_name(name), a.version_number(version)
+    name, number = model_name(name), version_number(version)
     kind, target = _target(stage)
-    note = a.comment_text(comment)
-    store = a.store_of(client)
+    note = comment_text(comment)
+    store = fluent.client(client).registry_store
     version_obj = store.get_model_version(name, number)
     label = target if kind == "stage" else "@" + target
 
@@ -42,7 +44,7 @@ def request_transition(name: str, version: int | str, stage: str,
         refuse_duplicate(snapshot, number, kind, target)
         return [RequestChange(number, kind, target, archive_existing, note)]
 
-    request_id = store.change_registry(name, plan, a.user())[0]
+    request_id = store.change_registry(name, plan, current_user())[0]
     return store.get_transition_request(request_id)
 
 
@@ -56,10 +58,10 @@ def _target(stage: str) -> tuple[str, str]:
 def _decide(request_id: int | str, status: RequestStatus, comment: str | None,
             client: Client | None) -> TransitionRequest:
     number = _request_number(request_id)
-    note = a.comment_text(comment)
-    store = a.store_of(client)
+    note = comment_text(comment)
+    store = fluent.client(client).registry_store
     request = store.get_transition_request(number)
-    user = a.user()
+    user = current_user()
     version_obj = store.get_model_version(request.name, request.version)
 
     def plan(snapshot: RegistrySnapshot) -> list[Any]:
@@ -117,7 +119,7 @@ def cancel_request(request_id: int | str, comment: str | None = None, *,
 
 def get_transition_request(request_id: int | str, *,
                            client: Client | None = None) -> TransitionRequest:
-    return a.store_of(client).get_transition_request(
+    return fluent.client(client).registry_store.get_transition_request(
         _request_number(request_id))
 
 
@@ -132,8 +134,8 @@ def transition_requests(name: str | None = None, status: str | None = "PENDING",
                 f"Unknown request status {status!r}; use PENDING, APPROVED, REJECTED, "
                 "CANCELLED or None for all."
             ) from None
-    return a.store_of(client).transition_requests(
-        None if name is None else a.model_name(name), status)
+    return fluent.client(client).registry_store.transition_requests(
+        None if name is None else model_name(name), status)
 
 
 def requests_frame(name: str | None = None, status: str | None = None, *,

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import Stage, StageTransition
 from ..errors import InvalidParameter
-from . import _access as a
+from ..tracking import fluent
 from .rules import holders_at
+from .validation import model_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +22,7 @@ HISTORY_COLUMNS = ["time", "version", "kind", "action", "alias", "from", "to", "
 
 def history_records(name: str, *, client: Client | None = None) -> list[StageTransition]:
     """Every audit record of a registered model, oldest first."""
-    return a.store_of(client).registry_history(a.model_name(name))
+    return fluent.client(client).registry_store.registry_history(model_name(name))
 
 
 def history(name: str, *, client: Client | None = None) -> pd.DataFrame:

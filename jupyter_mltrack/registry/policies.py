@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 from ..entities import ModelVersion, RegistryPolicy, Stage
 from ..errors import InvalidParameter, StageTransitionDenied
 from ..store.changes import PolicyChange, RegistrySnapshot
-from . import _access as a
+from ..tracking import fluent
+from ..tracking.context import current_user
+from .validation import model_name
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
@@ -98,7 +100,7 @@ def set_registry_policy(name: str, require_approval_for: Iterable[str] | str | N
     ``require_approval_for`` lists stages (and aliases as ``"@champion"``) whose changes
     become requests; ``gates`` maps ``metrics.<key>`` to a condition such as ``">= 0.9"``.
     """
-    name = a.model_name(name)
+    name = model_name(name)
     clean_gates: dict[str, str] = {}
     for field, condition in (gates or {}).items():
         key, op, number = parse_gate(field, condition)
@@ -110,13 +112,14 @@ def set_registry_policy(name: str, require_approval_for: Iterable[str] | str | N
         gated_stages=_targets(gated_stages, "gated_stages"),
         allow_self_approval=bool(allow_self_approval),
     )
-    a.store_of(client).change_registry(name, lambda _s: [PolicyChange(policy)], a.user())
+    store = fluent.client(client).registry_store
+    store.change_registry(name, lambda _s: [PolicyChange(policy)], current_user())
     return get_registry_policy(name, client=client) or policy
 
 
 def get_registry_policy(name: str, *, client: Client | None = None) -> RegistryPolicy | None:
     """The rules of a registered model, or None when it has none."""
-    return a.store_of(client).get_registry_policy(a.model_name(name))
+    return fluent.client(client).registry_store.get_registry_policy(model_name(name))
 
 
 def delete_registry_policy(name: str, *, client: Client | None = None) -> None:
@@ -124,7 +127,7 @@ def delete_registry_policy(name: str, *, client: Client | None = None) -> None:
     def plan(snapshot: RegistrySnapshot) -> list[Any]:
         return [PolicyChange(None)] if snapshot.policy is not None else []
 
-    a.store_of(client).change_registry(a.model_name(name), plan, a.user())
+    fluent.client(client).registry_store.change_registry(model_name(name), plan, current_user())
 
 
 def source_metrics(version: ModelVersion, client: Client | None) -> dict[str, float] | None:
@@ -135,7 +138,7 @@ def source_metrics(version: ModelVersion, client: Client | None) -> dict[str, fl
 
     try:
         # the store directly: this may run while the model's lock is held
-        run = a.client_of(client).store.get_run(version.run_id)
+        run = fluent.client(client).store.get_run(version.run_id)
     except RunNotFound:
         return None
     return dict(run.data.metrics)

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..entities import PagedList, RegisteredModel
+from ..tracking import fluent
 from ..tracking import validation as v
-from . import _access as a
+from ..tracking.context import current_user
+from .validation import model_name
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
@@ -17,14 +19,14 @@ def create_registered_model(name: str, tags: dict[str, Any] | None = None,
                             description: str | None = None, *,
                             client: Client | None = None) -> RegisteredModel:
     """Create an empty registered model (``register_model`` creates one when needed)."""
-    return a.store_of(client).create_registered_model(
-        a.model_name(name), a.user(), clean_tags(tags), description
+    return fluent.client(client).registry_store.create_registered_model(
+        model_name(name), current_user(), clean_tags(tags), description
     )
 
 
 def get_registered_model(name: str, *, client: Client | None = None) -> RegisteredModel:
     """A registered model with its tags, aliases and newest version in each stage."""
-    return a.store_of(client).get_registered_model(a.model_name(name))
+    return fluent.client(client).registry_store.get_registered_model(model_name(name))
 
 
 def search_registered_models(filter_string: str | None = None, max_results: int = 1000,
@@ -33,7 +35,7 @@ def search_registered_models(filter_string: str | None = None, max_results: int 
                              client: Client | None = None) -> PagedList:
     """Registered models matching a filter such as ``"name LIKE 'churn%'"`` or
     ``"tags.team = 'risk'"``, by name."""
-    return a.store_of(client).search_registered_models(
+    return fluent.client(client).registry_store.search_registered_models(
         filter_string, max_results, _order(order_by), page_token
     )
 
@@ -41,18 +43,20 @@ def search_registered_models(filter_string: str | None = None, max_results: int 
 def update_registered_model(name: str, description: str, *,
                             client: Client | None = None) -> RegisteredModel:
     """Set the description of a registered model."""
-    a.store_of(client).update_registered_model(a.model_name(name), description=str(description))
+    store = fluent.client(client).registry_store
+    store.update_registered_model(model_name(name), description=str(description))
     return get_registered_model(name, client=client)
 
 
 def set_registered_model_tag(name: str, key: str, value: Any, *,
                              client: Client | None = None) -> None:
-    a.store_of(client).update_registered_model(a.model_name(name),
+    fluent.client(client).registry_store.update_registered_model(model_name(name),
                                                set_tags=clean_tags({key: value}))
 
 
 def delete_registered_model_tag(name: str, key: str, *, client: Client | None = None) -> None:
-    a.store_of(client).update_registered_model(a.model_name(name), delete_tags=[key])
+    store = fluent.client(client).registry_store
+    store.update_registered_model(model_name(name), delete_tags=[key])
 
 
 def clean_tags(tags: dict[str, Any] | None) -> dict[str, str]:

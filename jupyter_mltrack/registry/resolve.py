@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 from ..entities import ModelVersion
 from ..errors import ModelVersionNotFound
 from ..models import register_model_uri_resolver
+from ..store.search import quote_literal
+from ..tracking import fluent
 from ..uris import parse_models_uri
-from . import _access as a
+from .validation import model_name
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
@@ -18,8 +20,8 @@ if TYPE_CHECKING:
 def model_version_for(uri: str, client: Client | None = None) -> ModelVersion:
     """The model version a ``models:/`` URI names (deleted versions are refused)."""
     parsed = parse_models_uri(uri)
-    name = a.model_name(parsed.name)
-    store = a.store_of(client)
+    name = model_name(parsed.name)
+    store = fluent.client(client).registry_store
     if parsed.version is not None:
         version = store.get_model_version(name, parsed.version)
         if version.deleted:
@@ -41,7 +43,7 @@ def model_version_for(uri: str, client: Client | None = None) -> ModelVersion:
                 f"transition_stage({name!r}, <version>, {parsed.stage!r})."
             )
         return in_stage[0]
-    page = store.search_model_versions(f"name = {a.quote(name)}", max_results=1,
+    page = store.search_model_versions(f"name = {quote_literal(name)}", max_results=1,
                                        order_by=["version DESC"])
     if not len(page):
         raise ModelVersionNotFound(f"{uri}: {name!r} has no active versions.")

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 from ..entities import ModelVersion, Stage, TransitionRequest
 from ..errors import AlreadyExists
 from ..store.changes import RegistrySnapshot, RequestChange
-from . import _access as a
+from ..tracking import fluent
+from ..tracking.context import current_user
 from .policies import check_gates, source_metrics
 from .rules import live_version, rollback_changes, stage_changes
+from .validation import comment_text, model_name, version_number
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
@@ -26,10 +28,10 @@ def transition_stage(name: str, version: int | str, stage: str,
     failing a gate of the policy is refused with the reason
     (``StageTransitionDenied``). Every change is recorded in ``history(name)``.
     """
-    name, number = a.model_name(name), a.version_number(version)
+    name, number = model_name(name), version_number(version)
     target = Stage.parse(stage)
-    note = a.comment_text(comment)
-    store = a.store_of(client)
+    note = comment_text(comment)
+    store = fluent.client(client).registry_store
     metrics = _Metrics(store.get_model_version(name, number), client)
     opened: list[bool] = []
 
@@ -48,7 +50,7 @@ def transition_stage(name: str, version: int | str, stage: str,
         check_gates(policy, target.value, current, metrics.get)
         return stage_changes(snapshot, number, target, archive_existing, note)
 
-    results = store.change_registry(name, plan, a.user())
+    results = store.change_registry(name, plan, current_user())
     if opened:
         return store.get_transition_request(results[0])
     return store.get_model_version(name, number)
@@ -73,9 +75,9 @@ def rollback(name: str, stage: str = "Production", comment: str | None = None, *
     again (an emergency must not wait for a reviewer); it is recorded with the
     action "rollback". Returns the restored version.
     """
-    name = a.model_name(name)
+    name = model_name(name)
     target = Stage.parse(stage)
-    note = a.comment_text(comment)
+    note = comment_text(comment)
     restored: list[int] = []
 
     def plan(snapshot: RegistrySnapshot) -> list[Any]:
@@ -83,8 +85,8 @@ def rollback(name: str, stage: str = "Production", comment: str | None = None, *
         restored[:] = [number]
         return changes
 
-    store = a.store_of(client)
-    store.change_registry(name, plan, a.user())
+    store = fluent.client(client).registry_store
+    store.change_registry(name, plan, current_user())
     return store.get_model_version(name, restored[0])
 
 

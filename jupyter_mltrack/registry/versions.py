@@ -19,9 +19,12 @@ from ..models.provenance import (
 )
 from ..models.transfer import copy_into_store, remove_copy
 from ..store.changes import AliasChange, DecisionChange, LifecycleChange, RegistrySnapshot
+from ..store.search import quote_literal
+from ..tracking import fluent
+from ..tracking.context import current_user
 from ..uris import parse_runs_uri
-from . import _access as a
 from .registered import _order, clean_tags
+from .validation import comment_text, model_name, version_number
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
@@ -44,7 +47,7 @@ def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None
     then loads without it while its files stay exactly these.
     """
 
-    name = a.model_name(name)
+    name = model_name(name)
     if not isinstance(model_uri, str) or not model_uri.strip():
         raise InvalidParameter(
             "register_model needs the model's URI, e.g. runs:/<run_id>/model."
@@ -65,8 +68,8 @@ def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None
         check_is_model(source, client)
         if trust and copied is None:
             pins[VERSION_DIGEST_TAG] = _digest_now(source, client)
-        return a.store_of(client).create_model_version(
-            name, source, run_id, a.user(), {**clean, **pins}, description
+        return fluent.client(client).registry_store.create_model_version(
+            name, source, run_id, current_user(), {**clean, **pins}, description
         )
     except BaseException:
         if copied is not None:
@@ -85,7 +88,7 @@ def source_of(model_uri: str, client: Client | None
                 f"{model_uri!r} names a run but no model folder in it; write "
                 f"runs:/{parsed.run_id}/model (the artifact path given to log_model)."
             )
-        a.client_of(client).store.get_run(parsed.run_id)  # RunNotFound when unknown
+        fluent.client(client).store.get_run(parsed.run_id)  # RunNotFound when unknown
         return f"runs:/{parsed.run_id}/{parsed.path}", parsed.run_id, {}
     if model_uri.startswith("models:/"):
         from .resolve import model_version_for
@@ -119,7 +122,7 @@ def _refuse_reserved(tags: dict[str, str]) -> None:
 
 
 def _artifact_root(client: Client | None, model_uri: str) -> str:
-    root = getattr(a.client_of(client).store, "artifact_root", None)
+    root = getattr(fluent.client(client).store, "artifact_root", None)
     if not root:
         raise InvalidParameter(
             f"This store has no artifact root to copy {model_uri} into; log the model in a "
@@ -130,7 +133,7 @@ def _artifact_root(client: Client | None, model_uri: str) -> str:
 
 def _digest_now(source: str, client: Client | None) -> str:
 
-    digest = model_files_digest(source, client=a.client_of(client), progress=False)
+    digest = model_files_digest(source, client=fluent.client(client), progress=False)
     if digest is None:
         raise InvalidParameter(
             f"The files of {source} include symbolic links or special files, so trust=True "
@@ -143,28 +146,28 @@ def artifact_location(source: str, client: Client | None) -> str:
     """Where a version's files are: a local folder or an artifact URL."""
     if source.startswith("runs:/"):
         parsed = parse_runs_uri(source)
-        root = a.client_of(client).store.get_run(parsed.run_id).info.artifact_uri
+        root = fluent.client(client).store.get_run(parsed.run_id).info.artifact_uri
         return root.rstrip("/") + "/" + parsed.path
     return source
 
 
 def check_is_model(source: str, client: Client | None) -> None:
     """Refuse a source that holds no model (no ``MLmodel`` file)."""
-    read_model_meta(source, client=a.client_of(client))
+    read_model_meta(source, client=fluent.client(client))
 
 
 def get_model_version(name: str, version: int | str, *,
                       client: Client | None = None) -> ModelVersion:
     """One version of a registered model (deleted ones too: see ``.deleted``)."""
-    return a.store_of(client).get_model_version(
-        a.model_name(name), a.version_number(version)
+    return fluent.client(client).registry_store.get_model_version(
+        model_name(name), version_number(version)
     )
 
 
 def get_latest_versions(name: str, stages: Sequence[str] | None = None, *,
                         client: Client | None = None) -> list[ModelVersion]:
     """The newest active version in each stage (only ``stages`` when given)."""
-    model = a.store_of(client).get_registered_model(a.model_name(name))
+    model = fluent.client(client).registry_store.get_registered_model(model_name(name))
     wanted = None if stages is None else {Stage.parse(s).value for s in stages}
     return [mv for mv in model.latest_versions
             if wanted is None or mv.current_stage in wanted]
@@ -176,7 +179,7 @@ def search_model_versions(filter_string: str | None = None, max_results: int = 1
                           client: Client | None = None) -> PagedList:
     """Versions matching a filter, e.g. ``"name = 'churn' and stage = 'Production'"``,
     ``"tags.validated = 'yes'"`` or ``"metrics.accuracy > 0.9"`` (of the source run)."""
-    return a.store_of(client).search_model_versions(
+    return fluent.client(client).registry_store.search_model_versions(
         filter_string, max_results, _order(order_by), page_token, include_deleted
     )
 
@@ -184,8 +187,9 @@ def search_model_versions(filter_string: str | None = None, max_results: int = 1
 def update_model_version(name: str, version: int | str, description: str, *,
                          client: Client | None = None) -> ModelVersion:
     """Set the description of a version."""
-    name, number = a.model_name(name), a.version_number(version)
-    a.store_of(client).update_model_version(name, number, description=str(description))
+    name, number = model_name(name), version_number(version)
+    store = fluent.client(client).registry_store
+    store.update_model_version(name, number, description=str(description))
     return get_model_version(name, number, client=client)
 
 
@@ -193,15 +197,15 @@ def set_model_version_tag(name: str, version: int | str, key: str, value: Any, *
                           client: Client | None = None) -> None:
     tags = clean_tags({key: value})
     _refuse_reserved(tags)
-    a.store_of(client).update_model_version(a.model_name(name), a.version_number(version),
-                                            set_tags=tags)
+    store = fluent.client(client).registry_store
+    store.update_model_version(model_name(name), version_number(version), set_tags=tags)
 
 
 def delete_model_version_tag(name: str, version: int | str, key: str, *,
                              client: Client | None = None) -> None:
     _refuse_reserved({key: ""})
-    a.store_of(client).update_model_version(a.model_name(name), a.version_number(version),
-                                            delete_tags=[key])
+    store = fluent.client(client).registry_store
+    store.update_model_version(model_name(name), version_number(version), delete_tags=[key])
 
 
 def delete_model_version(name: str, version: int | str, comment: str | None = None, *,
@@ -211,8 +215,8 @@ def delete_model_version(name: str, version: int | str, comment: str | None = No
     A version in Staging or Production is refused (archive it first); its
     aliases are removed and its pending requests cancelled, each recorded.
     """
-    name, number = a.model_name(name), a.version_number(version)
-    note = a.comment_text(comment)
+    name, number = model_name(name), version_number(version)
+    note = comment_text(comment)
 
     def plan(snapshot: RegistrySnapshot) -> list[Any]:
         found = snapshot.versions.get(number)
@@ -234,17 +238,17 @@ def delete_model_version(name: str, version: int | str, comment: str | None = No
         changes.append(LifecycleChange(number, True, note))
         return changes
 
-    a.store_of(client).change_registry(name, plan, a.user())
+    fluent.client(client).registry_store.change_registry(name, plan, current_user())
     return get_model_version(name, number, client=client)
 
 
 def restore_model_version(name: str, version: int | str, comment: str | None = None, *,
                           client: Client | None = None) -> ModelVersion:
     """Undo ``delete_model_version``; the version comes back in the stage it had."""
-    name, number = a.model_name(name), a.version_number(version)
-    note = a.comment_text(comment)
-    a.store_of(client).change_registry(
-        name, lambda _s: [LifecycleChange(number, False, note)], a.user())
+    name, number = model_name(name), version_number(version)
+    note = comment_text(comment)
+    fluent.client(client).registry_store.change_registry(
+        name, lambda _s: [LifecycleChange(number, False, note)], current_user())
     return get_model_version(name, number, client=client)
 
 
@@ -304,9 +308,9 @@ def best_registration(experiment: str, metric: str, mode: str = "max",
     if not isinstance(metric, str) or not metric or "`" in metric:
         raise InvalidParameter(f"{metric!r} is not a metric key; pass e.g. 'accuracy'.")
     target = None if promote_to is None else Stage.parse(promote_to)
-    c = a.client_of(client)
+    c = fluent.client(client)
     experiment_id = c.resolve_experiment_id(experiment)
-    name = a.model_name(name or c.get_experiment(experiment_id).name)
+    name = model_name(name or c.get_experiment(experiment_id).name)
     condition = f"metrics.`{metric}` IS NOT NULL AND attributes.status = 'FINISHED'"
     if filter:
         condition += f" AND ({filter})"
@@ -322,7 +326,7 @@ def best_registration(experiment: str, metric: str, mode: str = "max",
     value = page[0].data.metrics[metric]
     ties = [run for run in page if run.data.metrics[metric] == value]
     registered: dict[str, ModelVersion] = {}
-    for mv in search_model_versions(f"name = {a.quote(name)}", order_by="version ASC",
+    for mv in search_model_versions(f"name = {quote_literal(name)}", order_by="version ASC",
                                     client=c):
         if mv.run_id is not None and mv.source == f"runs:/{mv.run_id}/{path}":
             registered.setdefault(mv.run_id, mv)

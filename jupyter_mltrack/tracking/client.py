@@ -29,7 +29,7 @@ from ..errors import (
     RunNotFound,
     WriteFailed,
 )
-from ..store import TrackingStore, open_store
+from ..store import RegistryStore, TrackingStore, open_store, registry_store
 from ..store.protocols import HEARTBEAT_INTERVAL_TAG
 from ..uris import resolve_tracking_uri
 from . import validation as v
@@ -100,6 +100,11 @@ class Client:
         if self._store is None:
             self._store = open_store(self.tracking_uri, self._artifact_root)
         return self._store
+
+    @property
+    def registry_store(self) -> RegistryStore:
+        """The model registry that goes with this client's store."""
+        return registry_store(self.store)
 
     @property
     def writer(self) -> BatchWriter:
@@ -370,7 +375,7 @@ class Client:
         clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
         v.refuse_reserved_tags(clean_tags)
         clean_metrics = [
-            m if (m.key in v._valid_keys and m.value.__class__ is float
+            m if (m.key in v.VALID_KEYS and m.value.__class__ is float
                   and m.step.__class__ is int and m.timestamp.__class__ is int
                   and -v.INT64 <= m.step < v.INT64 and -v.INT64 <= m.timestamp < v.INT64)
             else Metric(v.validate_key(m.key, "metric key"), v.metric_value(m.key, m.value),
@@ -387,11 +392,11 @@ class Client:
         Without ``step``, each key counts its own steps 0, 1, 2... in this process.
         """
         writer = self.writer
-        if writer._error is not None:
+        if writer.pending_error is not None:
             writer.check()
         if run_id not in self._known_runs:
             self._check_run(run_id)
-        if key.__class__ is not str or key not in v._valid_keys:
+        if key.__class__ is not str or key not in v.VALID_KEYS:
             v.validate_key(key, "metric key")
         value = v.metric_value(key, value)
         if step is None:

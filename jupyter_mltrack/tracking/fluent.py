@@ -90,8 +90,11 @@ def get_tracking_uri() -> str:
     return _tracking_uri or resolve_tracking_uri(None)
 
 
-def client() -> Client:
-    """The Client behind the module-level API."""
+def client(given: Client | None = None) -> Client:
+    """``given`` when there is one, else the Client behind the module-level API (the store
+    ``set_tracking_uri`` chose). Every ``client=`` argument of the services goes here."""
+    if given is not None:
+        return given
     global _client
     if _client is None:
         with _lock:

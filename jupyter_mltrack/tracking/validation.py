@@ -37,12 +37,14 @@ _FLOAT_MAX = sys.float_info.max
 
 _KEY = re.compile(r"^[\w\-. /:]+\Z")  # \Z: "$" would let a trailing newline through
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_valid_keys: set[str] = set()
+#: Keys that passed validate_key already (up to 100,000): the hot path checks membership
+#: instead of validating again.
+VALID_KEYS: set[str] = set()
 
 
 def validate_key(key: Any, what: str = "key") -> str:
     """Return ``key`` when it is a valid key, else raise with a fix."""
-    if key.__class__ is str and key in _valid_keys:
+    if key.__class__ is str and key in VALID_KEYS:
         return key
     if not isinstance(key, str):
         raise InvalidParameter(f"A {what} must be a string, not {type(key).__name__} ({key!r}).")
@@ -59,8 +61,8 @@ def validate_key(key: Any, what: str = "key") -> str:
     if key.startswith("/") or ".." in key.split("/"):
         raise InvalidParameter(f"{what.capitalize()} {key!r} must not start with '/' or "
                                "contain a '..' segment.")
-    if len(_valid_keys) < 100_000:
-        _valid_keys.add(key)
+    if len(VALID_KEYS) < 100_000:
+        VALID_KEYS.add(key)
     return key
 
 

@@ -50,9 +50,9 @@ class BatchWriter:
         self.interval = interval
         self._queue: deque[MetricRow] = deque()
         self._retry: list[MetricRow] = []
-        # The last failure not yet raised; set whenever ``_lost`` is not empty, so that
-        # the hot path checks one attribute.
-        self._error: BaseException | None = None
+        #: The failure ``check()`` raises next, None when all is well; set whenever points
+        #: were given up on, so that the hot path checks one attribute.
+        self.pending_error: BaseException | None = None
         self._lost: list[tuple[str, BaseException | None]] = []  # points given up on
         self._report_lock = threading.Lock()
         self._lock = threading.Lock()  # one drain at a time
@@ -96,10 +96,10 @@ class BatchWriter:
     def check(self) -> None:
         """Raise what went wrong since the last check (once): points given up on, and
         a failure that keeps points waiting for a retry."""
-        if self._error is None:
+        if self.pending_error is None:
             return
         with self._report_lock:
-            error, self._error = self._error, None
+            error, self.pending_error = self.pending_error, None
             lost, self._lost = self._lost, []
         messages = [message for message, _ in lost]
         cause = lost[0][1] if lost else None
@@ -121,14 +121,14 @@ class BatchWriter:
     def _fail(self, error: BaseException) -> None:
         """Keep a store failure for the next check."""
         with self._report_lock:
-            self._error = error
+            self.pending_error = error
 
     def _lose(self, message: str, cause: BaseException | None = None) -> None:
         """Say at the next check that points were given up on."""
         with self._report_lock:
             self._lost.append((message, cause))
-            if self._error is None:
-                self._error = WriteFailed(message)
+            if self.pending_error is None:
+                self.pending_error = WriteFailed(message)
 
     # -- draining ----------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ class BatchWriter:
                 try:
                     step()
                 except MLTrackError:
-                    pass  # a failed write is kept in self._error; a heartbeat comes again
+                    pass  # a failed write is kept in self.pending_error; a heartbeat comes again
                 except Exception as exc:  # noqa: BLE001 - must never kill the writer thread
                     self._fail(exc)
 
@@ -407,7 +407,7 @@ def _after_fork_in_child() -> None:
     for writer in list(_writers):
         writer._queue = deque()
         writer._retry = []
-        writer._error = None
+        writer.pending_error = None
         writer._lost = []
         writer._report_lock = threading.Lock()
         writer._lock = threading.Lock()

@@ -49,9 +49,9 @@ _PANEL_CSS = """
 
 def registry_panel(name: str | None = None, *, client: Client | None = None) -> RegistryPanel:
     """The registry panel for model ``name`` (or every registered model, with a chooser)."""
-    from ..registry._access import client_of
+    from ..tracking.fluent import client as client_or_default
 
-    return RegistryPanel(client_of(client), name)
+    return RegistryPanel(client_or_default(client), name)
 
 
 def _button(description: str, style_name: str = "", icon: str = "", width: str = "auto"

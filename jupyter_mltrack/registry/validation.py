@@ -1,38 +1,15 @@
-"""How the registry functions reach a store: an explicit client, or the fluent one."""
+"""Checks of what users give the registry: model names, version numbers, comments."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import InvalidParameter
-from ..store import registry_store
-from ..store.search import quote_literal
-from ..tracking.context import current_user
 from ..uris import MAX_VERSION, parse_version
-
-if TYPE_CHECKING:
-    from ..tracking.client import Client
 
 MAX_NAME = 256
 _BAD_NAME = re.compile(r"[/@%:\x00-\x1f]")
-
-
-def client_of(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from ..tracking.fluent import client as fluent_client
-
-    return fluent_client()
-
-
-def store_of(client: Client | None) -> Any:
-    """The RegistryStore behind ``client`` (or the fluent API's client)."""
-    return registry_store(client_of(client).store)
-
-
-def user() -> str:
-    return current_user()
 
 
 def model_name(name: Any) -> str:
@@ -64,6 +41,7 @@ def version_number(version: Any) -> int:
 
 
 def comment_text(comment: Any) -> str | None:
+    """A comment for the history: stripped text of at most 8,000 characters, or None."""
     if comment is None:
         return None
     if not isinstance(comment, str):
@@ -72,6 +50,3 @@ def comment_text(comment: Any) -> str | None:
     if len(comment) > 8000:
         raise InvalidParameter("A comment is limited to 8,000 characters.")
     return comment or None
-
-
-quote = quote_literal
