@@ -214,14 +214,15 @@ def _project(client: Any, original: Run, notes: list[str], quiet: bool) -> str:
 def _checkout(commit: str, folder: Path, work: Path, notes: list[str]) -> Path:
     """The project folder as it was at ``commit`` (extracted with ``git archive``)."""
 
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True,
+    def git(where: Path | str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "-C", str(where), *args], capture_output=True,
                               text=True, timeout=300)
 
-    prefix = git("rev-parse", "--show-prefix")
+    prefix = git(folder, "rev-parse", "--show-prefix")
+    top = git(folder, "rev-parse", "--show-toplevel")
     archive = work / "code.tar"
-    done = git("archive", "--format=tar", "-o", str(archive), commit) \
-        if prefix.returncode == 0 else prefix
+    done = git(top.stdout.strip(), "archive", "--format=tar", "-o", str(archive), commit) \
+        if prefix.returncode == 0 and top.returncode == 0 else prefix
     if done.returncode != 0:
         notes.append(f"git could not export commit {commit[:12]} ({done.stderr.strip()}); "
                      "the project ran as it is on disk now.")
