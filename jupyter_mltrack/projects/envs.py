@@ -173,16 +173,19 @@ def _find_python(version: str | None) -> tuple[str, list[str]]:
     if wanted == here:
         return sys.executable, []
     found = shutil.which(f"python{wanted}")
-    if found:
+    if found and _version_of(found) == wanted:  # a pyenv shim may name a missing version
         return found, []
-    return sys.executable, [f"python_env asks for Python {version}, but no python{wanted} is "
-                            f"on PATH; the environment uses Python {here} instead."]
+    return sys.executable, [f"python_env asks for Python {version}, but no python{wanted} "
+                            f"runs here; the environment uses Python {here} instead."]
 
 
-def _version_of(python: str) -> str:
-    out = subprocess.run([python, "-c", "import sys;print('%d.%d' % sys.version_info[:2])"],
-                         capture_output=True, text=True, check=True, timeout=60)
-    return out.stdout.strip()
+def _version_of(python: str) -> str | None:
+    try:
+        out = subprocess.run([python, "-c", "import sys;print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 @contextlib.contextmanager
@@ -198,9 +201,30 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _without_mlflow(env: PythonEnv) -> tuple[PythonEnv, list[str]]:
+    """MLflow itself is left out when mltrack's MLflow-compatible API stands in for it."""
+    import re
+
+    from . import mlflow_compat
+
+    if not mlflow_compat.wanted(False):
+        return env, []
+    pattern = re.compile(r"^\s*mlflow(-skinny)?\s*([<>=!~;\[ ]|$)", re.IGNORECASE)
+    dropped = [d for d in env.dependencies if pattern.match(d)]
+    if not dropped:
+        return env, []
+    kept = [d for d in env.dependencies if d not in dropped]
+    return PythonEnv(env.python, env.build_dependencies, kept), [
+        f"left out {', '.join(dropped)}: `import mlflow` in the project uses mltrack's "
+        "MLflow-compatible API and logs to this run (MLTRACK_MLFLOW_COMPAT=never keeps "
+        "MLflow)."]
+
+
 def virtualenv_environment(env: PythonEnv) -> Environment:
     """A virtualenv with the project's requirements, built once per requirement set."""
+    env, dropped = _without_mlflow(env)
     python, notes = _find_python(env.python)
+    notes += dropped
     version = _version_of(python)
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
     key = hashlib.sha256(f"{env.hash()}:{version}:{sys.prefix}".encode()).hexdigest()[:16]

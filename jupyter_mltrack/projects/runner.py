@@ -137,6 +137,7 @@ def _execute(client: Any, created: Any, project: Project, point: EntryPoint, man
             print(f"mltrack: {note}", file=sys.stderr)
     if env.location:
         client.set_tag(run_id, T.ENV_LOCATION, env.location)
+    _offer_mlflow_api(client, run_id, env)
     _log_environment(client, created, env)
 
     if point.notebook is not None:
@@ -185,6 +186,25 @@ def _execute(client: Any, created: Any, project: Project, point: EntryPoint, man
         raise ExecutionFailed(f"Run {run_id} failed: the command exited with code {code}: "
                               f"{command}")
     return result
+
+
+def _offer_mlflow_api(client: Any, run_id: str, env: envs.Environment) -> None:
+    """Give the command ``import mlflow`` (backed by this run) when it has no MLflow."""
+    from . import mlflow_compat
+
+    if env.manager == "local":
+        has = mlflow_compat.local_has_mlflow()
+    elif env.manager == "virtualenv":
+        probe = subprocess.run([env.python, "-c", "import mlflow"], capture_output=True,
+                               timeout=120, env={**os.environ, **env.variables})
+        has = probe.returncode == 0
+    else:
+        return
+    if not mlflow_compat.wanted(has):
+        return
+    path = env.variables.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+    env.variables["PYTHONPATH"] = mlflow_compat.FOLDER + (os.pathsep + path if path else "")
+    client.set_tag(run_id, T.MLFLOW_COMPAT, "true")
 
 
 def _typed(point: EntryPoint, name: str, text: str) -> Any:

@@ -12,3 +12,5 @@ PARAMETERS = "mltrack.project.parameters"
 NOTEBOOK = "mltrack.project.notebook"
 #: On a reproduction: the id of the run it reproduces.
 REPRODUCES = "mltrack.reproduces"
+#: "true" when the command got mltrack's MLflow-compatible ``import mlflow``.
+MLFLOW_COMPAT = "mltrack.project.mlflow_compat"
