@@ -23,6 +23,7 @@ DISABLE_ENV = "MLTRACK_LOG_ENVIRONMENT"
 
 _lock = threading.Lock()
 _cache: tuple[tuple[Any, ...], dict[str, str]] | None = None
+_pending: dict[str, threading.Thread] = {}
 
 
 def _path_key() -> tuple[Any, ...]:
@@ -81,20 +82,40 @@ def enabled() -> bool:
     return os.environ.get(DISABLE_ENV, "true").strip().lower() not in ("0", "false", "no", "off")
 
 
-def log_environment(run: Any) -> None:
+def log_environment(run: Any, background: bool = False) -> None:
     """Store this process's environment as ``mltrack/environment.json`` of ``run``.
 
-    A failure to write it warns and leaves the run as it is: the run matters more than
-    its environment record.
+    ``background=True`` writes it from a thread (a file write costs more than starting
+    the run); :func:`wait` (called when the run ends) waits for it. A failure to write
+    it warns and leaves the run as it is: the run matters more than this record.
     """
     if not enabled():
         return
+    if not background:
+        _write(run)
+        return
+    thread = threading.Thread(target=_write, args=(run,), name="mltrack-environment",
+                              daemon=True)
+    with _lock:
+        _pending[run.info.run_id] = thread
+    thread.start()
+
+
+def wait(run_id: str) -> None:
+    """Wait until the environment of ``run_id`` is stored (if it is being written)."""
+    with _lock:
+        thread = _pending.pop(run_id, None)
+    if thread is not None:
+        thread.join()
+
+
+def _write(run: Any) -> None:
     from ..artifacts import artifact_repository
 
     try:
         data = json.dumps(capture(), indent=1).encode("utf-8")
         artifact_repository(run.info.artifact_uri).write_bytes(ARTIFACT, data)
-    except Exception as exc:  # noqa: BLE001 - the run itself must still start
+    except Exception as exc:  # noqa: BLE001 - the run itself must go on
         warnings.warn(f"Could not store the environment of run {run.info.run_id}: {exc}",
                       RuntimeWarning, stacklevel=3)
 

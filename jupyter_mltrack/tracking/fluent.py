@@ -187,7 +187,7 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
             if parent:
                 all_tags[context.PARENT_RUN] = parent
             run = c.create_run(exp_id, run_name=run_name, tags=all_tags, parent_run_id=parent)
-            environment.log_environment(run)
+            environment.log_environment(run, background=True)
         active = ActiveRun(run)
         _active.append(active)
         _last_run_id = run.info.run_id
@@ -200,6 +200,7 @@ def end_run(status: str = "FINISHED") -> None:
         if not _active:
             return
         run = _active.pop()
+    environment.wait(run.info.run_id)
     client().set_terminated(run.info.run_id, status)
 
 
