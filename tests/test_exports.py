@@ -29,3 +29,15 @@ def test_import_does_not_load_heavy_libraries() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == ""
+
+
+def test_project_functions_are_exported_as_functions() -> None:
+    import importlib
+
+    # importing the modules first must not turn the exported names into modules
+    reproduction = importlib.import_module("jupyter_mltrack.projects.reproduction")
+    runner = importlib.import_module("jupyter_mltrack.projects.runner")
+    notebooks = importlib.import_module("jupyter_mltrack.projects.notebooks")
+    assert jupyter_mltrack.reproduce is reproduction.reproduce
+    assert jupyter_mltrack.run is runner.run
+    assert jupyter_mltrack.run_notebook is notebooks.run_notebook

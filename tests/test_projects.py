@@ -231,6 +231,10 @@ def test_the_example_runs_with_typed_params_into_one_run(store: Client) -> None:
     env = environment.load_environment(store, done.run_id)
     assert env is not None and "scikit-learn" in env["packages"]
 
+    folds = run(EXAMPLE, "validate", {"folds": 3}, experiment_name="diabetes", quiet=True)
+    history = store.get_metric_history(folds.run_id, "fold_rmse")
+    assert [m.step for m in history] == [0, 1, 2]
+
 
 def test_a_bad_type_is_refused_by_the_cli_and_creates_no_run(store: Client,
                                                             tracking_uri: str) -> None:

@@ -66,7 +66,7 @@ def run_command(ctx: click.Context, path: str, entry_point: str, params: tuple[s
 def reproduce_command(ctx: click.Context, run_id: str, rtol: float, atol: float,
                       as_json: bool) -> None:
     """Re-execute RUN_ID as a new run and report what differs (exit 1 if anything does)."""
-    from ..projects.reproduce import reproduce
+    from ..projects.reproduction import reproduce
 
     _use_store(ctx)
     result = reproduce(run_id, rtol=rtol, atol=atol, quiet=as_json)

@@ -27,7 +27,7 @@ def __getattr__(name: str) -> Any:
 
         return run_notebook
     if name == "reproduce":
-        from .reproduce import reproduce
+        from .reproduction import reproduce
 
         return reproduce
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
