@@ -420,3 +420,14 @@ def test_started_script_attaches_to_the_runner_run(store: Client, tmp_path: Path
     assert out == [run_id]
     assert store.get_run(run_id).data.metrics == {"x": 2.0}
     assert len(store.search_runs(None, None, "all")) == 1
+
+
+def test_a_docker_command_gets_the_run_and_the_store() -> None:
+    from jupyter_mltrack.projects.envs import Environment
+
+    env = Environment("docker", "python", wrap=["docker", "run", "--rm"], image="img:1")
+    argv = env.argv("python train.py", {"MLTRACK_RUN_ID": "abc",
+                                        "MLTRACK_TRACKING_URI": "sqlite:////data/s/mltrack.db"})
+    assert argv == ["docker", "run", "--rm", "-e", "MLTRACK_RUN_ID=abc", "-e",
+                    "MLTRACK_TRACKING_URI=sqlite:////data/s/mltrack.db", "-v", "/data/s:/data/s",
+                    "img:1", "bash", "-c", "python train.py"]

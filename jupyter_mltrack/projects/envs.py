@@ -125,6 +125,10 @@ class Environment:
         if self.image is None:
             return [*self.wrap, "bash", "-c", command]
         passed = [x for k, v in run_variables.items() for x in ("-e", f"{k}={v}")]
+        uri = run_variables.get("MLTRACK_TRACKING_URI", "")
+        if uri.startswith("sqlite:///"):  # the store's folder, at the same path inside
+            folder = str(Path(uri[len("sqlite:///"):]).parent)
+            passed += ["-v", f"{folder}:{folder}"]
         return [*self.wrap, *passed, self.image, "bash", "-c", command]
 
 

@@ -2,14 +2,16 @@
 
 A ``%%track`` run records the SHA-256 of its cell and its notebook's path. When no cell
 of the notebook file on disk has that hash any more (the cell was edited, deleted, or
-not saved yet), the run is *stale*: ``show_run()`` and ``compare()`` mark it. Notebooks
-are read once per change of their modification time, so checking many runs is cheap.
+not saved yet), the run is *stale*: ``show_run()`` and ``compare()`` mark it. A missing
+notebook counts only for runs made on this machine. Notebooks are read once per change
+of their modification time, so checking many runs is cheap.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 CELL_HASH = "mltrack.notebook.cell_hash"
 CELL_SOURCE = "mltrack.notebook.cell_source"
 NOTEBOOK_PATH = "mltrack.notebook.path"
+HOST = "mltrack.host"
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[tuple[int, int], dict[int, set[str]]]] = {}
@@ -60,7 +63,10 @@ def stale_reason(tags: Mapping[str, Any]) -> str | None:
     try:
         hashes = cell_hashes(file)
     except FileNotFoundError:
-        return f"its notebook {file.name} is not on disk any more"
+        # Only this machine can tell a deleted notebook from one that lives elsewhere.
+        if tags.get(HOST) == socket.gethostname():
+            return f"its notebook {file.name} is not on disk any more"
+        return None
     except (OSError, ValueError):
         return None
     if any(cell_hash in h for h in hashes.values()):
@@ -79,7 +85,7 @@ def stale_flags(frame: Any) -> list[bool]:
     hash_col = f"tags.{CELL_HASH}"
     if hash_col not in getattr(frame, "columns", ()):
         return [False] * len(frame)
-    cols = [hash_col, f"tags.{NOTEBOOK_PATH}", f"tags.{CELL_SOURCE}"]
+    cols = [hash_col, f"tags.{NOTEBOOK_PATH}", f"tags.{CELL_SOURCE}", f"tags.{HOST}"]
     present = [c for c in cols if c in frame.columns]
     flags = []
     for row in frame[present].itertuples(index=False):
