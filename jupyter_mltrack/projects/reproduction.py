@@ -260,7 +260,7 @@ def _notebook(client: Any, original: Run, notes: list[str], timeout: float | Non
             client, original.info.experiment_id, path, nb, parameters,
             f"{original.info.run_name} (reproduced)", timeout=timeout, progress=progress,
             tags={T.REPRODUCES: original.info.run_id},
-            param_texts=original.data.params if parameters else None)
+            param_texts={k: v for k, v in original.data.params.items() if k in parameters})
     finally:
         progress.bar.close("FINISHED")
     if done.error:
