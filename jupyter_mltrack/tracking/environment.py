@@ -9,6 +9,7 @@ artifact ``mltrack/environment.json``; :func:`diff_environments` tells two apart
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import platform
@@ -85,9 +86,10 @@ def enabled() -> bool:
 def log_environment(run: Any, background: bool = False) -> None:
     """Store this process's environment as ``mltrack/environment.json`` of ``run``.
 
-    ``background=True`` writes it from a thread (a file write costs more than starting
-    the run); :func:`wait` (called when the run ends) waits for it. A failure to write
-    it warns and leaves the run as it is: the run matters more than this record.
+    ``background=True`` writes it from a thread, so that starting a run does not wait
+    for a file write; reading it back in this process (:func:`load_environment`) and
+    interpreter exit wait for it. A failure to write it warns and leaves the run as it
+    is: the run matters more than this record.
     """
     if not enabled():
         return
@@ -101,12 +103,20 @@ def log_environment(run: Any, background: bool = False) -> None:
     thread.start()
 
 
-def wait(run_id: str) -> None:
-    """Wait until the environment of ``run_id`` is stored (if it is being written)."""
+def wait(run_id: str | None = None) -> None:
+    """Wait until the environment of ``run_id`` (of every run: None) is stored."""
     with _lock:
-        thread = _pending.pop(run_id, None)
-    if thread is not None:
+        if run_id is None:
+            threads = list(_pending.values())
+            _pending.clear()
+        else:
+            found = _pending.pop(run_id, None)
+            threads = [found] if found is not None else []
+    for thread in threads:
         thread.join()
+
+
+atexit.register(wait)
 
 
 def _write(run: Any) -> None:
@@ -124,6 +134,7 @@ def load_environment(client: Any, run_id: str) -> dict[str, Any] | None:
     """The stored environment of a run, or None when it has none."""
     from ..errors import NotFound
 
+    wait(run_id)
     try:
         data = client.read_artifact(run_id, ARTIFACT)
     except (NotFound, FileNotFoundError, OSError):

@@ -200,7 +200,6 @@ def end_run(status: str = "FINISHED") -> None:
         if not _active:
             return
         run = _active.pop()
-    environment.wait(run.info.run_id)
     client().set_terminated(run.info.run_id, status)
 
 
