@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from jupyter_mltrack import Client, reproduce, run, run_notebook
 from jupyter_mltrack.cli import main
 from jupyter_mltrack.projects import tags as T
-from jupyter_mltrack.projects.staleness import is_stale, stale_flags, stale_reason
+from jupyter_mltrack.tracking.staleness import is_stale, stale_flags, stale_reason
 from tests.test_projects import EXAMPLE, child_env
 
 pytestmark = pytest.mark.slow

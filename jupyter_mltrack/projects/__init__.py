@@ -1,4 +1,4 @@
-"""Projects: MLflow's ``MLproject`` format, notebook runs, reproduction, staleness.
+"""Projects: MLflow's ``MLproject`` format, notebook runs and reproduction.
 
 ``run()`` (``mltrack run``) runs one entry point of a project as a tracked run;
 ``run_notebook()`` runs a notebook with parameters injected; ``reproduce()``

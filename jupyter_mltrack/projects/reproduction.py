@@ -302,7 +302,7 @@ def _cell(client: Any, original: Run, notes: list[str], timeout: float | None,
 def _prelude(path: str | None, cell_hash: str | None, notes: list[str]
              ) -> tuple[list[str], Path]:
     """The code cells above the run's cell in its notebook, and the folder to run in."""
-    from .staleness import cell_hashes
+    from ..tracking.staleness import cell_hashes
 
     if not path or not Path(path).is_file():
         notes.append("the run's notebook is not on disk: its cell ran alone in a fresh "

@@ -561,7 +561,7 @@ class CompareWidget(w.VBox):
 def _mark_stale(frame: pd.DataFrame) -> pd.DataFrame:
     """``%%track`` runs whose cell is no longer in their notebook get "⚠ stale" in their
     name, so a result is never read as coming from the code there now."""
-    from ..projects.staleness import stale_flags
+    from ..tracking.staleness import stale_flags
 
     flags = stale_flags(frame) if "run_name" in frame.columns else []
     if not any(flags):

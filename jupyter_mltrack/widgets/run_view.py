@@ -147,7 +147,7 @@ def header_html(client: Client, run: Run) -> str:
 
 def _stale_badge(run: Run) -> str:
     """A STALE badge when a ``%%track`` run's cell is no longer in its notebook."""
-    from ..projects.staleness import stale_reason
+    from ..tracking.staleness import stale_reason
 
     reason = stale_reason(run.data.tags)
     if reason is None:

@@ -5,6 +5,9 @@ of the notebook file on disk has that hash any more (the cell was edited, delete
 not saved yet), the run is *stale*: ``show_run()`` and ``compare()`` mark it. A missing
 notebook counts only for runs made on this machine. Notebooks are read once per change
 of their modification time, so checking many runs is cheap.
+
+This lives in the tracking service so that every face (widgets, projects, the CLI) can
+ask it; the notebook face hashes cells with :func:`cell_digest` from here.
 """
 
 from __future__ import annotations
@@ -17,17 +20,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .context import HOST
+
 CELL_HASH = "mltrack.notebook.cell_hash"
 CELL_SOURCE = "mltrack.notebook.cell_source"
 NOTEBOOK_PATH = "mltrack.notebook.path"
-HOST = "mltrack.host"
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[tuple[int, int], dict[int, set[str]]]] = {}
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def cell_digest(source: str) -> str:
+    """The hash a run records for its cell's source (``mltrack.notebook.cell_hash``)."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
 def cell_hashes(path: Path) -> dict[int, set[str]]:
@@ -44,7 +49,7 @@ def cell_hashes(path: Path) -> dict[int, set[str]]:
     for i, cell in enumerate(data.get("cells") or []):
         source = cell.get("source", "")
         text = "".join(source) if isinstance(source, list) else str(source)
-        hashes[i] = {_digest(text), _digest(text.rstrip("\n")), _digest(text.rstrip())}
+        hashes[i] = {cell_digest(text), cell_digest(text.rstrip("\n")), cell_digest(text.rstrip())}
     with _lock:
         _cache[key] = (stamp, hashes)
     return hashes
