@@ -23,69 +23,45 @@ from jupyter_mltrack.tracking import environment
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sklearn_diabetes"
 REPO_ROOT = str(Path(__file__).resolve().parents[1])
 
-# MLflow's own examples/hyperparam/MLproject, verbatim: several entry points, typed
-# parameters (int, float, string), multi-line commands, YAML numbers such as `1e-1`, `.0`.
-MLFLOW_HYPERPARAM = '''\
-name: HyperparameterSearch
+# A project file written the way MLflow's multi-step examples are: several entry points,
+# typed parameters (int, float, string), commands folded over several lines, and YAML
+# numbers such as `1e-1` (a string to YAML 1.1) and `.0` (a float).
+SEARCH_MLPROJECT = '''\
+name: IrisBoostingSearch
 
-conda_env: conda.yaml
-
-entry_points:
-  # train Keras DL model
-  train:
-    parameters:
-      training_data: {type: string, default: "../sklearn_elasticnet_wine/wine-quality.csv"}
-      epochs: {type: int, default: 32}
-      batch_size: {type: int, default: 16}
-      learning_rate: {type: float, default: 1e-1}
-      momentum: {type: float, default: .0}
-      seed: {type: int, default: 97531}
-    command: "python train.py {training_data}
-                                    --batch-size {batch_size}
-                                    --epochs {epochs}
-                                    --learning-rate {learning_rate}
-                                    --momentum {momentum}"
-
-  # Use random search to optimize hyperparams of the train entry_point.
-  random:
-    parameters:
-      training_data: {type: string, default: "../sklearn_elasticnet_wine/wine-quality.csv"}
-      max_runs: {type: int, default: 8}
-      max_p: {type: int, default: 2}
-      epochs: {type: int, default: 32}
-      metric: {type: string, default: "rmse"}
-      seed: {type: int, default: 97531}
-      training_experiment_id: {type: string, default: ""}
-    command: "python search_random.py  {training_data}
-                                             --max-runs {max_runs}
-                                             --max-p {max_p}
-                                             --epochs {epochs}
-                                             --metric {metric}
-                                             --seed {seed}
-                                             --training-experiment-id {training_experiment_id}"
-'''
-
-# MLflow's examples/sklearn_elasticnet_wine/MLproject and python_env.yaml, verbatim.
-MLFLOW_WINE = '''\
-name: tutorial
-
-python_env: python_env.yaml
+conda_env: environment.yaml
 
 entry_points:
-  main:
+  # one boosted-tree classifier on the iris measurements
+  fit:
     parameters:
-      alpha: {type: float, default: 0.5}
-      l1_ratio: {type: float, default: 0.1}
-    command: "python train.py {alpha} {l1_ratio}"
-'''
-MLFLOW_WINE_ENV = '''\
-python: "3.8"
-build_dependencies:
-  - pip
-dependencies:
-  - scikit-learn==1.2.0
-  - mlflow>=1.0
-  - pandas
+      table: {type: string, default: "../shared/iris.csv"}
+      rounds: {type: int, default: 40}
+      depth: {type: int, default: 3}
+      shrinkage: {type: float, default: 1e-1}
+      dropout: {type: float, default: .0}
+      seed: {type: int, default: 2024}
+    command: "python fit.py {table}
+                --rounds {rounds}
+                --depth {depth}
+                --shrinkage {shrinkage}
+                --dropout {dropout}"
+
+  # a handful of fit runs with settings drawn at random
+  sweep:
+    parameters:
+      table: {type: string, default: "../shared/iris.csv"}
+      trials: {type: int, default: 6}
+      rounds: {type: int, default: 40}
+      objective: {type: string, default: "log_loss"}
+      seed: {type: int, default: 2024}
+      into_experiment: {type: string, default: ""}
+    command: "python sweep.py {table}
+                --trials {trials}
+                --rounds {rounds}
+                --objective {objective}
+                --seed {seed}
+                --into-experiment {into_experiment}"
 '''
 
 
@@ -131,22 +107,24 @@ def test_the_example_project_has_typed_entry_points_and_a_notebook() -> None:
     assert project.entry_point("explore").notebook == "explore.ipynb"
 
 
-def test_mlflow_hyperparam_mlproject_resolves_as_mlflow_does(tmp_path: Path) -> None:
-    folder = write_project(tmp_path / "hyperparam", MLFLOW_HYPERPARAM,
-                           {"conda.yaml": "dependencies: [python=3.9, {pip: [mlflow]}]\n"})
+def test_a_multi_entry_point_mlproject_resolves_as_mlflow_does(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "search", SEARCH_MLPROJECT,
+                           {"environment.yaml": "dependencies: [python=3.10, {pip: [mlflow]}]\n"})
     project = load_project(folder)
-    assert project.name == "HyperparameterSearch"
+    assert project.name == "IrisBoostingSearch"
     assert project.env_type == "conda_env"
-    train = project.entry_point("train")
-    values, extra = train.resolve({"epochs": "4", "seed": 7}, folder)
-    assert values["learning_rate"] == "1e-1" and values["momentum"] == "0.0"
-    command = train.shell_command(values, extra)
-    assert command == ("python train.py ../sklearn_elasticnet_wine/wine-quality.csv "
-                       "--batch-size 16 --epochs 4 --learning-rate 1e-1 --momentum 0.0")
-    random = project.entry_point("random")
-    values, extra = random.resolve({"max_runs": "3", "unknown": "a b"}, folder)
-    assert random.shell_command(values, extra).endswith(
-        "--seed 97531 --training-experiment-id '' --unknown 'a b'")
+    assert set(project.entry_points) == {"fit", "sweep"}
+    fit = project.entry_point("fit")
+    values, extra = fit.resolve({"rounds": "8", "seed": 5}, folder)
+    assert values["shrinkage"] == "1e-1" and values["dropout"] == "0.0"
+    assert values["seed"] == "5" and extra == {}
+    command = fit.shell_command(values, extra)
+    assert command == ("python fit.py ../shared/iris.csv "
+                       "--rounds 8 --depth 3 --shrinkage 1e-1 --dropout 0.0")
+    sweep = project.entry_point("sweep")
+    values, extra = sweep.resolve({"trials": "3", "note": "two words"}, folder)
+    assert sweep.shell_command(values, extra).endswith(
+        "--seed 2024 --into-experiment '' --note 'two words'")
 
 
 def test_values_are_shell_quoted_and_extras_appended(tmp_path: Path) -> None:

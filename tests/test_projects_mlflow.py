@@ -1,6 +1,10 @@
-"""MLflow's own example projects run unchanged with `mltrack run`: their MLproject and
-python_env files as MLflow ships them, and their `import mlflow` code logging into the
-run the runner created (through mltrack's MLflow-compatible API)."""
+"""Projects written the way MLflow's examples are written run unchanged with
+`mltrack run`: an MLproject naming a python_env file, typed parameters, and
+`import mlflow` code that logs into the run the runner created (through mltrack's
+MLflow-compatible API).
+
+The projects below are written for these tests; they use the same MLflow features as
+MLflow's sklearn examples, on data sets that ship with scikit-learn."""
 
 from __future__ import annotations
 
@@ -15,145 +19,185 @@ from jupyter_mltrack.cli import main
 from jupyter_mltrack.projects import run
 from jupyter_mltrack.projects import tags as T
 from jupyter_mltrack.projects.mlflow_compat import local_has_mlflow
-from tests.test_projects import MLFLOW_WINE, MLFLOW_WINE_ENV, write_project
 from tests.test_projects import store as store  # the fixture
+from tests.test_projects import write_project
 
 pytestmark = pytest.mark.slow
 
-# MLflow's examples/sklearn_logistic_regression, verbatim (MLproject, python_env.yaml, train.py).
-LOGISTIC_MLPROJECT = '''\
-name: sklearn_logistic_example
+# An iris classifier: no parameters, no explicit start_run (logging starts the run, and
+# active_run() is then the runner's), a model logged with a signature and an example.
+IRIS_MLPROJECT = '''\
+name: iris_species
 
 python_env: python_env.yaml
 
 entry_points:
   main:
-    command: "python train.py"
+    command: "python classify.py"
 '''
-LOGISTIC_ENV = '''\
-python: '3.7'
+IRIS_ENV = '''\
+python: "3.6"
 build_dependencies:
-- pip
+  - pip
 dependencies:
-- mlflow>=1.0
-- scipy
-- scikit-learn
+  - numpy
+  - scikit-learn
+  - mlflow>=2.3
 '''
-LOGISTIC_TRAIN = '''\
-import numpy as np
+IRIS_CLASSIFY = '''\
+"""Tell iris species apart from their four measurements."""
+from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 import mlflow
 import mlflow.sklearn
 from mlflow.models import infer_signature
 
+
+def main():
+    measurements, species = load_iris(return_X_y=True)
+    classifier = LogisticRegression(max_iter=1000).fit(measurements, species)
+    accuracy = classifier.score(measurements, species)
+    mlflow.log_metric("train_accuracy", accuracy)
+    # The signature is read off the training inputs and what the classifier answers.
+    signature = infer_signature(measurements, classifier.predict(measurements))
+    mlflow.sklearn.log_model(classifier, "classifier", signature=signature,
+                             input_example=measurements[:3])
+    print(f"classifier logged to run {mlflow.active_run().info.run_id}")
+
+
 if __name__ == "__main__":
-    X = np.array([-2, -1, 0, 1, 2, 1]).reshape(-1, 1)
-    y = np.array([0, 0, 1, 1, 1, 0])
-    lr = LogisticRegression()
-    lr.fit(X, y)
-    score = lr.score(X, y)
-    print(f"Score: {score}")
-    mlflow.log_metric("score", score)
-    predictions = lr.predict(X)
-    signature = infer_signature(X, predictions)
-    mlflow.sklearn.log_model(lr, "model", signature=signature, input_example=X)
-    print(f"Model saved in run {mlflow.active_run().info.run_id}")
+    main()
 '''
 
-# The training code of MLflow's sklearn_elasticnet_wine example, reading scikit-learn's
-# diabetes data instead of downloading the wine data (this machine has no internet).
-WINE_STYLE_TRAIN = '''\
-import sys
-from urllib.parse import urlparse
+# A tumour classifier with typed parameters, an explicit start_run, logged parameters
+# and metrics, and a model registered under a name as it is logged.
+TUMOUR_MLPROJECT = '''\
+name: tumour_forest
 
-import numpy as np
-from sklearn.datasets import load_diabetes
-from sklearn.linear_model import ElasticNet
-from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+python_env: python_env.yaml
+
+entry_points:
+  # a random forest on scikit-learn's breast cancer measurements
+  main:
+    parameters:
+      trees: {type: int, default: 25}
+      min_leaf: {type: int, default: 2}
+      holdout: {type: float, default: 0.25}
+    command: "python grow.py --trees {trees} --min-leaf {min_leaf} --holdout {holdout}"
+'''
+TUMOUR_ENV = '''\
+python: "3.10"
+build_dependencies:
+  - pip
+dependencies:
+  - scikit-learn>=1.3
+  - mlflow
+'''
+TUMOUR_GROW = '''\
+"""Grow a random forest that separates malignant from benign tumours."""
+import argparse
+
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 import mlflow
 import mlflow.sklearn
+from mlflow.models import infer_signature
 
-if __name__ == "__main__":
-    np.random.seed(40)
-    x, y = load_diabetes(return_X_y=True)
-    train_x, test_x, train_y, test_y = train_test_split(x, y)
-    alpha = float(sys.argv[1]) if len(sys.argv) > 1 else 0.5
-    l1_ratio = float(sys.argv[2]) if len(sys.argv) > 2 else 0.5
-    with mlflow.start_run():
-        lr = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, random_state=42)
-        lr.fit(train_x, train_y)
-        predicted = lr.predict(test_x)
-        mlflow.log_param("alpha", alpha)
-        mlflow.log_param("l1_ratio", l1_ratio)
-        mlflow.log_metric("rmse", np.sqrt(mean_squared_error(test_y, predicted)))
-        mlflow.log_metric("r2", r2_score(test_y, predicted))
-        mlflow.log_metric("mae", mean_absolute_error(test_y, predicted))
-        tracking_url_type_store = urlparse(mlflow.get_tracking_uri()).scheme
-        if tracking_url_type_store != "file":
-            mlflow.sklearn.log_model(lr, "model", registered_model_name="ElasticnetWineModel")
-        else:
-            mlflow.sklearn.log_model(lr, "model")
+options = argparse.ArgumentParser()
+options.add_argument("--trees", type=int, required=True)
+options.add_argument("--min-leaf", type=int, required=True)
+options.add_argument("--holdout", type=float, required=True)
+args = options.parse_args()
+
+cells, diagnosis = load_breast_cancer(return_X_y=True)
+fit_cells, held_cells, fit_diagnosis, held_diagnosis = train_test_split(
+    cells, diagnosis, test_size=args.holdout, random_state=7, stratify=diagnosis)
+
+with mlflow.start_run():
+    forest = RandomForestClassifier(n_estimators=args.trees, min_samples_leaf=args.min_leaf,
+                                    random_state=7)
+    forest.fit(fit_cells, fit_diagnosis)
+    guessed = forest.predict(held_cells)
+    for name, value in vars(args).items():
+        mlflow.log_param(name, value)
+    mlflow.log_metric("accuracy", accuracy_score(held_diagnosis, guessed))
+    mlflow.log_metric("f1", f1_score(held_diagnosis, guessed))
+    mlflow.log_metric("roc_auc", roc_auc_score(held_diagnosis,
+                                               forest.predict_proba(held_cells)[:, 1]))
+    mlflow.sklearn.log_model(forest, "forest",
+                             signature=infer_signature(held_cells, guessed),
+                             registered_model_name="TumourForest")
 '''
 
 
-def logistic(tmp_path: Path) -> Path:
-    return write_project(tmp_path / "sklearn_logistic_regression", LOGISTIC_MLPROJECT,
-                         {"python_env.yaml": LOGISTIC_ENV, "train.py": LOGISTIC_TRAIN})
+def iris(tmp_path: Path) -> Path:
+    return write_project(tmp_path / "iris_species", IRIS_MLPROJECT,
+                         {"python_env.yaml": IRIS_ENV, "classify.py": IRIS_CLASSIFY})
 
 
-def test_mlflow_logistic_regression_example_runs_unchanged(
+def test_an_mlflow_style_project_runs_unchanged_through_the_compat_layer(
         store: Client, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     assert not local_has_mlflow(), "this test checks the compatibility layer"
-    done = run(logistic(tmp_path), quiet=True)
+    done = run(iris(tmp_path), quiet=True)
     out = capfd.readouterr().out
-    assert f"Model saved in run {done.run_id}" in out
+    assert f"classifier logged to run {done.run_id}" in out  # active_run() is the runner's
     stored = store.get_run(done.run_id)
     assert stored.info.status == "FINISHED"
-    assert stored.data.metrics == {"score": pytest.approx(4 / 6)}
+    assert set(stored.data.metrics) == {"train_accuracy"}
     assert stored.data.tags[T.MLFLOW_COMPAT] == "true"
-    assert {f.path for f in store.list_artifacts(done.run_id, "model")} >= {"model/MLmodel"}
+    assert {f.path for f in store.list_artifacts(done.run_id, "classifier")} >= {
+        "classifier/MLmodel"}
+    from sklearn.datasets import load_iris
+
     from jupyter_mltrack import load_model
 
-    model = load_model(f"runs:/{done.run_id}/model", trust=True)
-    import numpy as np
+    model = load_model(f"runs:/{done.run_id}/classifier", trust=True)
+    assert model.signature is not None
+    measurements, species = load_iris(return_X_y=True)
+    # The logged model is the one that scored the logged accuracy.
+    accuracy = float((model.predict(measurements) == species).mean())
+    assert stored.data.metrics["train_accuracy"] == pytest.approx(accuracy)
+    assert accuracy > 0.9
 
-    assert list(model.predict(np.array([[-2], [2]]))) == [0, 1]
 
-
-def test_mlflow_example_builds_its_python_env_as_a_virtualenv(
+def test_an_mlflow_style_python_env_is_built_as_a_virtualenv(
         store: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLTRACK_ENVS_DIR", str(tmp_path / "envs"))
-    done = run(logistic(tmp_path), env_manager="virtualenv", quiet=True)
+    done = run(iris(tmp_path), env_manager="virtualenv", quiet=True)
     stored = store.get_run(done.run_id)
-    assert stored.info.status == "FINISHED" and "score" in stored.data.metrics
+    assert stored.info.status == "FINISHED" and "train_accuracy" in stored.data.metrics
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
-    assert any("asks for Python 3.7" in n and f"Python {here} instead" in n for n in done.notes)
-    assert any("left out mlflow>=1.0" in n for n in done.notes)
+    assert any("asks for Python 3.6" in n and f"Python {here} instead" in n for n in done.notes)
+    assert any("left out mlflow>=2.3" in n for n in done.notes)
     assert stored.data.tags[T.ENV_LOCATION].startswith(str(tmp_path / "envs"))
 
 
-def test_mlflow_wine_project_takes_typed_params_and_registers_its_model(
+def test_an_mlflow_style_project_takes_typed_params_and_registers_its_model(
         store: Client, tmp_path: Path, tracking_uri: str) -> None:
-    folder = write_project(tmp_path / "sklearn_elasticnet_wine", MLFLOW_WINE,
-                           {"python_env.yaml": MLFLOW_WINE_ENV, "train.py": WINE_STYLE_TRAIN})
+    folder = write_project(tmp_path / "tumour_forest", TUMOUR_MLPROJECT,
+                           {"python_env.yaml": TUMOUR_ENV, "grow.py": TUMOUR_GROW})
     result = CliRunner().invoke(main, ["--tracking-uri", tracking_uri, "run", str(folder),
-                                       "-P", "alpha=0.3", "--experiment", "wine"])
+                                       "-P", "trees=12", "--experiment", "tumours"])
     assert result.exit_code == 0, result.output
     (stored,) = store.search_runs(None, None, "all")
-    assert stored.data.params == {"alpha": "0.3", "l1_ratio": "0.1"}
-    assert set(stored.data.metrics) == {"rmse", "r2", "mae"}
+    assert stored.data.params == {"trees": "12", "min_leaf": "2", "holdout": "0.25"}
+    assert set(stored.data.metrics) == {"accuracy", "f1", "roc_auc"}
+    assert all(0.5 < v <= 1 for v in stored.data.metrics.values())
+    assert store.get_experiment(stored.info.experiment_id).name == "tumours"
     from jupyter_mltrack.registry import get_latest_versions
 
-    (version,) = get_latest_versions("ElasticnetWineModel", client=store)
+    (version,) = get_latest_versions("TumourForest", client=store)
     assert version.run_id == stored.info.run_id
 
     bad = CliRunner().invoke(main, ["--tracking-uri", tracking_uri, "run", str(folder),
-                                    "-P", "l1_ratio=half"])
+                                    "-P", "holdout=a quarter"])
     assert bad.exit_code == 1
-    assert "Parameter 'l1_ratio' of entry point 'main' is a float, but got 'half'" in bad.output
-    with pytest.raises(InvalidProject):
-        run(folder, parameters={"alpha": "x"})
+    assert ("Parameter 'holdout' of entry point 'main' is a float, but got 'a quarter'"
+            in bad.output)
+    with pytest.raises(InvalidProject, match="'trees'"):
+        run(folder, parameters={"trees": "many"})
     assert len(store.search_runs(None, None, "all")) == 1

@@ -2,17 +2,17 @@
 
 ::
 
-    name: tutorial
+    name: house_prices
     python_env: python_env.yaml        # or conda_env: conda.yaml, or docker_env: {image: ...}
     entry_points:
       main:
         parameters:
-          alpha: {type: float, default: 0.5}
-          l1_ratio: float              # a type alone: the value is required
-        command: "python train.py {alpha} {l1_ratio}"
+          depth: {type: int, default: 6}
+          rate: float                  # a type alone: the value is required
+        command: "python fit.py --depth {depth} --rate {rate}"
       explore:
         parameters:
-          alpha: {type: float, default: 0.5}
+          depth: {type: int, default: 6}
         notebook: explore.ipynb        # a notebook entry point (MLflow ignores this key)
 
 Parameter types are MLflow's ``string``, ``float``, ``path``, ``uri`` and ``int``; values

@@ -2,7 +2,7 @@
 
 ``mltrack run`` puts the folder of this package on ``PYTHONPATH`` of a project whose
 environment has no MLflow (``MLTRACK_MLFLOW_COMPAT=auto``, the default; ``always`` or
-``never`` decide for every run), so that MLflow's example projects (``import mlflow``,
+``never`` decide for every run), so that projects written for MLflow (``import mlflow``,
 ``mlflow.log_metric``, ``mlflow.sklearn.log_model``, ``mlflow.projects.run``) run
 unchanged and log into the run ``mltrack run`` created. It covers the fluent tracking
 API, model logging for the built-in flavors, ``MlflowClient`` and project runs; other
