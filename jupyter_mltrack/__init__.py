@@ -39,12 +39,14 @@ from .errors import (
     AlreadyExists,
     ArtifactError,
     ArtifactUnavailable,
+    ExecutionFailed,
     ExperimentNotFound,
     ForeignStore,
     InvalidArtifactPath,
     InvalidFilter,
     InvalidModel,
     InvalidParameter,
+    InvalidProject,
     InvalidState,
     InvalidURI,
     MissingDependency,
@@ -140,9 +142,10 @@ from .tracking.fluent import (
     start_run,
 )
 
-# Faces that cost to import load on first use: the widgets (Altair, anywidget) and the
-# scoring server (asyncio, logging config, an HTTP client).
+# Faces that cost to import load on first use: the widgets (Altair, anywidget), the
+# scoring server (asyncio, logging config, an HTTP client) and projects (nbclient...).
 if typing.TYPE_CHECKING:
+    from .projects import reproduce, run, run_notebook
     from .serving.handle import serve
     from .widgets import compare, show_run
     from .widgets.registry_panel import registry_panel
@@ -150,6 +153,9 @@ if typing.TYPE_CHECKING:
 _ON_FIRST_USE = {
     "compare": "jupyter_mltrack.widgets",
     "registry_panel": "jupyter_mltrack.widgets.registry_panel",
+    "reproduce": "jupyter_mltrack.projects",
+    "run": "jupyter_mltrack.projects",
+    "run_notebook": "jupyter_mltrack.projects",
     "serve": "jupyter_mltrack.serving.handle",
     "show_run": "jupyter_mltrack.widgets",
 }
@@ -189,6 +195,7 @@ __all__ = [
     "ArtifactError",
     "ArtifactUnavailable",
     "Client",
+    "ExecutionFailed",
     "Experiment",
     "ExperimentNotFound",
     "FileInfo",
@@ -197,6 +204,7 @@ __all__ = [
     "InvalidFilter",
     "InvalidModel",
     "InvalidParameter",
+    "InvalidProject",
     "InvalidState",
     "InvalidURI",
     "MLTrackError",
@@ -276,10 +284,13 @@ __all__ = [
     "register_model",
     "registry_panel",
     "reject",
+    "reproduce",
     "request_transition",
     "restore_model_version",
     "restore_run",
     "rollback",
+    "run",
+    "run_notebook",
     "save_model",
     "search_experiments",
     "search_model_versions",

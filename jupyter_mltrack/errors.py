@@ -11,7 +11,8 @@ with ``raise ... from exc``::
     │   ├── InvalidURI            a runs:/ or models:/ URI that does not parse
     │   ├── InvalidModel          no MLmodel file there, or one that is malformed
     │   ├── SignatureError        model input that does not fit the model's signature
-    │   └── ParamConflict         a param logged again with another value
+    │   ├── ParamConflict         a param logged again with another value
+    │   └── InvalidProject        an MLproject file, entry point or parameter value
     ├── NotFound                  the thing asked for does not exist (HTTP 404)
     │   ├── ExperimentNotFound
     │   ├── RunNotFound
@@ -21,6 +22,7 @@ with ``raise ... from exc``::
     ├── InvalidState              the operation does not fit the object's state (HTTP 409)
     │   └── StageTransitionDenied a registry transition refused by policy or gate
     ├── UntrustedModel            loading it would run code from outside the store (HTTP 403)
+    ├── ExecutionFailed           a project command or notebook failed, or cannot run here
     ├── StoreError                the store could not do its work (HTTP 500)
     │   ├── WriteFailed           the background writer gave up on a batch
     │   ├── SchemaError           the database schema is newer or broken
@@ -105,6 +107,10 @@ class SignatureError(InvalidParameter):
     """Model input that does not match the model's signature (column, type or shape)."""
 
 
+class InvalidProject(InvalidParameter):
+    """An MLproject file, entry point or parameter value that cannot be used."""
+
+
 class NotFound(MLTrackError, LookupError):
     """The object asked for does not exist."""
 
@@ -150,6 +156,12 @@ class UntrustedModel(MLTrackError):
     """
 
     http_status = 403
+
+
+class ExecutionFailed(MLTrackError):
+    """A project command or notebook failed, or its environment cannot be built here."""
+
+    http_status = 500
 
 
 class StoreError(MLTrackError):

@@ -39,7 +39,8 @@ def test_exported_names_keep_their_types() -> None:
             "print(sorted(n for n in m.__all__ if n not in vars(m)))")
     waiting = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True).stdout.strip()
-    assert waiting == str(sorted(["compare", "registry_panel", "serve", "show_run"]))
+    assert waiting == str(sorted(["compare", "registry_panel", "reproduce", "run",
+                                  "run_notebook", "serve", "show_run"]))
 
 
 def test_every_exported_name_resolves() -> None:
@@ -65,3 +66,15 @@ def test_serve_is_the_scoring_server_front_door() -> None:
 
     assert jupyter_mltrack.serve is serve
     assert "serve" in jupyter_mltrack.__all__
+
+
+def test_project_functions_are_exported_as_functions() -> None:
+    import importlib
+
+    # importing the modules first must not turn the exported names into modules
+    reproduction = importlib.import_module("jupyter_mltrack.projects.reproduction")
+    runner = importlib.import_module("jupyter_mltrack.projects.runner")
+    notebooks = importlib.import_module("jupyter_mltrack.projects.notebooks")
+    assert jupyter_mltrack.reproduce is reproduction.reproduce
+    assert jupyter_mltrack.run is runner.run
+    assert jupyter_mltrack.run_notebook is notebooks.run_notebook

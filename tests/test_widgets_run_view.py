@@ -154,3 +154,34 @@ def test_static_fallback(view) -> None:
     html = bundle["text/html"]
     assert "run-0" in html and "mlt-spark" in html and "<style>" in html
     assert json.loads(json.dumps(bundle))  # serialisable into a notebook
+
+
+def test_stale_marks_need_no_projects_face(tracking_uri: str, tmp_path) -> None:
+    """show_run() and compare() mark a stale %%track run with the tracking service's check:
+    rendering them loads neither the projects face nor anything above the widgets."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    notebook = tmp_path / "gone.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("y = 2")]),
+                   str(notebook))
+    script = f"""
+import sys
+import jupyter_mltrack as mltrack
+from jupyter_mltrack.widgets import compare, show_run
+mltrack.set_tracking_uri({tracking_uri!r})
+tags = {{"mltrack.notebook.cell_hash": "0" * 64, "mltrack.notebook.path": {str(notebook)!r},
+        "mltrack.notebook.cell_source": "%%track\\nx = 1"}}
+with mltrack.start_run(run_name="old", tags=tags) as run:
+    pass
+view = show_run(run.info.run_id, refresh_interval=None)
+table = compare(run.info.experiment_id, refresh_interval=None)
+print("STALE" in view._header.value, list(table.frame["run_name"]))
+print(sorted(m for m in sys.modules if m.startswith("jupyter_mltrack.projects")))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, timeout=300).stdout.splitlines()
+    assert out[0] == "True ['old ⚠ stale']"
+    assert out[1] == "[]"

@@ -33,7 +33,6 @@ cached and bounded by a short timeout.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ..tracking import context
+from ..tracking.staleness import cell_digest
 from ..tracking.validation import MAX_TAG_VALUE
 
 NOTEBOOK_PATH = "mltrack.notebook.path"
@@ -98,7 +98,7 @@ def notebook_context() -> dict[str, str]:
     if count is not None:
         tags[EXECUTION_COUNT] = str(count)
     if source is not None:
-        tags[CELL_HASH] = hashlib.sha256(source.encode("utf-8")).hexdigest()
+        tags[CELL_HASH] = cell_digest(source)
         if len(source) > MAX_TAG_VALUE:
             tags[CELL_TRUNCATED] = "true"
             source = source[:MAX_TAG_VALUE]

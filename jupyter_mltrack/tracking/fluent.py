@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..entities import Experiment, Metric, Run, RunStatus, ViewType
 from ..errors import InvalidParameter, InvalidState
 from ..uris import resolve_tracking_uri
-from . import context
+from . import context, environment
 from .client import Client
 from .writer import ended_by_sigterm
 
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 EXPERIMENT_ENV = "MLTRACK_EXPERIMENT_NAME"
+#: Set by ``mltrack run`` for the process it starts: ``start_run()`` attaches to that run.
+RUN_ID_ENV = "MLTRACK_RUN_ID"
 DEFAULT_EXPERIMENT = "Default"
 
 _lock = threading.RLock()
@@ -159,7 +161,9 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
               parent_run_id: str | None = None) -> ActiveRun:
     """Start a run (or resume ``run_id``) and make it active; use it as a context manager.
 
-    With another run active, pass ``nested=True`` to start a child run.
+    With another run active, pass ``nested=True`` to start a child run. In a process
+    started by ``mltrack run`` (``MLTRACK_RUN_ID`` set), the first run started attaches
+    to the run the runner created.
     """
     global _last_run_id
     c = client()
@@ -169,6 +173,13 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
                 f"Run {_active[-1].info.run_id} is active. End it with end_run(), or pass "
                 "nested=True to start a child run."
             )
+        attach = run_id is None and not _active and not nested and parent_run_id is None
+        if attach and os.environ.get(RUN_ID_ENV):
+            # A project runner created this run for the process: attach to it, as MLflow
+            # does with MLFLOW_RUN_ID.
+            run_id = os.environ[RUN_ID_ENV]
+            if tags:
+                c.set_tags(run_id, tags)
         if run_id is not None:
             run = c.resume_run(run_id)
         else:
@@ -182,6 +193,7 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
             if parent:
                 all_tags[context.PARENT_RUN] = parent
             run = c.create_run(exp_id, run_name=run_name, tags=all_tags, parent_run_id=parent)
+            environment.log_environment(run, background=True)
         active = ActiveRun(run)
         _active.append(active)
         _last_run_id = run.info.run_id

@@ -358,6 +358,7 @@ class CompareWidget(w.VBox):
     # -- building the view ---------------------------------------------------------------
 
     def _set_frame(self, frame: pd.DataFrame) -> None:
+        frame = _mark_stale(frame)
         self._frame = frame
         self._labels = charts.run_labels(frame) if len(frame) else {}
         self._suspended += 1  # one chart update at the end, not one per control
@@ -555,6 +556,19 @@ class CompareWidget(w.VBox):
                 self.updated_at = time.time()
                 self._update_charts()
             return self._any_running()
+
+
+def _mark_stale(frame: pd.DataFrame) -> pd.DataFrame:
+    """``%%track`` runs whose cell is no longer in their notebook get "⚠ stale" in their
+    name, so a result is never read as coming from the code there now."""
+    from ..tracking.staleness import stale_flags
+
+    flags = stale_flags(frame) if "run_name" in frame.columns else []
+    if not any(flags):
+        return frame
+    frame = frame.copy()
+    frame.loc[flags, "run_name"] = frame.loc[flags, "run_name"].astype(str) + " ⚠ stale"
+    return frame
 
 
 def _default_metric(metrics: list[str], wanted: list[str] | None) -> str | None:

@@ -141,7 +141,19 @@ def header_html(client: Client, run: Run) -> str:
     ident = f'<span class="mlt-mono mlt-muted">{style.esc(info.run_id)}</span>'
     parent = (f'<span class="mlt-muted">child of <span class="mlt-mono">'
               f'{style.esc(info.parent_run_id[:8])}</span></span>' if info.parent_run_id else "")
-    return style.header(info.run_name, sub, style.status_badge(info.status) + ident + parent)
+    return style.header(info.run_name, sub,
+                        style.status_badge(info.status) + _stale_badge(run) + ident + parent)
+
+
+def _stale_badge(run: Run) -> str:
+    """A STALE badge when a ``%%track`` run's cell is no longer in its notebook."""
+    from ..tracking.staleness import stale_reason
+
+    reason = stale_reason(run.data.tags)
+    if reason is None:
+        return ""
+    badge = style.status_badge("STALE", live=False, color="#ef6c00")
+    return f'<span class="mlt-stale" title="{style.esc(reason)}">{badge}</span>'
 
 
 def overview_html(run: Run) -> str:

@@ -1,0 +1,75 @@
+"""``import mlflow`` in a project run by ``mltrack run``: jupyter_mltrack underneath.
+
+Not MLflow: a compatibility layer that maps MLflow's fluent tracking API onto
+jupyter_mltrack (see ``jupyter_mltrack.projects.mlflow_compat``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from jupyter_mltrack import (
+    ActiveRun,
+    active_run,
+    create_experiment,
+    end_run,
+    get_artifact_uri,
+    get_experiment,
+    get_experiment_by_name,
+    get_run,
+    get_tracking_uri,
+    last_active_run,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    search_runs,
+    set_experiment,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
+from jupyter_mltrack import __version__ as _mltrack_version
+from jupyter_mltrack.errors import MLTrackError as MlflowException
+
+from . import models, projects, sklearn, tracking  # noqa: F401
+from .tracking import MlflowClient
+
+__version__ = f"0.0.0+mltrack.{_mltrack_version}"
+
+
+def autolog(*args: Any, **kwargs: Any) -> None:
+    """Autologging is MLflow's; here it does nothing (log explicitly)."""
+    warnings.warn("mlflow.autolog() is not available in mltrack's MLflow compatibility "
+                  "layer; log params and metrics explicitly.", stacklevel=2)
+
+
+def register_model(model_uri: str, name: str, **kwargs: Any) -> Any:
+    from jupyter_mltrack.registry import register_model as register
+
+    return register(model_uri, name, tags=kwargs.get("tags"))
+
+
+def __getattr__(name: str) -> Any:
+    raise AttributeError(
+        f"mlflow.{name} is not part of mltrack's MLflow compatibility layer (it covers "
+        "tracking, model logging and projects); install MLflow in the project's "
+        "environment, or use jupyter_mltrack directly."
+    )
+
+
+__all__ = [
+    "ActiveRun", "MlflowClient", "MlflowException", "active_run", "autolog",
+    "create_experiment", "end_run", "get_artifact_uri", "get_experiment",
+    "get_experiment_by_name", "get_run", "get_tracking_uri", "last_active_run",
+    "log_artifact", "log_artifacts", "log_dict", "log_figure", "log_metric", "log_metrics",
+    "log_param", "log_params", "log_text", "register_model", "search_runs", "set_experiment",
+    "set_tag", "set_tags", "set_tracking_uri", "start_run",
+]

@@ -1,0 +1,5 @@
+"""``mlflow.keras``: model logging through jupyter_mltrack."""
+
+from ._flavor import load_model, log_model
+
+__all__ = ["load_model", "log_model"]
