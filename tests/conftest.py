@@ -16,23 +16,9 @@ os.environ.setdefault("MLTRACK_USER", "tester")
 
 
 def _reset_fluent() -> None:
-    from jupyter_mltrack.store import close_stores
-    from jupyter_mltrack.tracking import client as client_mod
     from jupyter_mltrack.tracking import fluent
 
-    while fluent._active:
-        try:
-            fluent.end_run()
-        except Exception:
-            fluent._active.clear()
-    fluent.set_tracking_uri(None)
-    for writer in list(client_mod._writers.values()):
-        try:
-            writer.close()
-        except Exception:  # noqa: S110 - a test may leave a writer failing on purpose
-            pass
-    client_mod._writers.clear()
-    close_stores()
+    fluent.reset()
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def test_exported_names_keep_their_types() -> None:
     them); only the faces that load Altair, anywidget or the scoring server wait."""
     import jupyter_mltrack as m
 
-    assert m.load_model.__module__ == "jupyter_mltrack.models.api"
+    assert m.load_model.__module__ == "jupyter_mltrack.models.load"
     assert m.register_model.__module__ == "jupyter_mltrack.registry.versions"
     assert "load_model" in vars(m) and "WriteFailed" in vars(m)
     code = ("import jupyter_mltrack as m\n"

@@ -235,7 +235,7 @@ def test_a_folder_with_mlflow_field_names_loads(tmp_path: Path, regression) -> N
 
 def test_a_writer_that_comes_second_keeps_the_first_model(tmp_path: Path) -> None:
     from jupyter_mltrack.errors import AlreadyExists
-    from jupyter_mltrack.models.api import _move_into_place
+    from jupyter_mltrack.models.save import _move_into_place
 
     target = tmp_path / "model"
     target.mkdir()

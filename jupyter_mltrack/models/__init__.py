@@ -13,19 +13,17 @@ Importing this package loads no ML framework.
 
 from __future__ import annotations
 
-from .api import (
-    LOGGED_MODELS_TAG,
-    ModelInfo,
-    load_model,
-    load_native,
-    log_model,
-    read_model_meta,
-    register_model_uri_resolver,
-    save_model,
-)
 from .flavors import Flavor, register_flavor
 from .format import ModelMeta
+from .load import (
+    load_model,
+    load_native,
+    model_files_digest,
+    read_model_meta,
+    register_model_uri_resolver,
+)
 from .pyfunc import PyFuncModel, PythonModel, PythonModelContext
+from .save import LOGGED_MODELS_TAG, ModelInfo, log_model, save_model
 from .signature import ColSpec, ModelSignature, ParamSpec, Schema, TensorSpec, infer_signature
 
 __all__ = [
@@ -45,6 +43,7 @@ __all__ = [
     "load_model",
     "load_native",
     "log_model",
+    "model_files_digest",
     "read_model_meta",
     "register_flavor",
     "register_model_uri_resolver",

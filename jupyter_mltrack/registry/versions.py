@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import ModelVersion, PagedList, RequestStatus, Stage, TransitionRequest
 from ..errors import InvalidParameter, InvalidState, MLTrackError, NotFound
-from ..models import read_model_meta
-from ..models.api import model_files_digest
+from ..models import model_files_digest, read_model_meta
 from ..models.provenance import (
     RESERVED_VERSION_TAG_PREFIX,
     VERSION_DIGEST_TAG,

@@ -60,6 +60,19 @@ def _writer_for(store: TrackingStore) -> BatchWriter:
     return writer
 
 
+def close_writers() -> None:
+    """Flush and stop every background writer of this process (a failing one's error is
+    dropped): for tests and embedders that reset the process's tracking state."""
+    with _writers_lock:
+        writers = list(_writers.values())
+        _writers.clear()
+    for writer in writers:
+        try:
+            writer.close()
+        except Exception:  # noqa: BLE001,S110 - a writer may be failing on purpose
+            pass
+
+
 def _now() -> int:
     return time.time_ns() // 1_000_000
 

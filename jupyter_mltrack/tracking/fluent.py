@@ -73,6 +73,23 @@ def _record_error(run_id: str, exc: BaseException) -> None:
         pass
 
 
+def reset() -> None:
+    """Return the module-level API to a fresh process's state: end every active run
+    (KILLED when ending fails), forget the tracking URI, stop the background writers and
+    close the stores. Tests call it between stores."""
+    from ..store import close_stores
+    from .client import close_writers
+
+    while _active:
+        try:
+            end_run()
+        except Exception:  # noqa: BLE001 - the run may be broken on purpose
+            _active.clear()
+    set_tracking_uri(None)
+    close_writers()
+    close_stores()
+
+
 def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
     """Use another store: a folder, ``sqlite:///path.db`` or ``postgresql://...``.
 
