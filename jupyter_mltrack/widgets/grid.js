@@ -46,11 +46,6 @@ function fmtSize(b) {
   return (i === 0 ? b : b.toFixed(1)) + " " + units[i];
 }
 
-const STATUS = {
-  RUNNING: "#1f6feb", SCHEDULED: "#8250df", FINISHED: "#1a7f37",
-  FAILED: "#cf222e", KILLED: "#9a6700",
-};
-
 const FOLDER = '<svg width="14" height="14" viewBox="0 0 16 16" class="mlt-icon">' +
   '<path fill="currentColor" d="M1.75 2.5h4.2l1.5 1.5h6.8c.41 0 .75.34.75.75v8.5c0 ' +
   '.41-.34.75-.75.75H1.75a.75.75 0 0 1-.75-.75v-10c0-.41.34-.75.75-.75Z"/></svg>';
@@ -69,7 +64,8 @@ function cell(td, kind, v) {
     case "status": {
       const b = document.createElement("span");
       b.className = "mlt-badge" + (v === "RUNNING" ? " mlt-live" : "");
-      b.style.setProperty("--mlt-badge", STATUS[v] || "#6e7781");
+      // Colors come from the stylesheet's .mlt-badge-<STATUS> rules (light and dark).
+      b.classList.add("mlt-badge-" + String(v).replace(/[^A-Za-z0-9]/g, "_"));
       const dot = document.createElement("span");
       dot.className = "mlt-dot";
       b.append(dot, document.createTextNode(v));

@@ -33,6 +33,21 @@ STATUS_COLORS: dict[str, str] = {
     "None": "#6e7781",
 }
 
+#: Badge text per badge color, (light theme, dark theme): the accent colors above are
+#: too faint as 11 px text on their own 13 % tint; these reach a contrast of 4.5:1 on
+#: JupyterLab's light and dark backgrounds (tests compute it from the theme's CSS).
+BADGE_TEXT: dict[str, tuple[str, str]] = {
+    "#1f6feb": ("#0550ae", "#79c0ff"),
+    "#8250df": ("#6639ba", "#d2a8ff"),
+    "#1a7f37": ("#116329", "#56d364"),
+    "#cf222e": ("#a40e26", "#ffa198"),
+    "#9a6700": ("#7d4e00", "#e3b341"),
+    "#6e7781": ("#57606a", "#b1bac4"),
+}
+
+#: What marks a dark theme: JupyterLab and Notebook 7, VS Code, or the ``mlt-dark`` class.
+DARK = ('[data-jp-theme-light="false"]', "body.vscode-dark", ".mlt-dark")
+
 FONT = "var(--jp-ui-font-family, system-ui, -apple-system, 'Segoe UI', sans-serif)"
 MONO = "var(--jp-code-font-family, ui-monospace, SFMono-Regular, Menlo, monospace)"
 
@@ -48,7 +63,7 @@ CSS = """
 .mlt-sub { color: var(--jp-ui-font-color2, #656d76); }
 .mlt-badge { display: inline-flex; align-items: center; gap: 5px; padding: 1px 8px;
   border-radius: 10px; font-size: 11px; font-weight: 600; white-space: nowrap;
-  color: var(--mlt-badge, #6e7781);
+  color: var(--mlt-badge-fg, var(--mlt-badge, #57606a));
   background: color-mix(in srgb, var(--mlt-badge, #6e7781) 13%, transparent);
   border: 1px solid color-mix(in srgb, var(--mlt-badge, #6e7781) 35%, transparent); }
 .mlt-badge .mlt-dot { width: 7px; height: 7px; border-radius: 50%;
@@ -153,6 +168,30 @@ button.mlt-link { border: none; background: none; color: var(--jp-brand-color1, 
 """.replace("__FONT__", FONT).replace("__MONO__", MONO)
 
 
+def _badge_vars(color: str) -> str:
+    light, dark = BADGE_TEXT.get(color.lower(), (color, ""))
+    out = f"--mlt-badge:{color};--mlt-badge-fg:{light}"
+    return out + (f";--mlt-badge-fg-dark:{dark}" if dark else "")
+
+
+def badge_class(status: str) -> str:
+    """The class giving a status (or stage) badge its colors (see ``badge_css``)."""
+    return "mlt-badge-" + "".join(c if c.isalnum() else "_" for c in status)
+
+
+def badge_css() -> str:
+    """A rule per known status with its badge colors, and the dark-theme text rule."""
+    rules = [f".{badge_class(name)} {{ {_badge_vars(color)}; }}"
+             for name, color in STATUS_COLORS.items()]
+    dark = ", ".join(f"{scope} .mlt-badge" for scope in DARK)
+    rules.append(f"{dark} {{ color: var(--mlt-badge-fg-dark, "
+                 "color-mix(in srgb, var(--mlt-badge, #6e7781) 40%, #fff)); }")
+    return "\n".join(rules) + "\n"
+
+
+CSS += badge_css()
+
+
 def esc(value: Any) -> str:
     """HTML-escaped text of any value (``None`` becomes an empty string)."""
     return "" if value is None else html.escape(str(value), quote=True)
@@ -165,10 +204,12 @@ def color_for(index: int) -> str:
 
 def status_badge(status: str, live: bool | None = None, color: str | None = None) -> str:
     """A colored pill for a run status (or a registry stage); RUNNING pulses."""
-    color = color or STATUS_COLORS.get(status, "#6e7781")
     live = status == "RUNNING" if live is None else live
     cls = "mlt-badge mlt-live" if live else "mlt-badge"
-    return (f'<span class="{cls}" style="--mlt-badge:{color}">'
+    if color is None and status in STATUS_COLORS:
+        return (f'<span class="{cls} {badge_class(status)}">'
+                f'<span class="mlt-dot"></span>{esc(status)}</span>')
+    return (f'<span class="{cls}" style="{_badge_vars(color or "#6e7781")}">'
             f'<span class="mlt-dot"></span>{esc(status)}</span>')
 
 
