@@ -113,6 +113,23 @@ function render({ model, el }) {
 
   const send = (name, value) => { model.set(name, value); model.save_changes(); };
 
+  // Offsets of the sticky columns: each one sits right of the previous. Measured again
+  // whenever the table changes size: drawn while hidden (a closed tab, an output not yet
+  // attached) every width reads 0, and the Run column would sit over the box column,
+  // leaving a gap where scrolled cells showed through.
+  function placeSticky() {
+    for (const tr of table.querySelectorAll("tr")) {
+      let left = 0;
+      for (const c of tr.querySelectorAll(".mlt-sticky")) {
+        c.style.left = left + "px";
+        left += c.getBoundingClientRect().width;
+      }
+    }
+  }
+  const resized = typeof ResizeObserver === "undefined" ? null
+    : new ResizeObserver(() => placeSticky());
+  if (resized) resized.observe(table);
+
   function toggle(id) {
     const mode = model.get("_selection");
     if (mode === "none") return;
@@ -248,16 +265,7 @@ function render({ model, el }) {
       tbody.appendChild(tr);
     });
     table.appendChild(tbody);
-    // Offsets of the sticky columns: each one sits right of the previous.
-    requestAnimationFrame(() => {
-      for (const tr of table.querySelectorAll("tr")) {
-        let left = 0;
-        for (const c of tr.querySelectorAll(".mlt-sticky")) {
-          c.style.left = left + "px";
-          left += c.offsetWidth;
-        }
-      }
-    });
+    requestAnimationFrame(placeSticky);
 
     footer.replaceChildren();
     const total = model.get("_total");
@@ -316,7 +324,10 @@ function render({ model, el }) {
   const traits = ["_columns", "_rows", "_row_ids", "_selected", "_sort", "_page", "_page_size",
     "_total", "_selection", "_max_selected", "_empty", "_max_height", "_sticky"];
   for (const t of traits) model.on("change:" + t, schedule);
-  return () => { for (const t of traits) model.off("change:" + t, schedule); };
+  return () => {
+    for (const t of traits) model.off("change:" + t, schedule);
+    if (resized) resized.disconnect();
+  };
 }
 
 export default { render };

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -87,8 +88,8 @@ table.mlt-kv td, table.mlt-kv th, table.mlt-tbl td, table.mlt-tbl th {
   border-bottom: 1px solid var(--jp-border-color3, #eaeef2); }
 table.mlt-kv th { font-weight: 500; color: var(--jp-ui-font-color2, #656d76);
   white-space: nowrap; }
-table.mlt-tbl th { font-weight: 600; background: var(--jp-layout-color2, #f6f8fa);
-  position: sticky; top: 0; }
+table.mlt-tbl th { font-weight: 600; background: var(--jp-layout-color2, #f6f8fa); }
+table.mlt-tbl thead th { position: sticky; top: 0; }
 table.mlt-tbl td.mlt-num, table.mlt-kv td.mlt-num { text-align: right;
   font-variant-numeric: tabular-nums; }
 table.mlt-static td, table.mlt-static th { white-space: nowrap; }
@@ -163,6 +164,13 @@ table.mlt-grid-table { border-collapse: separate; border-spacing: 0; width: max-
 .mlt-pager span { padding: 0 6px; }
 .mlt-grid-selection { margin-left: auto; display: inline-flex; gap: 6px; align-items: center;
   font-weight: 500; }
+.mltrack-compare .widget-hbox, .mltrack-registry .widget-hbox { flex-wrap: wrap;
+  row-gap: 4px; }
+.mltrack-compare .widget-button, .mltrack-registry .widget-button { flex: 0 0 auto; }
+.mltrack-compare .widget-text { flex: 0 1 520px; min-width: 200px; }
+.mltrack-registry .mlt-reg-comment { width: auto !important; max-width: 100%;
+  align-self: stretch; }
+.mltrack-registry .mlt-reg-comment textarea { width: 100%; }
 button.mlt-link { border: none; background: none; color: var(--jp-brand-color1, #1f6feb);
   padding: 0; }
 """.replace("__FONT__", FONT).replace("__MONO__", MONO)
@@ -323,6 +331,33 @@ def sparkline(values: Sequence[float], width: int = 120, height: int = 26,
             f'stroke-width="1.5" points="{coords}"/></svg>')
 
 
+def _rules(css: str) -> list[str]:
+    """The top-level rules of a stylesheet (an @-rule with its nested block is one)."""
+    rules, depth, start = [], 0, 0
+    for i, char in enumerate(css):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                rules.append(css[start:i + 1].strip())
+                start = i + 1
+    return rules
+
+
+def used_css(body: str, css: str = "") -> str:
+    """The rules of ``css`` (the shared stylesheet) whose classes occur in ``body``."""
+    used = set(re.findall(r"mlt-[\w-]+", body)) | {"mlt"}
+    keep = []
+    for rule in _rules(css or CSS):
+        selector = rule.split("{", 1)[0]
+        classes = set(re.findall(r"\.(mlt[\w-]*)", selector))
+        if rule.startswith("@keyframes") or not classes or classes & used:
+            keep.append(rule)
+    return "\n".join(keep)
+
+
 def page(body: str) -> str:
-    """Static HTML (for nbconvert and notebook viewers): the stylesheet plus ``body``."""
-    return f'<div class="mlt"><style>{CSS}</style>{body}</div>'
+    """Static HTML (for nbconvert and notebook viewers): ``body`` with the rules of the
+    stylesheet it uses."""
+    return f'<div class="mlt"><style>{used_css(body)}</style>{body}</div>'
