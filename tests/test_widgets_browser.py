@@ -49,7 +49,7 @@ def test_compare_notebook_in_jupyterlab(lab, shots: Path) -> None:
         assert len(before) == 10  # nothing selected: the top ten rows are charted
         # Each widget's static copy (for viewers without a kernel) is hidden once the
         # widget is live: every widget shows once.
-        copies = page.locator(".mlt-static")
+        copies = page.locator("[data-mlt-static]")
         assert copies.count() >= 5
         bs.wait_for(lambda: not any(copies.nth(i).is_visible() for i in range(copies.count())),
                     what="the static copies to be hidden")

@@ -117,14 +117,19 @@ function render({ model, el }) {
   // whenever the table changes size: drawn while hidden (a closed tab, an output not yet
   // attached) every width reads 0, and the Run column would sit over the box column,
   // leaving a gap where scrolled cells showed through.
+  // Scrolling sideways snaps to column starts just right of the frozen columns, so no
+  // sliver of a half-scrolled column shows beside the Run column.
   function placeSticky() {
+    let frozen = 0;
     for (const tr of table.querySelectorAll("tr")) {
       let left = 0;
       for (const c of tr.querySelectorAll(".mlt-sticky")) {
         c.style.left = left + "px";
         left += c.getBoundingClientRect().width;
       }
+      frozen = Math.max(frozen, left);
     }
+    scroller.style.scrollPaddingLeft = frozen + "px";
   }
   const resized = typeof ResizeObserver === "undefined" ? null
     : new ResizeObserver(() => placeSticky());

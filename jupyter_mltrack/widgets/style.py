@@ -90,6 +90,9 @@ table.mlt-kv th { font-weight: 500; color: var(--jp-ui-font-color2, #656d76);
   white-space: nowrap; }
 table.mlt-tbl th { font-weight: 600; background: var(--jp-layout-color2, #f6f8fa); }
 table.mlt-tbl thead th { position: sticky; top: 0; }
+table.mlt-side { table-layout: fixed; width: 100%; }
+table.mlt-side thead th:first-child { width: 150px; }
+table.mlt-side td, table.mlt-side th { overflow-wrap: anywhere; }
 table.mlt-tbl td.mlt-num, table.mlt-kv td.mlt-num { text-align: right;
   font-variant-numeric: tabular-nums; }
 table.mlt-static td, table.mlt-static th { white-space: nowrap; }
@@ -117,7 +120,8 @@ table.mlt-tbl tr.mlt-group td { font-weight: 600; font-size: 11px; text-transfor
 details.mlt-details summary { cursor: pointer; color: var(--jp-ui-font-color2, #656d76); }
 .mlt-grid { border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 6px;
   overflow: hidden; background: var(--jp-layout-color0, #fff); }
-.mlt-grid-scroll { overflow: auto; }
+.mlt-grid-scroll { overflow: auto; scroll-snap-type: x mandatory; }
+.mlt-grid-table thead tr:last-child th:not(.mlt-sticky) { scroll-snap-align: start; }
 table.mlt-grid-table { border-collapse: separate; border-spacing: 0; width: max-content;
   min-width: 100%; font-size: 12.5px; }
 .mlt-grid-table th, .mlt-grid-table td { padding: 4px 10px; white-space: nowrap;
