@@ -73,7 +73,7 @@ def test_executed_notebook_exports_static_copies_and_stays_small(tmp_path: Path,
         kinds = [sorted(o.get("data", {})) for o in cell.outputs]
         assert kinds[0] == ["text/html"] and VIEW in kinds[1], kinds
     # The chart library (900 KB) is not in the saved widget state, nor is the stylesheet
-    # once per view; the file was 553 KB with them.
+    # once per view; the file was 1.4 MB with them.
     state = nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]
     biggest = max(len(str(m)) for m in state.values())
     assert biggest < 60_000, biggest
