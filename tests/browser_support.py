@@ -14,7 +14,8 @@ Small API, for any test that clicks the real thing::
         bs.screenshot(page.locator(".mltrack-compare").first, "docs/screenshots/x.png")
         requests.assert_only_loopback()
 
-- :func:`jupyterlab` starts ``jupyter lab`` on a free 127.0.0.1 port with a token, a
+- :func:`jupyterlab` starts ``jupyter lab`` (or ``jupyter notebook``, Notebook 7) on a
+  free 127.0.0.1 port with a token, a
   fresh settings folder (no news toasts, no windowed notebook) and workspace folder,
   and stops it on exit. Extra ``env`` goes to the server and so to its kernels.
 - :func:`chromium` launches Debian's ``/usr/bin/chromium`` headless (never a
@@ -74,6 +75,7 @@ class JupyterLab:
     token: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    app: str = "lab"
 
     @property
     def base_url(self) -> str:
@@ -100,8 +102,9 @@ class JupyterLab:
 
 @contextmanager
 def jupyterlab(root_dir: str | os.PathLike[str], env: dict[str, str] | None = None,
-               timeout: float = 90) -> Iterator[JupyterLab]:
-    """Start JupyterLab serving ``root_dir``; stop it (and its kernels) on exit."""
+               timeout: float = 90, app: str = "lab") -> Iterator[JupyterLab]:
+    """Start JupyterLab (``app="notebook"``: Notebook 7) serving ``root_dir``; stop it
+    (and its kernels) on exit."""
     root = Path(root_dir)
     state = Path(tempfile.mkdtemp(prefix="lab-state-"))
     for name, value in _SETTINGS.items():
@@ -115,15 +118,16 @@ def jupyterlab(root_dir: str | os.PathLike[str], env: dict[str, str] | None = No
     log_path = state / "jupyterlab.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+            [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={port}",
              "--port-retries=0", "--ServerApp.ip=127.0.0.1",
              f"--IdentityProvider.token={token}", "--allow-root",
-             f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+             f"--ServerApp.root_dir={root}",
+             *(["--LabApp.news_url="] if app == "lab" else []),
              "--ServerApp.disable_check_xsrf=False"],
             cwd=root, env=full_env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    lab = JupyterLab(root, port, token, process, log_path)
+    lab = JupyterLab(root, port, token, process, log_path, app)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -196,10 +200,15 @@ class RequestLog:
 
 
 def open_notebook(page: Any, lab: JupyterLab, path: str, timeout: float = 90) -> None:
-    """Open a notebook in JupyterLab and wait until its kernel is up and idle."""
-    page.goto(lab.url(f"/lab/tree/{path}?reset"))
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=timeout * 1000)
-    page.locator(".jp-StatusBar-Item", has_text="Idle").first.wait_for(timeout=timeout * 1000)
+    """Open a notebook in JupyterLab (or Notebook 7) and wait until its kernel is idle."""
+    if lab.app == "notebook":
+        page.goto(lab.url(f"/notebooks/{path}"))
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=timeout * 1000)
+    else:
+        page.goto(lab.url(f"/lab/tree/{path}?reset"))
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=timeout * 1000)
+        page.locator(".jp-StatusBar-Item", has_text="Idle").first.wait_for(
+            timeout=timeout * 1000)
     deadline = time.monotonic() + timeout
     stable_since = None
     while True:
@@ -262,6 +271,17 @@ def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what} (last value: {value!r})")
         time.sleep(0.25)
+
+
+def set_theme(page: Any, name: str) -> None:
+    """Switch the page to a theme ("JupyterLab Dark", "JupyterLab Light") from the
+    Settings menu, as a user would, and wait until it applies."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text=name).first.click()
+    light = "false" if "Dark" in name else "true"
+    wait_for(lambda: page.evaluate(f"document.body.dataset.jpThemeLight === '{light}'"),
+             what=f"the {name} theme")
 
 
 def screenshot(target: Any, path: str | os.PathLike[str]) -> Path:

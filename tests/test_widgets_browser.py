@@ -47,6 +47,13 @@ def test_compare_notebook_in_jupyterlab(lab, shots: Path) -> None:
         bs.wait_for(lambda: rows.count() >= 10, what="the runs table")
         before = bs.wait_for(lambda: _legend(widget), what="the history chart")
         assert len(before) == 10  # nothing selected: the top ten rows are charted
+        # Each widget's static copy (for viewers without a kernel) is hidden once the
+        # widget is live: every widget shows once.
+        copies = page.locator("[data-mlt-static]")
+        assert copies.count() >= 5
+        bs.wait_for(lambda: not any(copies.nth(i).is_visible() for i in range(copies.count())),
+                    what="the static copies to be hidden")
+        assert page.locator(".mltrack-compare").count() == 3
         bs.screenshot(widget, shots / "compare.png")
 
         # Sort by a metric with a header click: the Python side re-sorts and sends a page.

@@ -39,10 +39,10 @@ def stages(rc) -> dict[int, str]:
 def test_shows_versions_badges_metrics_and_history(panel) -> None:
     assert [v for _, v in panel.version_select.options] == [3, 2, 1]
     html = panel._versions.value
-    assert "metrics.acc" in html and "0.95" in html and "0.81" in html
+    assert "metrics.<wbr>acc" in html and "0.95" in html and "0.81" in html
     assert html.count('class="mlt-badge') == 3 and ">None</span>" in html
     assert "Model registry · churn" in panel._header.value
-    assert panel._history.value.count("<td>register</td>") == 3
+    assert panel._history.value.count("<td>stage register</td>") == 3
     assert panel.buttons["rollback"].disabled  # nothing in Production yet
     assert panel.requests_box.layout.display == "none"
 

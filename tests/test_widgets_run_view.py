@@ -149,11 +149,15 @@ def test_bad_input(client, fluent, monkeypatch: pytest.MonkeyPatch) -> None:
         show_run("0" * 32, client=client)
 
 
-def test_static_fallback(view) -> None:
-    bundle = view._repr_mimebundle_()
-    html = bundle["text/html"]
-    assert "run-0" in html and "mlt-spark" in html and "<style>" in html
-    assert json.loads(json.dumps(bundle))  # serialisable into a notebook
+def test_static_copy_is_its_own_output_before_the_widget(view) -> None:
+    copy, live = view.display_outputs()
+    html = copy["text/html"]
+    assert list(copy) == ["text/html"]  # nothing outranks it in viewers and nbconvert
+    assert "run-0" in html and "mlt-spark" in html and "<style>" in html and "<svg" in html
+    assert f'mlt-static-{view.model_id}' in html
+    assert "application/vnd.jupyter.widget-view+json" in live and "text/html" not in live
+    assert view._header._static_for == view.model_id  # the live header hides the copy
+    assert json.loads(json.dumps([copy, live]))  # serialisable into a notebook
 
 
 def test_stale_marks_need_no_projects_face(tracking_uri: str, tmp_path) -> None:

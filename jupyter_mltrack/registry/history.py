@@ -29,21 +29,26 @@ def history(name: str, *, client: Client | None = None) -> pd.DataFrame:
     """Every stage, alias, request, deletion and policy change of a model, oldest first.
 
     Columns: time (UTC), version, kind (stage / alias / request / lifecycle /
-    policy), action, alias, from, to, user, comment, request_id.
+    policy), action, alias, from, to, user, comment, request_id. A missing value is
+    ``pd.NA`` in every column (``isna()`` finds it), so the stage ``"None"`` stays text.
     """
     import pandas as pd
 
     records = history_records(name, client=client)
+
+    def text(values: list[str | None]) -> Any:
+        return pd.array(values, dtype="string")  # pd.NA for missing, pandas 2 and 3
+
     frame = pd.DataFrame({
         "time": pd.to_datetime([r.timestamp for r in records], unit="ms", utc=True),
         "version": pd.array([r.version for r in records], dtype="Int64"),
-        "kind": [r.kind for r in records],
-        "action": [r.action for r in records],
-        "alias": [r.alias for r in records],
-        "from": [r.from_value for r in records],
-        "to": [r.to_value for r in records],
-        "user": [r.user_id for r in records],
-        "comment": [r.comment for r in records],
+        "kind": text([r.kind for r in records]),
+        "action": text([r.action for r in records]),
+        "alias": text([r.alias for r in records]),
+        "from": text([r.from_value for r in records]),
+        "to": text([r.to_value for r in records]),
+        "user": text([r.user_id for r in records]),
+        "comment": text([r.comment for r in records]),
         "request_id": pd.array([r.request_id for r in records], dtype="Int64"),
     }, columns=HISTORY_COLUMNS)
     return frame

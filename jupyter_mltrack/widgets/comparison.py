@@ -20,7 +20,7 @@ import pandas as pd
 from ..entities import Run, RunStatus
 from ..errors import ExperimentNotFound, InvalidFilter, InvalidParameter
 from . import charts, style
-from ._base import Html, chart_image, chart_view, show_chart
+from ._base import Html, StaticCopy, chart_svg, chart_view, show_chart
 from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
 from .side_by_side import MAX_RUNS, side_by_side_html
 from .table import Column, Grid
@@ -127,7 +127,7 @@ def with_duration(frame: pd.DataFrame, now_ms: int | None = None) -> pd.DataFram
     return frame
 
 
-class CompareWidget(w.VBox):
+class CompareWidget(StaticCopy, w.VBox):
     """The widget ``compare()`` returns. Its public attributes are plain Python."""
 
     def __init__(self, client: Client, experiment_ids: list[str], filter: str | None = None,
@@ -290,11 +290,8 @@ class CompareWidget(w.VBox):
             self._set_frame(frame)
         self._start_live()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        data = super()._repr_mimebundle_(**kwargs)
-        if data is not None:
-            data["text/html"] = static_html(self)
-        return data
+    def _static_body(self) -> str:
+        return static_html(self)
 
     def close(self) -> None:
         live = getattr(self, "_live", None)
@@ -603,18 +600,30 @@ def _static_rows(widget: CompareWidget, limit: int = 20) -> tuple[list[str], lis
     return header, rows, numeric
 
 
-def static_html(widget: CompareWidget) -> str:
-    """What nbconvert and notebook viewers show: the top of the table and the history chart."""
+def static_html(widget: CompareWidget, max_points: int = 150) -> str:
+    """What nbconvert, notebook viewers and GitHub show: the top of the table and the
+    charts of the metric, as inline SVG (histories downsampled to ``max_points``)."""
     header, rows, numeric = _static_rows(widget)
     total = len(widget._frame)
-    body = style.header("Compare runs", f"{total:,} runs (static copy: first "
-                                        f"{min(total, 20)} rows; open in Jupyter to interact)")
+    shown = min(total, 20)
+    body = style.header("Compare runs", f"{total:,} runs" + (
+        f" (static copy: the first {shown}; run the notebook to interact)"
+        if shown < total else " (static copy; run the notebook to interact)"))
     status = header.index("Status") if "Status" in header else None
     body += style.table(header, rows, numeric, status_column=status)
-    history = widget.charts.get("history")
-    if history is not None:
-        body += f'<div style="margin-top:8px">{chart_image(history)}</div>'
-    return style.page(body)
+    metric = widget.metric
+    if metric is not None and widget.charts:
+        run_ids = widget.chart_run_ids
+        labels = [widget._labels[r] for r in run_ids if r in widget._labels]
+        histories = {widget._labels[r]: widget._histories.get(r, metric)
+                     for r in run_ids if r in widget._labels}
+        drawn = [charts.metric_history(histories, metric, labels=labels, max_points=max_points,
+                                       smoothing=float(widget.smoothing.value),
+                                       log_scale=bool(widget.log_switch.value))]
+        if "final" in widget.charts:
+            drawn.append(widget.charts["final"])
+        body += "".join(chart_svg(chart) for chart in drawn)
+    return body
 
 
 def compare(experiment: str | Sequence[str] | None = None, filter: str | None = None,

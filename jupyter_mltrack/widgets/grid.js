@@ -46,11 +46,6 @@ function fmtSize(b) {
   return (i === 0 ? b : b.toFixed(1)) + " " + units[i];
 }
 
-const STATUS = {
-  RUNNING: "#1f6feb", SCHEDULED: "#8250df", FINISHED: "#1a7f37",
-  FAILED: "#cf222e", KILLED: "#9a6700",
-};
-
 const FOLDER = '<svg width="14" height="14" viewBox="0 0 16 16" class="mlt-icon">' +
   '<path fill="currentColor" d="M1.75 2.5h4.2l1.5 1.5h6.8c.41 0 .75.34.75.75v8.5c0 ' +
   '.41-.34.75-.75.75H1.75a.75.75 0 0 1-.75-.75v-10c0-.41.34-.75.75-.75Z"/></svg>';
@@ -69,7 +64,8 @@ function cell(td, kind, v) {
     case "status": {
       const b = document.createElement("span");
       b.className = "mlt-badge" + (v === "RUNNING" ? " mlt-live" : "");
-      b.style.setProperty("--mlt-badge", STATUS[v] || "#6e7781");
+      // Colors come from the stylesheet's .mlt-badge-<STATUS> rules (light and dark).
+      b.classList.add("mlt-badge-" + String(v).replace(/[^A-Za-z0-9]/g, "_"));
       const dot = document.createElement("span");
       dot.className = "mlt-dot";
       b.append(dot, document.createTextNode(v));
@@ -116,6 +112,28 @@ function render({ model, el }) {
   el.append(scroller, footer);
 
   const send = (name, value) => { model.set(name, value); model.save_changes(); };
+
+  // Offsets of the sticky columns: each one sits right of the previous. Measured again
+  // whenever the table changes size: drawn while hidden (a closed tab, an output not yet
+  // attached) every width reads 0, and the Run column would sit over the box column,
+  // leaving a gap where scrolled cells showed through.
+  // Scrolling sideways snaps to column starts just right of the frozen columns, so no
+  // sliver of a half-scrolled column shows beside the Run column.
+  function placeSticky() {
+    let frozen = 0;
+    for (const tr of table.querySelectorAll("tr")) {
+      let left = 0;
+      for (const c of tr.querySelectorAll(".mlt-sticky")) {
+        c.style.left = left + "px";
+        left += c.getBoundingClientRect().width;
+      }
+      frozen = Math.max(frozen, left);
+    }
+    scroller.style.scrollPaddingLeft = frozen + "px";
+  }
+  const resized = typeof ResizeObserver === "undefined" ? null
+    : new ResizeObserver(() => placeSticky());
+  if (resized) resized.observe(table);
 
   function toggle(id) {
     const mode = model.get("_selection");
@@ -252,16 +270,7 @@ function render({ model, el }) {
       tbody.appendChild(tr);
     });
     table.appendChild(tbody);
-    // Offsets of the sticky columns: each one sits right of the previous.
-    requestAnimationFrame(() => {
-      for (const tr of table.querySelectorAll("tr")) {
-        let left = 0;
-        for (const c of tr.querySelectorAll(".mlt-sticky")) {
-          c.style.left = left + "px";
-          left += c.offsetWidth;
-        }
-      }
-    });
+    requestAnimationFrame(placeSticky);
 
     footer.replaceChildren();
     const total = model.get("_total");
@@ -320,7 +329,10 @@ function render({ model, el }) {
   const traits = ["_columns", "_rows", "_row_ids", "_selected", "_sort", "_page", "_page_size",
     "_total", "_selection", "_max_selected", "_empty", "_max_height", "_sticky"];
   for (const t of traits) model.on("change:" + t, schedule);
-  return () => { for (const t of traits) model.off("change:" + t, schedule); };
+  return () => {
+    for (const t of traits) model.off("change:" + t, schedule);
+    if (resized) resized.disconnect();
+  };
 }
 
 export default { render };

@@ -20,7 +20,7 @@ from ..entities import ModelVersion, Stage, TransitionRequest
 from ..errors import MLTrackError
 from ..tracking import quote_literal
 from . import style
-from ._base import Html
+from ._base import Html, StaticCopy
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
@@ -39,8 +39,12 @@ _PANEL_CSS = """
 .mltrack-registry tr.mlt-reg-selected td {
   background: color-mix(in srgb, var(--jp-brand-color1, #1f6feb) 10%, transparent); }
 .mltrack-registry .mlt-nowrap { white-space: nowrap; }
-.mltrack-registry td.mlt-reg-note { max-width: 340px; overflow: hidden; text-overflow: ellipsis;
-  white-space: nowrap; }
+.mltrack-registry td.mlt-reg-note { max-width: 340px; overflow: hidden;
+  text-overflow: ellipsis; white-space: nowrap; }
+.mltrack-registry tr.mlt-reg-desc td.mlt-reg-note { max-width: none; white-space: normal;
+  overflow-wrap: anywhere; color: var(--jp-ui-font-color2, #656d76); padding-top: 0; }
+.mltrack-registry tr:has(+ tr.mlt-reg-desc) td { border-bottom: none; }
+.mltrack-registry td.mlt-reg-comment-cell { min-width: 120px; overflow-wrap: anywhere; }
 .mltrack-registry .mlt-notice.mlt-ok { background: color-mix(in srgb, #1a7f37 11%, transparent);
   color: #1a7f37; }
 </style>
@@ -60,7 +64,7 @@ def _button(description: str, style_name: str = "", icon: str = "", width: str =
                     layout=w.Layout(width=width))
 
 
-class RegistryPanel(w.VBox):
+class RegistryPanel(StaticCopy, w.VBox):
     """The widget ``registry_panel()`` returns; drive it from Python like a user would:
     set ``version_select.value``, type into ``comment``, click a button in ``buttons``,
     then ``confirm_button``."""
@@ -78,8 +82,9 @@ class RegistryPanel(w.VBox):
         self.model_select = w.Dropdown(description="Model", layout=w.Layout(width="260px"))
         self.refresh_button = _button("Refresh", icon="refresh")
         self.version_select = w.Dropdown(description="Version", layout=w.Layout(width="260px"))
+        # Width auto: the box stretches to the panel (100% plus its margins ran past it).
         self.comment = w.Textarea(placeholder="Comment (recorded in the history)",
-                                  layout=w.Layout(width="100%", height="52px"))
+                                  layout=w.Layout(width="auto", height="52px"))
         self.archive_existing = w.Checkbox(value=True, description="Archive the current holder",
                                            indent=False, layout=w.Layout(width="auto"))
         self.alias_input = w.Text(placeholder="alias, e.g. champion",
@@ -142,6 +147,10 @@ class RegistryPanel(w.VBox):
         self.pending: list[TransitionRequest] = []
         self._metrics: dict[str, dict[str, float]] = {}
         self.refresh()
+
+    def _static_body(self) -> str:
+        return "".join(part.value for part in (self._header, self._versions, self._requests,
+                                                self._history))
 
     def _version_row(self, alias_row: w.HBox) -> w.HBox:
         row = w.HBox([self.version_select, alias_row], layout=w.Layout(flex_flow="row wrap"))
@@ -374,9 +383,15 @@ class RegistryPanel(w.VBox):
                 if key not in keys and not key.startswith("mltrack."):
                     keys.append(key)
         keys = keys[:MAX_METRICS]
-        head = "".join(f"<th>{style.esc(c)}</th>" for c in
-                       ["Version", "Stage", "Aliases", "Source run",
-                        *[f"metrics.{k}" for k in keys], "Registered", "By", "Description"])
+        # Narrow outputs (a 630 px output area): metric names may break after "metrics.",
+        # the date wraps before its time, and each description gets a full-width line
+        # under its version instead of a column cut off at the right edge.
+        # Aliases sit with their version, the user with the date.
+        head = "<th>Version</th><th>Stage</th><th>Source run</th>"
+        head += "".join(f'<th class="mlt-num" title="metrics.{style.esc(k)}">metrics.<wbr>'
+                        f"{style.esc(k)}</th>" for k in keys)
+        head += "<th>Registered</th>"
+        width = 4 + len(keys)
         rows = []
         for v in self.versions:
             metrics = self._metrics.get(v.run_id or "", {})
@@ -384,15 +399,19 @@ class RegistryPanel(w.VBox):
             run = (f'<span class="mlt-mono" title="{style.esc(v.source)}">'
                    f'{style.esc(v.run_id[:8])}</span>' if v.run_id else
                    f'<span class="mlt-muted" title="{style.esc(v.source)}">folder</span>')
-            cells = [f"<td><b>v{v.version}</b></td>", f"<td>{style.status_badge(v.current_stage)}"
-                     "</td>", f"<td>{chips}</td>", f"<td>{run}</td>"]
+            cells = [f"<td><b>v{v.version}</b> {chips}</td>",
+                     f"<td>{style.status_badge(v.current_stage)}</td>", f"<td>{run}</td>"]
             cells += [f'<td class="mlt-num">{style.esc(style.format_number(metrics.get(k)))}'
                       "</td>" for k in keys]
-            cells += [f'<td class="mlt-nowrap">{style.esc(style.format_time(v.creation_time))}'
-                      "</td>", f"<td>{style.esc(v.user_id)}</td>",
-                      f'<td class="mlt-reg-note">{style.esc(v.description or "")}</td>']
-            selected = ' class="mlt-reg-selected"' if v.version == self.selected_version else ""
-            rows.append(f"<tr{selected}>{''.join(cells)}</tr>")
+            cells.append(f"<td>{style.esc(style.format_time(v.creation_time))} "
+                         f'<span class="mlt-muted">by {style.esc(v.user_id)}</span></td>')
+            selected = v.version == self.selected_version
+            mark = ' class="mlt-reg-selected"' if selected else ""
+            rows.append(f"<tr{mark}>{''.join(cells)}</tr>")
+            if v.description:
+                cls = "mlt-reg-desc mlt-reg-selected" if selected else "mlt-reg-desc"
+                rows.append(f'<tr class="{cls}"><td></td><td class="mlt-reg-note" '
+                            f'colspan="{width - 1}">{style.esc(v.description)}</td></tr>')
         self._versions.value = (
             '<div class="mlt-section">Versions</div><div class="mlt-scroll">'
             f'<table class="mlt-tbl"><thead><tr>{head}</tr></thead>'
@@ -449,21 +468,20 @@ class RegistryPanel(w.VBox):
                 change = "registered"
             else:
                 change = f"{x.from_value} → {x.to_value}"
-            request = f"#{x.request_id}" if x.request_id else ""
+            request = f" #{x.request_id}" if x.request_id else ""
             rows.append(
-                f'<tr><td class="mlt-nowrap">{style.esc(style.format_time(x.timestamp))}</td>'
+                f"<tr><td>{style.esc(style.format_time(x.timestamp))}</td>"
                 f"<td>{'' if x.version is None else 'v' + str(x.version)}</td>"
-                f"<td>{style.esc(x.kind)}</td><td>{style.esc(x.action)}</td>"
-                f'<td class="mlt-nowrap">{style.esc(change)}</td><td>{style.esc(x.user_id)}</td>'
-                f'<td>{style.esc(request)}</td><td class="mlt-reg-note" '
-                f'title="{style.esc(x.comment or "")}">{style.esc(x.comment or "")}</td></tr>')
+                f"<td>{style.esc(x.kind)} {style.esc(x.action)}{style.esc(request)}</td>"
+                f"<td>{style.esc(change)}</td><td>{style.esc(x.user_id)}</td>"
+                f'<td class="mlt-reg-comment-cell">{style.esc(x.comment or "")}</td></tr>')
         more = (f'<div class="mlt-muted">The newest {MAX_HISTORY} of {len(self.history)} '
                 "changes; mltrack.history(name) has them all.</div>"
                 if len(self.history) > MAX_HISTORY else "")
         self._history.value = (
             '<div class="mlt-section">History</div><div class="mlt-scroll">'
-            '<table class="mlt-tbl"><thead><tr><th>When</th><th>Version</th><th>Kind</th>'
-            "<th>Action</th><th>Change</th><th>By</th><th>Request</th><th>Comment</th></tr>"
+            '<table class="mlt-tbl"><thead><tr><th>When</th><th>Version</th><th>What</th>'
+            "<th>Change</th><th>By</th><th>Comment</th></tr>"
             f'</thead><tbody>{"".join(rows)}</tbody></table></div>{more}')
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..entities import Run, RunStatus
 from ..errors import InvalidParameter, RunNotFound
 from . import charts, style
-from ._base import Html, chart_view, show_chart
+from ._base import Html, StaticCopy, chart_svg, chart_view, show_chart
 from .artifacts import ArtifactBrowser
 from .downsample import downsample_indices
 from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
@@ -44,7 +44,7 @@ def _pretty_key(key: str) -> str:
     return key[len(SYSTEM_PREFIX):] if key.startswith(SYSTEM_PREFIX) else key
 
 
-class RunView(w.VBox):
+class RunView(StaticCopy, w.VBox):
     """The widget ``show_run()`` returns."""
 
     def __init__(self, client: Client, run_id: str,
@@ -119,11 +119,8 @@ class RunView(w.VBox):
         show_chart(self.history_view, self.chart)
         self.history_view.layout.display = None if histories else "none"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        data = super()._repr_mimebundle_(**kwargs)
-        if data is not None:
-            data["text/html"] = static_html(self)
-        return data
+    def _static_body(self) -> str:
+        return static_html(self)
 
 
 def header_html(client: Client, run: Run) -> str:
@@ -236,10 +233,13 @@ def provenance_html(run: Run) -> str:
 
 
 def static_html(view: RunView) -> str:
+    """What notebook viewers show: header, overview, metrics and their history charts."""
     run = view.run
     body = header_html(view.client, run) + overview_html(run)
     body += '<div class="mlt-section">Metric history</div>' + metrics_html(run, view.histories())
-    return style.page(body)
+    if view.chart is not None:
+        body += chart_svg(view.chart)
+    return body
 
 
 def show_run(run: Any = None, *, client: Client | None = None,

@@ -65,6 +65,8 @@ def _cell(group: str, field: str, value: Any) -> str:
         started = value.timestamp() if hasattr(value, "timestamp") and value == value else None
         ms = None if started is None else int(started * 1000)
         return f"<td>{esc(style.format_time(ms))}</td>"
+    if _text(value) == "":
+        return '<td class="mlt-empty"></td>'  # not logged by this run
     if group == "Metrics":
         shown = esc(style.format_number(value))
         return f'<td class="mlt-num" title="{esc(_text(value))}">{shown}</td>'
@@ -103,7 +105,8 @@ def side_by_side_html(frame: pd.DataFrame, labels: Sequence[str], colors: Sequen
         body.append(f"<tr{cls}><th>{esc(field)}</th>{cells}</tr>")
     summary = (f'<div class="mlt-muted" style="margin:2px 0 6px 0">{differing} field'
                f'{"s" if differing != 1 else ""} differ; differing rows are highlighted.</div>')
-    table = (f'<div class="mlt-scroll" style="max-height:460px"><table class="mlt-tbl mlt-side">'
+    # No height cap: a capped box hid the rows below Params (Metrics, Tags) in its scroll.
+    table = (f'<div class="mlt-scroll"><table class="mlt-tbl mlt-side">'
              f"<thead><tr><th></th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
     sources = [(lab, cell_source(row))
                for lab, (_, row) in zip(labels, frame.iterrows(), strict=True)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -33,6 +34,21 @@ STATUS_COLORS: dict[str, str] = {
     "None": "#6e7781",
 }
 
+#: Badge text per badge color, (light theme, dark theme): the accent colors above are
+#: too faint as 11 px text on their own 13 % tint; these reach a contrast of 4.5:1 on
+#: JupyterLab's light and dark backgrounds (tests compute it from the theme's CSS).
+BADGE_TEXT: dict[str, tuple[str, str]] = {
+    "#1f6feb": ("#0550ae", "#79c0ff"),
+    "#8250df": ("#6639ba", "#d2a8ff"),
+    "#1a7f37": ("#116329", "#56d364"),
+    "#cf222e": ("#a40e26", "#ffa198"),
+    "#9a6700": ("#7d4e00", "#e3b341"),
+    "#6e7781": ("#57606a", "#b1bac4"),
+}
+
+#: What marks a dark theme: JupyterLab and Notebook 7, VS Code, or the ``mlt-dark`` class.
+DARK = ('[data-jp-theme-light="false"]', "body.vscode-dark", ".mlt-dark")
+
 FONT = "var(--jp-ui-font-family, system-ui, -apple-system, 'Segoe UI', sans-serif)"
 MONO = "var(--jp-code-font-family, ui-monospace, SFMono-Regular, Menlo, monospace)"
 
@@ -48,7 +64,7 @@ CSS = """
 .mlt-sub { color: var(--jp-ui-font-color2, #656d76); }
 .mlt-badge { display: inline-flex; align-items: center; gap: 5px; padding: 1px 8px;
   border-radius: 10px; font-size: 11px; font-weight: 600; white-space: nowrap;
-  color: var(--mlt-badge, #6e7781);
+  color: var(--mlt-badge-fg, var(--mlt-badge, #57606a));
   background: color-mix(in srgb, var(--mlt-badge, #6e7781) 13%, transparent);
   border: 1px solid color-mix(in srgb, var(--mlt-badge, #6e7781) 35%, transparent); }
 .mlt-badge .mlt-dot { width: 7px; height: 7px; border-radius: 50%;
@@ -72,8 +88,11 @@ table.mlt-kv td, table.mlt-kv th, table.mlt-tbl td, table.mlt-tbl th {
   border-bottom: 1px solid var(--jp-border-color3, #eaeef2); }
 table.mlt-kv th { font-weight: 500; color: var(--jp-ui-font-color2, #656d76);
   white-space: nowrap; }
-table.mlt-tbl th { font-weight: 600; background: var(--jp-layout-color2, #f6f8fa);
-  position: sticky; top: 0; }
+table.mlt-tbl th { font-weight: 600; background: var(--jp-layout-color2, #f6f8fa); }
+table.mlt-tbl thead th { position: sticky; top: 0; }
+table.mlt-side { table-layout: fixed; width: 100%; }
+table.mlt-side thead th:first-child { width: 150px; }
+table.mlt-side td, table.mlt-side th { overflow-wrap: anywhere; }
 table.mlt-tbl td.mlt-num, table.mlt-kv td.mlt-num { text-align: right;
   font-variant-numeric: tabular-nums; }
 table.mlt-static td, table.mlt-static th { white-space: nowrap; }
@@ -101,7 +120,8 @@ table.mlt-tbl tr.mlt-group td { font-weight: 600; font-size: 11px; text-transfor
 details.mlt-details summary { cursor: pointer; color: var(--jp-ui-font-color2, #656d76); }
 .mlt-grid { border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 6px;
   overflow: hidden; background: var(--jp-layout-color0, #fff); }
-.mlt-grid-scroll { overflow: auto; }
+.mlt-grid-scroll { overflow: auto; scroll-snap-type: x mandatory; }
+.mlt-grid-table thead tr:last-child th:not(.mlt-sticky) { scroll-snap-align: start; }
 table.mlt-grid-table { border-collapse: separate; border-spacing: 0; width: max-content;
   min-width: 100%; font-size: 12.5px; }
 .mlt-grid-table th, .mlt-grid-table td { padding: 4px 10px; white-space: nowrap;
@@ -148,9 +168,40 @@ table.mlt-grid-table { border-collapse: separate; border-spacing: 0; width: max-
 .mlt-pager span { padding: 0 6px; }
 .mlt-grid-selection { margin-left: auto; display: inline-flex; gap: 6px; align-items: center;
   font-weight: 500; }
+.mltrack-compare .widget-hbox, .mltrack-registry .widget-hbox { flex-wrap: wrap;
+  row-gap: 4px; }
+.mltrack-compare .widget-button, .mltrack-registry .widget-button { flex: 0 0 auto; }
+.mltrack-compare .widget-text { flex: 0 1 520px; min-width: 200px; }
+.mltrack-registry .mlt-reg-comment { width: auto !important; max-width: 100%;
+  align-self: stretch; }
+.mltrack-registry .mlt-reg-comment textarea { width: 100%; }
 button.mlt-link { border: none; background: none; color: var(--jp-brand-color1, #1f6feb);
   padding: 0; }
 """.replace("__FONT__", FONT).replace("__MONO__", MONO)
+
+
+def _badge_vars(color: str) -> str:
+    light, dark = BADGE_TEXT.get(color.lower(), (color, ""))
+    out = f"--mlt-badge:{color};--mlt-badge-fg:{light}"
+    return out + (f";--mlt-badge-fg-dark:{dark}" if dark else "")
+
+
+def badge_class(status: str) -> str:
+    """The class giving a status (or stage) badge its colors (see ``badge_css``)."""
+    return "mlt-badge-" + "".join(c if c.isalnum() else "_" for c in status)
+
+
+def badge_css() -> str:
+    """A rule per known status with its badge colors, and the dark-theme text rule."""
+    rules = [f".{badge_class(name)} {{ {_badge_vars(color)}; }}"
+             for name, color in STATUS_COLORS.items()]
+    dark = ", ".join(f"{scope} .mlt-badge" for scope in DARK)
+    rules.append(f"{dark} {{ color: var(--mlt-badge-fg-dark, "
+                 "color-mix(in srgb, var(--mlt-badge, #6e7781) 40%, #fff)); }")
+    return "\n".join(rules) + "\n"
+
+
+CSS += badge_css()
 
 
 def esc(value: Any) -> str:
@@ -165,10 +216,12 @@ def color_for(index: int) -> str:
 
 def status_badge(status: str, live: bool | None = None, color: str | None = None) -> str:
     """A colored pill for a run status (or a registry stage); RUNNING pulses."""
-    color = color or STATUS_COLORS.get(status, "#6e7781")
     live = status == "RUNNING" if live is None else live
     cls = "mlt-badge mlt-live" if live else "mlt-badge"
-    return (f'<span class="{cls}" style="--mlt-badge:{color}">'
+    if color is None and status in STATUS_COLORS:
+        return (f'<span class="{cls} {badge_class(status)}">'
+                f'<span class="mlt-dot"></span>{esc(status)}</span>')
+    return (f'<span class="{cls}" style="{_badge_vars(color or "#6e7781")}">'
             f'<span class="mlt-dot"></span>{esc(status)}</span>')
 
 
@@ -282,6 +335,33 @@ def sparkline(values: Sequence[float], width: int = 120, height: int = 26,
             f'stroke-width="1.5" points="{coords}"/></svg>')
 
 
+def _rules(css: str) -> list[str]:
+    """The top-level rules of a stylesheet (an @-rule with its nested block is one)."""
+    rules, depth, start = [], 0, 0
+    for i, char in enumerate(css):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                rules.append(css[start:i + 1].strip())
+                start = i + 1
+    return rules
+
+
+def used_css(body: str, css: str = "") -> str:
+    """The rules of ``css`` (the shared stylesheet) whose classes occur in ``body``."""
+    used = set(re.findall(r"mlt-[\w-]+", body)) | {"mlt"}
+    keep = []
+    for rule in _rules(css or CSS):
+        selector = rule.split("{", 1)[0]
+        classes = set(re.findall(r"\.(mlt[\w-]*)", selector))
+        if rule.startswith("@keyframes") or not classes or classes & used:
+            keep.append(rule)
+    return "\n".join(keep)
+
+
 def page(body: str) -> str:
-    """Static HTML (for nbconvert and notebook viewers): the stylesheet plus ``body``."""
-    return f'<div class="mlt"><style>{CSS}</style>{body}</div>'
+    """Static HTML (for nbconvert and notebook viewers): ``body`` with the rules of the
+    stylesheet it uses."""
+    return f'<div class="mlt"><style>{used_css(body)}</style>{body}</div>'

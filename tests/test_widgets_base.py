@@ -1,0 +1,70 @@
+"""Shared widget parts: static copies before the live view, inline SVG charts, the
+stylesheet sent once, the chart library kept out of widget state."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import altair as alt
+import pandas as pd
+
+from jupyter_mltrack.widgets import _base, style
+from jupyter_mltrack.widgets.charts import metric_history
+
+VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _chart() -> alt.TopLevelMixin:
+    history = pd.DataFrame({"step": range(50), "value": [1 / (s + 1) for s in range(50)]})
+    return metric_history({"a": history, "b": history * 0.5}, "loss")
+
+
+def test_a_chart_widget_displays_after_its_static_svg_copy() -> None:
+    view = _base.chart_view(_chart())
+    copy, live = view.display_outputs()
+    assert list(copy) == ["text/html"] and "<svg" in copy["text/html"]
+    assert f"mlt-static-{view.model_id}" in copy["text/html"]
+    assert VIEW in live and "text/html" not in live
+    assert view._static_for == view.model_id  # the chart hides its own copy when live
+    # Neither the chart's state nor its module carries the Vega library.
+    state = json.dumps(view.get_state(), default=str)
+    assert len(state) < 30_000  # the bundle alone is 900 KB
+    assert len(view._esm) < 5_000
+    view.close()
+
+
+def _clipped() -> alt.Chart:
+    data = pd.DataFrame({"x": range(10), "y": range(10)})
+    return alt.Chart(data).mark_line(clip=True).encode(
+        x=alt.X("x", scale=alt.Scale(domain=[0, 5])), y="y")
+
+
+def test_inline_svgs_do_not_share_ids_and_drop_invisible_hover_layers() -> None:
+    # Two charts with a clip path each: inline in one page, each keeps its own.
+    first, second = _base.chart_svg(_clipped()), _base.chart_svg(_clipped())
+    ids = [set(re.findall(r'\bid="([^"]+)"', svg)) for svg in (first, second)]
+    assert ids[0] and not ids[0] & ids[1]
+    for svg in (first, second):
+        for ref in re.findall(r"url\(#([^)]+)\)", svg):
+            assert f'id="{ref}"' in svg
+    spec = _chart().to_dict()
+    assert any(layer.get("encoding", {}).get("opacity") == {"value": 0} for layer in spec["layer"])
+    assert len(_base._visible_layers(spec)["layer"]) == len(spec["layer"]) - 1
+    assert "<?xml" not in first
+
+
+def test_the_stylesheet_travels_once_not_with_every_view() -> None:
+    views = [_base.Html("a"), _base.Html("b")]
+    assert all(not view.has_trait("_css") or not view._css for view in views)
+    sheet = _base.stylesheet()
+    assert sheet._css == style.CSS and _base.stylesheet() is sheet
+    for view in views:
+        view.close()
+
+
+def test_static_pages_carry_only_the_rules_they_use() -> None:
+    body = style.status_badge("Archived") + style.table(["a"], [[1]])
+    css = style.used_css(body)
+    assert ".mlt-badge-Archived" in css and ".mlt-grid-table" not in css
+    assert len(style.page(body)) < len(style.CSS) / 2
