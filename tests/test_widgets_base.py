@@ -9,7 +9,7 @@ import re
 import altair as alt
 import pandas as pd
 
-from jupyter_mltrack.widgets import _base, style
+from jupyter_mltrack.widgets import static, style, vega, views
 from jupyter_mltrack.widgets.charts import metric_history
 
 VIEW = "application/vnd.jupyter.widget-view+json"
@@ -21,7 +21,7 @@ def _chart() -> alt.TopLevelMixin:
 
 
 def test_a_chart_widget_displays_after_its_static_svg_copy() -> None:
-    view = _base.chart_view(_chart())
+    view = vega.chart_view(_chart())
     copy, live = view.display_outputs()
     assert list(copy) == ["text/html"] and "<svg" in copy["text/html"]
     assert f"mlt-static-{view.model_id}" in copy["text/html"]
@@ -42,7 +42,7 @@ def _clipped() -> alt.Chart:
 
 def test_inline_svgs_do_not_share_ids_and_drop_invisible_hover_layers() -> None:
     # Two charts with a clip path each: inline in one page, each keeps its own.
-    first, second = _base.chart_svg(_clipped()), _base.chart_svg(_clipped())
+    first, second = static.chart_svg(_clipped()), static.chart_svg(_clipped())
     ids = [set(re.findall(r'\bid="([^"]+)"', svg)) for svg in (first, second)]
     assert ids[0] and not ids[0] & ids[1]
     for svg in (first, second):
@@ -50,16 +50,16 @@ def test_inline_svgs_do_not_share_ids_and_drop_invisible_hover_layers() -> None:
             assert f'id="{ref}"' in svg
     spec = _chart().to_dict()
     assert any(layer.get("encoding", {}).get("opacity") == {"value": 0} for layer in spec["layer"])
-    assert len(_base._visible_layers(spec)["layer"]) == len(spec["layer"]) - 1
+    assert len(static._visible_layers(spec)["layer"]) == len(spec["layer"]) - 1
     assert "<?xml" not in first
 
 
 def test_the_stylesheet_travels_once_not_with_every_view() -> None:
-    views = [_base.Html("a"), _base.Html("b")]
-    assert all(not view.has_trait("_css") or not view._css for view in views)
-    sheet = _base.stylesheet()
-    assert sheet._css == style.CSS and _base.stylesheet() is sheet
-    for view in views:
+    fragments = [views.Html("a"), views.Html("b")]
+    assert all(not view.has_trait("_css") or not view._css for view in fragments)
+    sheet = views.stylesheet()
+    assert sheet._css == style.CSS and views.stylesheet() is sheet
+    for view in fragments:
         view.close()
 
 

@@ -42,11 +42,11 @@ def test_compare_notebook_runs_in_a_kernel(tmp_path: Path, monkeypatch) -> None:
     assert by_total[15]["_sort"] == {"key": "metrics.val_accuracy", "ascending": False}
     # The side-by-side pair, both selected.
     assert len(by_total[2]["_selected"]) == 2
-    htmls = [m["value"] for m in models("_base.Html")]
+    htmls = [m["value"] for m in models("views.Html")]
     assert any("mlt-diff-add" in h and "activation" in h for h in htmls)
     # The live run finished and the widget that watched it says so.
     assert any("live-sgd" in str(g["_rows"]) and "FINISHED" in str(g["_rows"]) for g in grids)
-    charts = models("_base.ChartView")
+    charts = models("vega.ChartView")
     # The Vega bundle travels as a message when a page asks, never in the saved state.
     assert max(len(str(m)) for m in state.values()) < 100_000  # the bundle is 900 KB
     assert all(len(m["_esm"]) < 5_000 for m in charts)

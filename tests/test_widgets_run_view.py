@@ -11,7 +11,7 @@ import pytest
 
 from jupyter_mltrack.errors import InvalidParameter, RunNotFound
 from jupyter_mltrack.widgets import show_run
-from jupyter_mltrack.widgets._base import Html
+from jupyter_mltrack.widgets.views import Html
 from jupyter_mltrack.widgets.artifacts import preview_kind
 from jupyter_mltrack.widgets.table import Grid
 from tests.widget_runs import make_runs

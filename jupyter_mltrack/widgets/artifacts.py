@@ -17,8 +17,9 @@ import ipywidgets as w
 
 from ..errors import MLTrackError
 from . import style
-from ._base import Html, chart_view
 from .table import Column, Grid
+from .vega import chart_view
+from .views import Html
 
 if TYPE_CHECKING:
     import pandas as pd

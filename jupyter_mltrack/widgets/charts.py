@@ -58,7 +58,7 @@ _STEP_LABEL = "abs(datum.value) >= 10000 ? format(datum.value, '~s') : format(da
 def widget(chart: alt.TopLevelMixin) -> Any:
     """Any Altair chart as a notebook widget that draws offline (Vega comes from
     vl-convert, not from a CDN). ``chart.save("x.svg")`` also works offline."""
-    from ._base import chart_view
+    from .vega import chart_view
 
     return chart_view(chart)
 

@@ -20,10 +20,12 @@ import pandas as pd
 from ..entities import Run, RunStatus
 from ..errors import ExperimentNotFound, InvalidFilter, InvalidParameter
 from . import charts, style
-from ._base import Html, StaticCopy, chart_svg, chart_view, show_chart
 from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
 from .side_by_side import MAX_RUNS, side_by_side_html
+from .static import StaticCopy, chart_svg
 from .table import Column, Grid
+from .vega import chart_view, show_chart
+from .views import Html
 
 if TYPE_CHECKING:
     import altair as alt

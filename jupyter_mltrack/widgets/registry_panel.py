@@ -20,7 +20,8 @@ from ..entities import ModelVersion, Stage, TransitionRequest
 from ..errors import MLTrackError
 from ..tracking import quote_literal
 from . import style
-from ._base import Html, StaticCopy
+from .static import StaticCopy
+from .views import Html
 
 if TYPE_CHECKING:
     from ..tracking.client import Client

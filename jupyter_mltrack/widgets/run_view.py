@@ -14,11 +14,13 @@ import numpy as np
 from ..entities import Run, RunStatus
 from ..errors import InvalidParameter, RunNotFound
 from . import charts, style
-from ._base import Html, StaticCopy, chart_svg, chart_view, show_chart
 from .artifacts import ArtifactBrowser
 from .downsample import downsample_indices
 from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
 from .side_by_side import CELL_SOURCE_TAGS
+from .static import StaticCopy, chart_svg
+from .vega import chart_view, show_chart
+from .views import Html
 
 if TYPE_CHECKING:
     from ..tracking.client import Client

@@ -1,6 +1,6 @@
 """The look shared by every widget: one stylesheet, run colors and small HTML helpers.
 
-Widgets that render their own HTML (``_base.Html``, the table, the registry panel)
+Widgets that render their own HTML (``views.Html``, the table, the registry panel)
 use these class names so that they match; colors come from JupyterLab's theme
 variables (with light fallbacks for Notebook 7, VS Code and static viewers), so dark
 themes work too. Every helper escapes the text it is given.

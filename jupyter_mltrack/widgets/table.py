@@ -19,7 +19,7 @@ import numpy as np
 import traitlets
 
 from ..errors import InvalidParameter
-from ._base import View
+from .views import View
 
 if TYPE_CHECKING:
     import pandas as pd
