@@ -11,9 +11,9 @@ import pytest
 
 from jupyter_mltrack.errors import InvalidParameter, RunNotFound
 from jupyter_mltrack.widgets import show_run
-from jupyter_mltrack.widgets.views import Html
 from jupyter_mltrack.widgets.artifacts import preview_kind
 from jupyter_mltrack.widgets.table import Grid
+from jupyter_mltrack.widgets.views import Html
 from tests.widget_runs import make_runs
 
 matplotlib.use("Agg")
