@@ -529,3 +529,19 @@ def test_a_run_started_without_a_name_gets_a_readable_one(client: Client) -> Non
     assert all(re.fullmatch(r"[a-z]+-[a-z]+-\d{3}", name) for name in names)
     assert len(names) > 1
     assert client.create_run(exp, run_name="chosen").info.run_name == "chosen"
+
+
+def test_search_runs_started_after(client: Client) -> None:
+    """What a live view asks for: the runs that appeared since its last look, filtered."""
+    exp = client.get_or_create_experiment("live")
+    ids = [client.create_run(exp, run_name=f"r{i}", start_time=1000 * (i + 1)).info.run_id
+           for i in range(4)]
+    client.log_param(ids[3], "kind", "b")
+    client.log_param(ids[2], "kind", "a")
+    assert {r.info.run_id for r in client.search_runs(exp, started_after=3000)} == set(ids[2:])
+    found = client.search_runs(exp, "params.kind = 'b' or params.kind = 'c'", started_after=3000)
+    assert [r.info.run_id for r in found] == [ids[3]]  # the filter's OR stays inside
+    frame, _ = client.search_runs_frame(exp, "", started_after=2000)
+    assert set(frame["run_id"]) == set(ids[1:])
+    with pytest.raises(InvalidParameter):
+        client.search_runs(exp, started_after=2**70)

@@ -73,6 +73,16 @@ def close_writers() -> None:
             pass
 
 
+def _since(filter_string: str | None, started_after: int | None) -> str | None:
+    """``filter_string`` narrowed to runs started at or after ``started_after``."""
+    if started_after is None:
+        return filter_string
+    since = f"attributes.start_time >= {v.timestamp_value(started_after)}"
+    if filter_string is None or not filter_string.strip():
+        return since
+    return f"({filter_string}) AND {since}"
+
+
 def _now() -> int:
     return time.time_ns() // 1_000_000
 
@@ -314,13 +324,18 @@ class Client:
                     filter_string: str | None = None,
                     run_view_type: ViewType | str = ViewType.ACTIVE_ONLY,
                     max_results: int = 1000, order_by: Sequence[str] | str | None = None,
-                    page_token: str | None = None) -> PagedList:
-        """Runs matching a filter, as Run objects (one page)."""
+                    page_token: str | None = None, *,
+                    started_after: int | None = None) -> PagedList:
+        """Runs matching a filter, as Run objects (one page).
+
+        ``started_after``: only runs started at or after that time (ms since the epoch),
+        as a live view asks for the runs that appeared since its last look.
+        """
         self.flush()
         self._mark_stale()
         return self.store.search_runs(
-            _ids(experiment_ids), filter_string, ViewType.parse(run_view_type), max_results,
-            _order(order_by), page_token,
+            _ids(experiment_ids), _since(filter_string, started_after),
+            ViewType.parse(run_view_type), max_results, _order(order_by), page_token,
         )
 
     def search_runs_frame(self, experiment_ids: Sequence[str] | str | None = None,
@@ -328,13 +343,16 @@ class Client:
                           run_view_type: ViewType | str = ViewType.ACTIVE_ONLY,
                           max_results: int = 100_000,
                           order_by: Sequence[str] | str | None = None,
-                          page_token: str | None = None) -> tuple[pd.DataFrame, str | None]:
-        """Runs matching a filter, as a wide DataFrame, and the next page token."""
+                          page_token: str | None = None, *,
+                          started_after: int | None = None
+                          ) -> tuple[pd.DataFrame, str | None]:
+        """Runs matching a filter, as a wide DataFrame, and the next page token
+        (``started_after`` as in :meth:`search_runs`)."""
         self.flush()
         self._mark_stale()
         return self.store.search_runs_frame(
-            _ids(experiment_ids), filter_string, ViewType.parse(run_view_type), max_results,
-            _order(order_by), page_token,
+            _ids(experiment_ids), _since(filter_string, started_after),
+            ViewType.parse(run_view_type), max_results, _order(order_by), page_token,
         )
 
     def _mark_stale(self) -> None:
