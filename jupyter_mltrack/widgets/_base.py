@@ -79,14 +79,33 @@ function themed(model) {
     : model.get(name);
   return { ...model, get };
 }
+let resizePending = false;
+function resized() {
+  // One window "resize" per frame, however many charts changed width: Vega re-measures
+  // charts sized to their container ("container" width) on window resizes only, and
+  // a JupyterLab panel opening or closing is not one.
+  if (resizePending) return;
+  resizePending = true;
+  requestAnimationFrame(() => {
+    resizePending = false;
+    window.dispatchEvent(new Event("resize"));
+  });
+}
 async function render({ model, el }) {
+  let observer = null;
   try {
     const library = await load(model);
-    return await library.default.render({ model: themed(model), el });
+    await library.default.render({ model: themed(model), el });
+    let width = el.clientWidth;
+    observer = new ResizeObserver(() => {
+      if (el.clientWidth !== width) { width = el.clientWidth; resized(); }
+    });
+    observer.observe(el);
   } catch (error) {
     el.innerHTML = '<div class="mlt-notice mlt-error">Chart not drawn: ' +
       String(error && error.message).replace(/[<>&]/g, "") + ". Run the cell again.</div>";
   }
+  return () => { if (observer) observer.disconnect(); };
 }
 export default { render };
 """
