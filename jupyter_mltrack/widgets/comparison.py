@@ -168,6 +168,7 @@ class CompareWidget(w.VBox):
         self._frame = with_duration(pd.DataFrame({
             "run_id": [], "run_name": [], "status": [], "start_time": [], "end_time": []}))
         self._labels: dict[str, str] = {}
+        self._varying: tuple[pd.DataFrame, list[str]] | None = None
         self._histories = HistoryCache(client)
         self._built: dict[str, alt.TopLevelMixin] = {}
         self._view_map: dict[str, Any] | None = None  # made when the charts are first shown
@@ -448,14 +449,18 @@ class CompareWidget(w.VBox):
         return keys
 
     def _varying_params(self) -> list[str]:
-        """Params that differ between runs, those most runs have first."""
+        """Params that differ between runs, those most runs have first (once per frame)."""
         frame = self._frame
-        varying = [k for k in self._param_options() if frame[f"params.{k}"].nunique() > 1]
-        if self.param_keys is not None:
-            return varying
-        rank = {k: (-int(frame[f"params.{k}"].notna().sum()), -frame[f"params.{k}"].nunique())
-                for k in varying}
-        return sorted(varying, key=rank.__getitem__)
+        cached = self._varying
+        if cached is not None and cached[0] is frame:
+            return cached[1]
+        counts = {k: frame[f"params.{k}"].nunique() for k in self._param_options()}
+        varying = [k for k, count in counts.items() if count > 1]
+        if self.param_keys is None:
+            rank = {k: (-int(frame[f"params.{k}"].notna().sum()), -counts[k]) for k in varying}
+            varying.sort(key=rank.__getitem__)
+        self._varying = (frame, varying)
+        return varying
 
     def _set_options(self) -> None:
         metrics = self._metric_options()
