@@ -48,6 +48,7 @@ MAX_PARALLEL_PARAMS = 6
 
 #: Charts fill the width of the output area; the legend and axes fit inside it.
 _FIT = {"type": "fit-x", "contains": "padding", "resize": True}
+_STATIC_WIDTH = {"history": 620, "final": 300, "scatter": 300, "parallel": 620}
 
 _FILTER_HINT = "metrics.loss < 0.5 and params.optimizer = 'adam'"
 _RUN_COLUMNS = [
@@ -564,7 +565,10 @@ class CompareWidget(w.VBox):
             built["parallel"] = charts.parallel_coordinates(
                 context, varying, metric, highlight=self.table.selected[:MAX_CHART_RUNS],
                 names=self._labels, width=fit)
-        return {name: chart.properties(autosize=_FIT) for name, chart in built.items()}
+        # Where no container gives a width (static copies, saved files), Vega-Lite draws
+        # the chart at config.view.continuousWidth: the width the chart functions use.
+        return {name: chart.properties(autosize=_FIT).configure_view(
+                    continuousWidth=_STATIC_WIDTH[name]) for name, chart in built.items()}
 
     def _check_keys(self) -> None:
         """Say which ``metrics=``/``params=`` keys no run has, and the closest ones."""
