@@ -3,10 +3,12 @@ million-point history. Prints medians; ``--write`` records them in results/widge
 
     python benchmarks/bench_widgets.py [--repeats 7] [--write]
 
-Targets (issue 4): the widget for 10,000 runs builds in under 1 s; chart data for a
-million-point history is ready in under 0.5 s. MLflow has no in-notebook comparison
-widget (its comparison lives in the separate web UI), so there is no side-by-side
-reference to run here; the numbers stand alone.
+Targets: ``compare()`` over 10,000 runs returns in under 0.3 s in a warm kernel and in
+under 0.6 s as the first widget of a fresh one (loading the widget modules included);
+chart data for a million-point history is ready in under 0.5 s. The charts are built
+when the widget is first displayed, so displaying it is timed on its own. MLflow has no
+in-notebook comparison widget (its comparison lives in the separate web UI), so there
+is no side-by-side reference to run here; the numbers stand alone.
 """
 
 from __future__ import annotations
@@ -78,29 +80,34 @@ def fill(workdir: Path) -> str:
 
 CHILD = r"""
 import json, sys, time
-t0 = time.perf_counter()
+t = [time.perf_counter()]
 from jupyter_mltrack import Client
-from jupyter_mltrack.widgets import compare
 client = Client(sys.argv[1])
-t1 = time.perf_counter()
+t.append(time.perf_counter())
+from jupyter_mltrack.widgets import compare
 w = compare("bench", client=client, refresh_interval=None)
-t2 = time.perf_counter()
+t.append(time.perf_counter())
+w._repr_mimebundle_()  # displayed: Altair loads, the four charts are built and sent
+t.append(time.perf_counter())
 w2 = compare("bench", client=client, refresh_interval=None)
-t3 = time.perf_counter()
+t.append(time.perf_counter())
+w2._repr_mimebundle_()
+t.append(time.perf_counter())
 w2.table._sort = {"key": "metrics.m3", "ascending": False}
-t4 = time.perf_counter()
+t.append(time.perf_counter())
 w2.table._page = 57
-t5 = time.perf_counter()
+t.append(time.perf_counter())
 w2.filter_box.value = "params.p3 = '2' and metrics.m1 > 0"
-t6 = time.perf_counter()
+t.append(time.perf_counter())
 w2.table._selected = w2.table.visible_ids[:5]
-t7 = time.perf_counter()
+t.append(time.perf_counter())
 client.search_runs_frame(None, None, max_results=100_000)
-t8 = time.perf_counter()
-print(json.dumps({"import": t1 - t0, "first_build": t2 - t1, "build": t3 - t2,
-                  "sort": t4 - t3, "page": t5 - t4, "filter": t6 - t5, "select": t7 - t6,
-                  "search": t8 - t7,
-                  "rows": w.table._total, "columns": len(w.table._columns)}))
+t.append(time.perf_counter())
+steps = ["import", "first_build", "first_show", "build", "show", "sort", "page", "filter",
+         "select", "search"]
+out = {name: t[i + 1] - t[i] for i, name in enumerate(steps)}
+out.update(rows=w.table._total, columns=len(w.table._columns))
+print(json.dumps(out))
 """
 
 
@@ -159,7 +166,7 @@ def chart_data(uri: str, repeats: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in timings.items()}
 
 
-def report(build: dict[str, float], chart: dict[str, float], repeats: int) -> str:
+def report(build: dict[str, float], chart: dict[str, float], repeats: int, load: float) -> str:
     def ms(seconds: float) -> str:
         return f"{seconds * 1000:,.0f} ms"
 
@@ -177,20 +184,24 @@ def report(build: dict[str, float], chart: dict[str, float], repeats: int) -> st
         "",
         "| step | median |",
         "| --- | ---: |",
-        f"| build the widget (warm process) | **{ms(build['build'])}** |",
+        f"| `compare()` in a warm kernel | **{ms(build['build'])}** |",
         f"| of which the store's `search_runs_frame` of all runs (alone) | "
         f"{ms(build['search'])} |",
-        f"| build the widget, first in a fresh kernel (loads altair, Vega bundle from cache) "
-        f"| {ms(build['first_build'])} |",
-        f"| `import jupyter_mltrack` + widgets module | {ms(build['import'])} |",
+        f"| `compare()` as the first widget of a fresh kernel (widget modules loaded "
+        f"by it) | **{ms(build['first_build'])}** |",
+        f"| first display in a fresh kernel (loads Altair and the Vega bundle, builds "
+        f"the four charts, static copy) | {ms(build['first_show'])} |",
+        f"| display in a warm kernel (four charts + static copy) | {ms(build['show'])} |",
+        f"| `import jupyter_mltrack` + `Client()` | {ms(build['import'])} |",
         f"| sort 10,000 rows by a metric (header click) | {ms(build['sort'])} |",
         f"| turn to page 58 | {ms(build['page'])} |",
         f"| type a filter (query + table + charts) | {ms(build['filter'])} |",
         f"| select 5 rows (all four charts rebuilt) | {ms(build['select'])} |",
         "",
-        f"Target: build under 1 s: {ok(build['build'], 1.0)} it in a warm process "
-        f"({ms(build['build'])}); the first widget of a fresh kernel takes "
-        f"{ms(build['first_build'])} because it loads Altair and the offline Vega bundle.",
+        f"Targets: `compare()` under 0.3 s warm: {ok(build['build'], 0.3)} it "
+        f"({ms(build['build'])}); under 0.6 s as the first widget of a fresh kernel: "
+        f"{ok(build['first_build'], 0.6)} it ({ms(build['first_build'])}). Reading the "
+        f"10,000 runs from the store ({ms(build['search'])}) is most of either.",
         "",
         f"## Chart data for a {HISTORY:,}-point history",
         "",
@@ -209,7 +220,8 @@ def report(build: dict[str, float], chart: dict[str, float], repeats: int) -> st
         f"the downsampling, {ms(chart['end_to_end'])} from the store to a spec).",
         "",
         f"({platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
-        f"{repeats} repeats; a shared machine, so numbers vary between runs.)",
+        f"{repeats} repeats; a shared machine, so numbers vary between runs: load average "
+        f"{load:.1f} when the measurements started.)",
     ]
     return "\n".join(lines) + "\n"
 
@@ -223,9 +235,10 @@ def main() -> None:
         t = time.perf_counter()
         uri = fill(Path(tmp))
         print(f"store filled in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        load = os.getloadavg()[0]
         build = widget_build(uri, args.repeats)
         chart = chart_data(uri, args.repeats)
-    text = report(build, chart, args.repeats)
+    text = report(build, chart, args.repeats, load)
     print(text)
     if args.write:
         (HERE / "results").mkdir(exist_ok=True)

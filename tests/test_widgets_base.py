@@ -48,9 +48,15 @@ def test_inline_svgs_do_not_share_ids_and_drop_invisible_hover_layers() -> None:
     for svg in (first, second):
         for ref in re.findall(r"url\(#([^)]+)\)", svg):
             assert f'id="{ref}"' in svg
-    spec = _chart().to_dict()
-    assert any(layer.get("encoding", {}).get("opacity") == {"value": 0} for layer in spec["layer"])
-    assert len(static._visible_layers(spec)["layer"]) == len(spec["layer"]) - 1
+    points = pd.DataFrame({"x": [1, 2], "y": [3, 4]})
+    line = alt.Chart(points).mark_line().encode(x="x", y="y")
+    hover = alt.Chart(points).mark_circle().encode(x="x", y="y", opacity=alt.value(0))
+    spec = alt.layer(line, hover).to_dict()
+    assert len(static._visible_layers(spec)["layer"]) == 1  # the hover target is gone
+    # a layer that shows some points (one-value runs) stays
+    shown = alt.Chart(points).mark_circle().encode(
+        x="x", y="y", opacity=alt.condition("datum.x > 1", alt.value(1.0), alt.value(0.0)))
+    assert len(static._visible_layers(alt.layer(line, shown).to_dict())["layer"]) == 2
     assert "<?xml" not in first
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+
+import altair as alt
 import numpy as np
 import pandas as pd
 import pytest
@@ -128,7 +132,10 @@ def test_scatter_of_a_numeric_param_uses_a_log_axis_when_spread(client) -> None:
     rows = _values(spec)
     assert sorted(r["param"] for r in rows) == sorted([0.1, 0.01, 0.001] * 2)
     assert [r["selected"] for r in rows].count(True) == 1
-    assert spec["encoding"]["color"]["scale"]["domain"] == ["run-0", "other runs"]
+    assert spec["encoding"]["color"]["scale"] is None  # colors travel with the rows
+    colors = {r["run"]: r["color"] for r in rows}
+    assert colors.pop("run-0") == "#4c78a8"
+    assert set(colors.values()) == {charts.OTHER}
     text_param = charts.param_scatter(runs, "optimizer", "acc").to_dict()
     assert text_param["encoding"]["x"]["type"] == "nominal"
     _renders(chart)
@@ -173,3 +180,161 @@ def test_metric_panels_draw_one_small_chart_per_metric() -> None:
     rows = _values(spec)
     assert {r["metric"] for r in rows} == {"loss", "acc", "lr"}
     assert len(rows) <= 3 * 300
+
+
+# -- rendered checks: what Vega draws, read back from the SVG ---------------------------
+
+
+def _svg_marks(svg: str, role: str) -> list[str]:
+    """The elements of every mark group of one kind (``mark-rect``, ``mark-symbol``...)."""
+    groups = re.findall(rf'<g class="{role} role-mark[^"]*"[^>]*>(.*?)</g>', svg, re.S)
+    return [el for group in groups for el in re.findall(r"<path[^>]*>", group)]
+
+
+def _fills(elements: list[str]) -> list[str]:
+    return [m.group(1).lower() for el in elements if (m := re.search(r'fill="([^"]+)"', el))]
+
+
+def _axis_labels(svg: str) -> list[tuple[float, float, str]]:
+    """Boxes (left, right, text) of the x axis labels Vega shows, left to right.
+
+    Labels hidden by overlap removal are drawn with opacity 0; a 10 px label is about
+    6 px a character wide.
+    """
+    pattern = (r'<text text-anchor="(\w+)" transform="translate\(([-\d.]+),([-\d.]+)\)"'
+               r'[^>]*opacity="([\d.]+)"[^>]*>([^<]*)</text>')
+    for group in re.findall(r'<g class="mark-text role-axis-label"[^>]*>(.*?)</g>', svg, re.S):
+        items = re.findall(pattern, group)
+        if len({y for _, _, y, _, _ in items}) != 1:
+            continue  # a vertical axis
+        boxes = []
+        for anchor, x, _, opacity, text in items:
+            if not text or float(opacity) == 0:
+                continue
+            width, left = 6 * len(text), float(x)
+            left -= {"start": 0, "middle": width / 2, "end": width}[anchor]
+            boxes.append((left, left + width, text))
+        return sorted(boxes)
+    raise AssertionError("no x axis labels")
+
+
+def test_one_value_per_run_draws_a_dot_per_run() -> None:
+    # %%track runs: every metric has one value, at step 0. Lines of one point draw nothing.
+    histories = {f"cell-{i}": pd.DataFrame({"step": [0], "value": [0.9 + i / 100]})
+                 for i in range(3)}
+    chart = charts.metric_history(histories, "accuracy", labels=["cell-2", "cell-0", "cell-1"])
+    spec = chart.to_dict()
+    assert "layer" not in spec and _mark(spec) == "circle"
+    assert spec["encoding"]["x"]["field"] == "run"
+    assert spec["encoding"]["y"]["field"] == "value"
+    svg = _renders(chart)
+    dots = _svg_marks(svg, "mark-symbol")
+    assert len(dots) >= 3  # three dots (and the legend's symbols)
+    # Each dot in its run's color, in the order given.
+    assert {"#4c78a8", "#f58518", "#e45756"} <= set(_fills(dots))
+    # A run with one value among runs with histories shows as a point, not nothing.
+    mixed = {"long": pd.DataFrame({"step": [0, 1, 2], "value": [1.0, 0.5, 0.2]}),
+             "short": pd.DataFrame({"step": [0], "value": [0.7]})}
+    spec = charts.metric_history(mixed, "loss").to_dict()
+    rows = _values(spec)
+    assert {r["run"]: r["single"] for r in rows} == {"long": False, "short": True}
+    points = _layer(spec, "circle")[0]
+    assert points["encoding"]["opacity"]["condition"]["test"] == "datum.single"
+    assert points["encoding"]["opacity"]["condition"]["value"] == 1
+
+
+def test_step_axis_has_whole_steps_only() -> None:
+    history = {"a": pd.DataFrame({"step": range(5), "value": [5.0, 4, 3, 2, 1]})}
+    labels = [text for _, _, text in _axis_labels(_renders(charts.metric_history(history, "x")))]
+    steps = [t for t in labels if t.isdigit()]
+    assert steps == sorted(set(steps), key=int)  # no "0 0 0 1 1 1" from fractional ticks
+
+
+def _notebook_runs(n: int = 12) -> pd.DataFrame:
+    """Like the softmax sweep of notebooks/compare.ipynb, best first."""
+    lrs = [0.001, 0.01, 0.1]
+    return pd.DataFrame({
+        "run_id": [f"{i:032x}" for i in range(n)],
+        "run_name": [f"softmax-lr{lrs[i % 3]}-l2{['0.0001', '0.01'][i % 2]}-m{i}"
+                     for i in range(n)],
+        "params.lr": [str(lrs[i % 3]) for i in range(n)],
+        "params.l2": [["0.0001", "0.01"][i % 2] for i in range(n)],
+        "params.momentum": [["0.0", "0.9"][(i // 2) % 2] for i in range(n)],
+        "metrics.val_accuracy": np.linspace(0.97, 0.85, n),
+    })
+
+
+def test_charts_composed_keep_their_colors(capfd) -> None:
+    # The "charts as functions" cell of notebooks/compare.ipynb.
+    runs = _notebook_runs()
+    histories = {label: pd.DataFrame({"step": range(5), "value": np.linspace(0.5, 0.9, 5)})
+                 for label in charts.run_labels(runs.head(4)).values()}
+    history = charts.metric_history(histories, "val_accuracy", smoothing=0.3)
+    scatter = charts.param_scatter(runs, "lr", "val_accuracy")
+    bars = charts.final_values(runs.head(8), "val_accuracy")
+    parallel = charts.parallel_coordinates(runs, ["lr", "l2", "momentum"], "val_accuracy")
+    composed = alt.vconcat(history, alt.hconcat(scatter, bars), parallel).resolve_scale(
+        color="independent").to_dict()
+    capfd.readouterr()
+    vlc.vegalite_to_vega(composed, show_warnings=True)
+    assert "Conflicting scale" not in "".join(capfd.readouterr())
+    svg = vlc.vegalite_to_svg(composed)
+    run_colors = [charts.color_for(i) for i in range(8)]
+    # Each bar in the color of its run (best run first, as in the history legend).
+    assert sorted(_fills(_svg_marks(svg, "mark-rect"))) == sorted(run_colors)
+    # The scatter colors the same eight runs (and the two after them) alike, the rest grey.
+    points = _fills(_svg_marks(svg, "mark-symbol"))
+    assert set(run_colors) <= set(points)
+    assert points.count(charts.OTHER) == 2
+
+
+def test_log_axis_labels_do_not_touch() -> None:
+    runs = pd.DataFrame({"run_id": [f"{i:032x}" for i in range(9)],
+                         "run_name": [f"r{i}" for i in range(9)],
+                         "params.lr": ["0.001", "0.002", "0.003", "0.005", "0.01", "0.02",
+                                       "0.03", "0.05", "0.1"],
+                         "metrics.acc": np.linspace(0.5, 0.9, 9)})
+    for width in (160, 300):
+        chart = charts.param_scatter(runs, "lr", "acc", width=width)
+        labels = _axis_labels(_renders(chart))
+        assert len(labels) >= 2
+        for (_, right, a), (left, _, b) in itertools.pairwise(labels):
+            assert left - right >= 2, (a, b, labels)
+    steep = {"a": pd.DataFrame({"step": range(3), "value": [1, 0.01, 1e-4]})}
+    spec = charts.metric_history(steep, "loss", log_scale=True).to_dict()
+    axis = _layer(spec, "line")[0]["encoding"]["y"]["axis"]
+    assert axis["labelOverlap"] == "greedy" and axis["labelSeparation"] > 0
+
+
+def test_parallel_coordinates_start_at_the_left_edge(client) -> None:
+    make_runs(client, n=6)
+    runs = client.search_runs_frame()[0]
+    vega = vlc.vegalite_to_vega(charts.parallel_coordinates(runs, ["lr", "optimizer"],
+                                                            "loss").to_dict())
+    x = next(s for s in vega["scales"] if s["name"] == "x")
+    assert x["type"] == "point"  # axes at points, not in the middle of bands
+    assert x["align"] == 0  # the spare room goes after the last axis, for its labels
+    svg = _renders(charts.parallel_coordinates(runs, ["lr", "optimizer"], "loss"))
+    rules = re.findall(r'<g class="mark-rule role-mark[^"]*"[^>]*>(.*?)</g>', svg, re.S)[0]
+    xs = sorted(float(m) for m in re.findall(r'transform="translate\(([-\d.]+),', rules))
+    assert xs[0] == 0
+
+
+def test_repeated_and_long_names_stay_unique_and_colored() -> None:
+    name = "softmax-lr0.001-l20.0001-momentum0.9-batch32"
+    runs = pd.DataFrame({"run_id": ["a" * 32, "b" * 32, "c" * 32],
+                         "run_name": [name, name, "short"],
+                         "metrics.loss": [0.3, 0.2, 0.1]})
+    labels = charts.run_labels(runs)
+    assert len(set(labels.values())) == 3
+    assert labels["a" * 32].endswith("(aaaaaa)") and labels["b" * 32].endswith("(bbbbbb)")
+    assert all(len(v) <= 40 for v in labels.values())
+    svg = _renders(charts.final_values(runs, "loss"))
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert labels["a" * 32] in texts and labels["b" * 32] in texts  # not cut to "softmax-lr…"
+    # A widget labels runs over all its rows: "short" repeats there, not in this subset.
+    names = {**labels, "c" * 32: "short (cccccc)"}
+    chart = charts.final_values(runs, "loss", names=names, labels=list(names.values()))
+    bars = _svg_marks(_renders(chart), "mark-rect")
+    assert sorted(_fills(bars)) == sorted(charts.color_for(i) for i in range(3))
+

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import html
+import re
+import subprocess
+import sys
+
 import pytest
+import vl_convert as vlc
 
 from jupyter_mltrack.errors import ExperimentNotFound, InvalidFilter, InvalidParameter
 from jupyter_mltrack.widgets import compare
+from jupyter_mltrack.widgets.comparison import MissingKeyWarning
 from tests.widget_runs import fill_many, make_runs
 
 
@@ -215,4 +222,89 @@ def test_ten_thousand_runs_with_many_columns(client) -> None:
     w.table._sort = {"key": "metrics.m3", "ascending": False}
     assert w.table._rows[0][0] == "r9999"
     assert len(w.charts["scatter"].to_dict()["datasets"]) == 1  # under the row limit
+    w.close()
+
+
+def test_repeated_run_names_keep_every_bar_in_a_legend_color(client, runs) -> None:
+    # Running the same cells again: names repeat across the table.
+    exp = client.get_experiment_by_name("sweep").experiment_id
+    again = []
+    for name in ("run-1", "run-2"):
+        run = client.create_run(exp, run_name=name)
+        client.log_metric(run.info.run_id, "loss", 0.05)
+        client.set_terminated(run.info.run_id)
+        again.append(run.info.run_id)
+    client.flush()
+    w = compare("sweep", client=client, refresh_interval=None)
+    # Of each repeated name only one run is charted: labels still say which one.
+    w.table._selected = [runs[1], again[1], runs[3]]
+    history = w._views["history"].spec
+    scale = history["layer"][0]["encoding"]["color"]["scale"]
+    legend = dict(zip(scale["domain"], scale["range"], strict=True))
+    assert set(legend) == {w._labels[r] for r in (runs[1], again[1], runs[3])}
+    assert all(label.endswith(")") for label in list(legend)[:2])  # "run-1 (1a2b3c)"
+    final = w._views["final"].spec
+    rows = _rows(final)
+    assert {r["run"] for r in rows} == set(legend)
+    svg = vlc.vegalite_to_svg(final)
+    bars = re.findall(r'<g class="mark-rect role-mark[^"]*"[^>]*>(.*?)</g>', svg, re.S)
+    fills = [f for bar in bars for f in re.findall(r'fill="([^"]+)"', bar)]
+    assert sorted(fills) == sorted(legend.values())  # every bar drawn, in its legend color
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert set(legend) <= set(texts)  # axis labels whole, suffix included
+    w.close()
+
+
+def test_charts_fit_the_width_of_the_output_area(widget) -> None:
+    for name, view in widget._views.items():
+        spec = view.spec
+        if spec is None:
+            continue
+        assert spec["width"] == "container", name
+        assert spec["autosize"]["type"] == "fit-x", name  # legends and axes inside it
+        assert view.layout.width == "100%" or view.layout.flex, name
+    # Static copies (no container) keep the width the chart functions draw at.
+    svg = vlc.vegalite_to_svg(widget.charts["history"].to_dict())
+    assert int(re.search(r'<svg[^>]* width="(\d+)"', svg).group(1)) >= 620
+
+
+def test_a_metric_no_run_has_is_warned_with_the_closest_keys(client, runs) -> None:
+    with pytest.warns(MissingKeyWarning) as caught:
+        w = compare("sweep", metrics=["los", "acc"], params=["learning_rate"], client=client,
+                    refresh_interval=None)
+    messages = [str(c.message) for c in caught]
+    assert len(messages) == 2
+    assert "No run here has the metric 'los' (closest: 'loss')." in messages
+    assert "param 'learning_rate'" in messages[1] and "'lr'" in messages[1]
+    assert w.missing_keys == messages
+    shown = html.unescape(w._keys_note.value)
+    assert all(m in shown for m in messages)  # said in the widget too
+    assert w.metric == "acc"
+    w.close()
+    with pytest.warns(MissingKeyWarning, match="metric 'f1'.*metrics these runs have: 'acc'"):
+        compare("sweep", metrics="f1", client=client, refresh_interval=None).close()
+
+
+def test_charts_are_built_when_first_shown(client, runs, tmp_path) -> None:
+    # compare() itself does not load Altair nor read histories: the table comes first.
+    script = tmp_path / "fresh.py"
+    script.write_text(
+        "import sys\n"
+        "from jupyter_mltrack import Client\n"
+        "from jupyter_mltrack.widgets import compare\n"
+        f"w = compare('sweep', client=Client({client.tracking_uri!r}), refresh_interval=None)\n"
+        "assert 'altair' not in sys.modules, 'altair loaded by compare()'\n"
+        "assert w.table._total == 8 and w._histories.reads == 0\n"
+        "w._repr_mimebundle_()\n"
+        "assert w._views['history'].spec is not None\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+    # A front end drawing the Charts tab (inside another container) asks for them too.
+    w = compare("sweep", client=client, refresh_interval=None)
+    assert w._view_map is None
+    w._probe._handle_custom_msg({"event": "shown"}, [])
+    assert w._view_map is not None
+    assert {r["run"] for r in _rows(w._view_map["history"].spec)} == {f"run-{i}" for i in range(8)}
     w.close()

@@ -26,9 +26,9 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from ..entities import Run
 from ..errors import InvalidParameter
 from .downsample import downsample_indices, smooth
+from .runs import default_client, frame_of_ids, run_labels, runs_frame
 from .style import color_for
 
 if TYPE_CHECKING:
@@ -37,18 +37,21 @@ if TYPE_CHECKING:
 __all__ = [
     "color_scale",
     "final_values",
+    "frame_of_ids",
     "history_data",
     "metric_history",
     "metric_panels",
     "parallel_coordinates",
     "param_scatter",
     "run_labels",
+    "runs_frame",
     "widget",
 ]
 
 #: Rows a chart may hold: below Altair's 5,000-row guard, with room for annotations.
 ROW_BUDGET = 4800
-OTHER = "#bab0ac"
+#: Runs drawn as context: a cool grey, apart from the tenth run color (a warm grey).
+OTHER = "#9aa3ad"
 #: Lines one history chart draws (each keeps at least 10 points inside the row budget).
 MAX_LINES = ROW_BUDGET // 10
 #: Step ticks: 950, 10k, 1.5M (short, and "0" rather than "0k").
@@ -63,18 +66,7 @@ def widget(chart: alt.TopLevelMixin) -> Any:
     return chart_view(chart)
 
 
-# -- naming runs ---------------------------------------------------------------------------
-
-
-def run_labels(frame: pd.DataFrame) -> dict[str, str]:
-    """A legend label per run id: its name, with a short id where names repeat."""
-    ids = frame["run_id"].astype(str)
-    names = frame["run_name"].fillna("").astype(str) if "run_name" in frame else ids.map(
-        lambda _: "")
-    repeated = names.duplicated(keep=False) & (names != "")
-    labels = names.where(~repeated, names + " (" + ids.str[:6] + ")")
-    labels = labels.where(names != "", ids.str[:8])
-    return dict(zip(ids.tolist(), labels.tolist(), strict=False))
+# -- naming and coloring runs --------------------------------------------------------------
 
 
 def color_scale(labels: Sequence[str]) -> alt.Scale:
@@ -82,77 +74,23 @@ def color_scale(labels: Sequence[str]) -> alt.Scale:
     return alt.Scale(domain=list(labels), range=[color_for(i) for i in range(len(labels))])
 
 
-def _client(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from ..tracking import fluent
-
-    return fluent.client()
-
-
-def runs_frame(runs: Any, client: Client | None = None) -> pd.DataFrame:
-    """The wide run frame (as ``search_runs`` returns it) for anything naming runs."""
-    if isinstance(runs, pd.DataFrame):
-        if "run_id" not in runs.columns:
-            raise InvalidParameter(
-                "The DataFrame needs a run_id column; pass the result of search_runs()."
-            )
-        return runs
-    if isinstance(runs, (str, Run)):
-        runs = [runs]
-    if isinstance(runs, pd.Series):
-        runs = runs.tolist()
-    if not isinstance(runs, Sequence) or isinstance(runs, (bytes, Mapping)):
-        raise InvalidParameter(
-            f"Cannot read runs from {type(runs).__name__}; pass search_runs() output, "
-            "Run objects or run ids."
-        )
-    objects = [r for r in runs if isinstance(r, Run)]
-    ids = [r for r in runs if isinstance(r, str)]
-    if len(objects) + len(ids) != len(runs):
-        raise InvalidParameter("Pass Run objects or run id strings (or a search_runs() frame).")
-    frames = []
-    if objects:
-        frames.append(_frame_of_runs(objects))
-    if ids:
-        frames.append(frame_of_ids(_client(client), ids))
-    if not frames:
-        return pd.DataFrame({"run_id": [], "run_name": []})
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+def _names(frame: pd.DataFrame, names: Mapping[str, str] | None) -> dict[str, str]:
+    """Label per run id: the caller's (a widget labels runs over all its rows) or our own."""
+    own = run_labels(frame)
+    if names is None:
+        return own
+    return {r: names.get(r, own[r]) for r in own}
 
 
-def frame_of_ids(client: Client, run_ids: Sequence[str]) -> pd.DataFrame:
-    """The wide frame of some runs, in the order given (unknown ids raise RunNotFound)."""
-    from ..errors import RunNotFound
-
-    parts = []
-    for i in range(0, len(run_ids), 200):
-        chunk = list(run_ids[i:i + 200])
-        quoted = ", ".join("'" + r.replace("'", "") + "'" for r in chunk)
-        frame, _ = client.search_runs_frame(None, f"attributes.run_id IN ({quoted})",
-                                            run_view_type="all")
-        parts.append(frame)
-    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    missing = [r for r in run_ids if r not in set(frame["run_id"])]
-    if missing:
-        raise RunNotFound(f"No run with id {missing[0]!r}.")
-    order = {r: i for i, r in enumerate(run_ids)}
-    return frame.sort_values("run_id", key=lambda s: s.map(order)).reset_index(drop=True)
+def _run_colors(order: Sequence[str], present: Sequence[str]) -> dict[str, str]:
+    """Color per label: its position in ``order`` (the selection), else after those."""
+    position = {lab: i for i, lab in enumerate(order)}
+    extra = [lab for lab in dict.fromkeys(present) if lab not in position]
+    position.update({lab: len(order) + i for i, lab in enumerate(extra)})
+    return {lab: color_for(position[lab]) for lab in present}
 
 
-def _frame_of_runs(runs: Sequence[Run]) -> pd.DataFrame:
-    rows = []
-    for run in runs:
-        row: dict[str, Any] = {"run_id": run.info.run_id, "run_name": run.info.run_name,
-                               "status": run.info.status, "experiment_id": run.info.experiment_id}
-        row.update({f"params.{k}": v for k, v in run.data.params.items()})
-        row.update({f"metrics.{k}": v for k, v in run.data.metrics.items()})
-        row.update({f"tags.{k}": v for k, v in run.data.tags.items()})
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _message_chart(text: str, width: int, height: int) -> alt.Chart:
+def _message_chart(text: str, width: int | str, height: int) -> alt.Chart:
     return alt.Chart(pd.DataFrame({"text": [text]})).mark_text(
         color="#656d76", fontSize=13
     ).encode(text="text:N").properties(width=width, height=height)
@@ -211,7 +149,7 @@ def _histories(runs: Any, metric: str, client: Client | None
         return {str(k): v for k, v in runs.items()}, [str(k) for k in runs]
     frame = runs_frame(runs, client)
     labels = run_labels(frame)
-    c = _client(client)
+    c = default_client(client)
     out = {labels[r]: c.get_metric_history_frame(r, metric) for r in frame["run_id"]}
     return out, [labels[r] for r in frame["run_id"]]
 
@@ -219,46 +157,77 @@ def _histories(runs: Any, metric: str, client: Client | None
 def metric_history(runs: Any, metric: str, *, client: Client | None = None,
                    smoothing: float = 0.0, log_scale: bool = False, max_points: int = 1500,
                    method: str = "lttb", labels: Sequence[str] | None = None,
-                   width: int = 620, height: int = 260) -> alt.TopLevelMixin:
+                   width: int | str = 620, height: int = 260) -> alt.TopLevelMixin:
     """One line per run of ``metric`` by step; log scale and smoothing switches.
 
-    With smoothing, the raw line stays as a faint trace under the smoothed one.
-    ``labels`` fixes the color order (the widget passes its selection order).
+    With smoothing, the raw line stays as a faint trace under the smoothed one. A run
+    with a single value is drawn as a point; when every run has one value (``%%track``
+    runs), the chart is a dot per run instead of lines. ``labels`` fixes the color
+    order (the widget passes its selection order). ``width="container"`` fits the
+    chart to the width of the output area.
     """
     histories, order = _histories(runs, metric, client)
     data, notes = history_data(histories, smoothing=smoothing, log_scale=log_scale,
                                max_points=max_points, method=method)
     if data.empty:
         return _message_chart(f"No history of {metric!r} for these runs.", width, height)
-    domain = list(labels) if labels is not None else order
-    domain = [d for d in domain if d in set(data["run"])] or sorted(set(data["run"]))
-    subtitle = []
-    if notes["points"] > notes["shown"]:
-        subtitle.append(f"{notes['points']:,} points drawn as {notes['shown']:,} "
-                        f"({notes['method'].upper()} downsampling)")
-    if notes["dropped_nonpositive"]:
-        subtitle.append(f"{notes['dropped_nonpositive']:,} values ≤ 0 hidden on the log scale")
+    order = list(labels) if labels is not None else order
+    present = data["run"].unique().tolist()
+    domain = [d for d in order if d in set(present)] + [d for d in present if d not in order]
+    colors = _run_colors(order, domain)
+    color = alt.Color("run:N", title="run",
+                      scale=alt.Scale(domain=domain, range=[colors[d] for d in domain]),
+                      legend=alt.Legend(orient="right", labelLimit=220, symbolOpacity=1))
     y_field = "smoothed" if smoothing > 0 else "value"
     scale = alt.Scale(type="log") if log_scale else alt.Scale(zero=False)
-    color = alt.Color("run:N", scale=color_scale(domain), title="run",
-                      legend=alt.Legend(orient="right", labelLimit=180))
-    x = alt.X("step:Q", title="step", axis=alt.Axis(labelExpr=_STEP_LABEL))
+    y_axis = _log_axis() if log_scale else alt.Axis(format="~g")
+    tooltip = [alt.Tooltip("run:N"), alt.Tooltip("step:Q", format=","),
+               alt.Tooltip("value:Q", format=".5~g")]
+    subtitle = []
+    if notes["dropped_nonpositive"]:
+        subtitle.append(f"{notes['dropped_nonpositive']:,} values ≤ 0 hidden on the log scale")
+    counts = data["run"].value_counts()
+    if counts.max() == 1:
+        # Nothing to draw as lines: one dot per run, its value on the y axis.
+        dots = alt.Chart(data).mark_circle(size=90, opacity=1).encode(
+            x=alt.X("run:N", sort=domain, title=None,
+                    axis=alt.Axis(labelAngle=-30, labelLimit=160)),
+            y=alt.Y("value:Q", scale=scale, title=metric, axis=y_axis),
+            color=color, tooltip=tooltip)
+        title = alt.TitleParams(
+            text=f"{metric} by run", anchor="start",
+            subtitle=["One value per run: nothing to draw by step.", *subtitle])
+        return dots.properties(width=width, height=height, title=title)
+    if notes["points"] > notes["shown"]:
+        subtitle.insert(0, f"{notes['points']:,} points drawn as {notes['shown']:,} "
+                           f"({notes['method'].upper()} downsampling)")
+    single = set(counts.index[counts == 1])
+    data["single"] = data["run"].isin(single)
+    x = alt.X("step:Q", title="step", axis=alt.Axis(labelExpr=_STEP_LABEL, tickMinStep=1))
     base = alt.Chart(data).encode(x=x, color=color)
     layers = []
     if smoothing > 0:
         layers.append(base.mark_line(strokeWidth=1, opacity=0.25).encode(
-            y=alt.Y("value:Q", scale=scale, title=metric)))
+            y=alt.Y("value:Q", scale=scale, title=metric, axis=y_axis)))
     layers.append(base.mark_line(strokeWidth=1.8).encode(
-        y=alt.Y(f"{y_field}:Q", scale=scale, title=metric)))
-    tooltip = [alt.Tooltip("run:N"), alt.Tooltip("step:Q", format=","),
-               alt.Tooltip("value:Q", format=".5~g")]
+        y=alt.Y(f"{y_field}:Q", scale=scale, title=metric, axis=y_axis)))
     if smoothing > 0:
         tooltip.append(alt.Tooltip("smoothed:Q", format=".5~g"))
+    # Hover targets; a run with a single point has no line, so its point shows.
     layers.append(base.mark_circle(size=45).encode(
-        y=alt.Y(f"{y_field}:Q", scale=scale), opacity=alt.value(0), tooltip=tooltip))
+        y=alt.Y(f"{y_field}:Q", scale=scale),
+        opacity=alt.condition("datum.single", alt.value(1.0), alt.value(0.0)),
+        tooltip=tooltip))
     title = alt.TitleParams(text=f"{metric} by step", subtitle=subtitle or alt.Undefined,
                             anchor="start")
     return alt.layer(*layers).properties(width=width, height=height, title=title)
+
+
+def _log_axis() -> alt.Axis:
+    """A log axis whose labels never touch: 1, 2, 5 per decade at most, spaced apart."""
+    return alt.Axis(format="~g", labelOverlap="greedy", labelSeparation=8,
+                    labelExpr="indexof(['1', '2', '5'], slice(format(datum.value, '.0e'), 0, 1))"
+                              " >= 0 ? datum.label : ''")
 
 
 def metric_panels(histories: Mapping[str, pd.DataFrame], *, columns: int = 4,
@@ -311,27 +280,36 @@ def _as_numbers(values: pd.Series) -> pd.Series | None:
 
 
 def final_values(runs: Any, metric: str, *, client: Client | None = None,
-                 labels: Sequence[str] | None = None, width: int = 300,
-                 bar_height: int = 20) -> alt.TopLevelMixin:
-    """A bar per run: the last logged value of ``metric``, sorted."""
+                 labels: Sequence[str] | None = None, names: Mapping[str, str] | None = None,
+                 width: int | str = 300, bar_height: int = 20) -> alt.TopLevelMixin:
+    """A bar per run: the last logged value of ``metric``, sorted.
+
+    Bars take the run colors of ``labels`` order (the history legend's); ``names``
+    (run id to label) overrides :func:`run_labels`, as the widget does.
+    """
     frame = runs_frame(runs, client)
     column = _column(frame, "metrics.", metric)
-    names = run_labels(frame)
-    data = pd.DataFrame({"run": [names[r] for r in frame["run_id"]],
+    label_of = _names(frame, names)
+    data = pd.DataFrame({"run": [label_of[r] for r in frame["run_id"]],
                          "value": pd.to_numeric(frame[column], errors="coerce")}).dropna()
     if data.empty:
         return _message_chart(f"No value of {metric!r} for these runs.", width, 60)
-    domain = [lab for lab in (labels or data["run"].tolist()) if lab in set(data["run"])]
+    colors = _run_colors(list(labels) if labels is not None else data["run"].tolist(),
+                         data["run"].tolist())
+    data["color"] = data["run"].map(colors)
     data = data.sort_values("value", ascending=False, kind="stable")
+    order = data["run"].tolist()
+    # Colors travel with the rows (no color scale): composing this chart with others
+    # can neither merge its colors into theirs nor leave a bar without a color.
     bars = alt.Chart(data).mark_bar(cornerRadiusEnd=2, height={"band": 0.75}).encode(
         x=alt.X("value:Q", title=f"final {metric}", axis=alt.Axis(tickCount=5, format="~g")),
-        y=alt.Y("run:N", sort=data["run"].tolist(), title=None, axis=alt.Axis(labelLimit=140)),
-        color=alt.Color("run:N", scale=color_scale(domain), legend=None),
+        y=alt.Y("run:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+        color=alt.Color("color:N", scale=None, legend=None),
         tooltip=[alt.Tooltip("run:N"), alt.Tooltip("value:Q", format=".5~g")],
     )
     # No color encoding: the theme's text color (dark or light) reads on either background.
     text = alt.Chart(data).mark_text(align="left", dx=3, fontSize=11, opacity=0.75).encode(
-        x="value:Q", y=alt.Y("run:N", sort=data["run"].tolist()),
+        x="value:Q", y=alt.Y("run:N", sort=order),
         text=alt.Text("value:Q", format=".4~g"))
     return alt.layer(bars, text).properties(
         width=width, height=max(60, bar_height * len(data)),
@@ -340,20 +318,21 @@ def final_values(runs: Any, metric: str, *, client: Client | None = None,
 
 def param_scatter(runs: Any, param: str, metric: str, *, client: Client | None = None,
                   highlight: Sequence[str] | None = None, labels: Sequence[str] | None = None,
-                  width: int = 300, height: int = 220, max_runs: int = ROW_BUDGET
-                  ) -> alt.TopLevelMixin:
+                  names: Mapping[str, str] | None = None, width: int | str = 300,
+                  height: int = 220, max_runs: int = ROW_BUDGET) -> alt.TopLevelMixin:
     """Each run as a point: ``param`` against the last value of ``metric``.
 
-    ``highlight`` (run ids) are drawn in their run colors, the rest in grey. A numeric
-    param spread over two decades or more gets a log axis.
+    ``highlight`` (run ids) are drawn in their run colors (in ``labels`` order), the
+    rest in grey; without a highlight, the first ten runs are. A numeric param spread
+    over two decades or more gets a log axis.
     """
     frame = runs_frame(runs, client).head(max_runs)
     p_col = _column(frame, "params.", param)
     m_col = _column(frame, "metrics.", metric)
-    names = run_labels(frame)
+    label_of = _names(frame, names)
     hl = set(highlight or ())
     data = pd.DataFrame({
-        "run": [names[r] for r in frame["run_id"]],
+        "run": [label_of[r] for r in frame["run_id"]],
         "param": frame[p_col].to_numpy(),
         "metric": pd.to_numeric(frame[m_col], errors="coerce").to_numpy(),
         "selected": [r in hl for r in frame["run_id"]],
@@ -366,23 +345,30 @@ def param_scatter(runs: Any, param: str, metric: str, *, client: Client | None =
         positive = numbers[numbers > 0]
         log = len(positive) == len(numbers) and positive.max() / positive.min() >= 100
         x = alt.X("param:Q", title=param,
-                  scale=alt.Scale(type="log") if log else alt.Scale(zero=False))
+                  scale=alt.Scale(type="log") if log else alt.Scale(zero=False),
+                  axis=_log_axis() if log else alt.Axis(format="~g"))
     else:
         data["param"] = data["param"].astype(str)
         x = alt.X("param:N", title=param, sort="ascending",
                   axis=alt.Axis(labelAngle=0, labelLimit=90))
-    domain = [lab for lab in (labels or []) if lab in set(data.loc[data.selected, "run"])]
-    data["group"] = np.where(data["selected"], data["run"], "other runs")
-    if not domain:
-        data["group"] = data["run"] if len(data) <= 10 else "runs"
-        domain = data["group"].unique().tolist()
-    scale = alt.Scale(domain=[*domain, "other runs"],
-                      range=[*(color_for(i) for i in range(len(domain))), OTHER])
+    if data["selected"].any():
+        picked = data.loc[data["selected"], "run"].tolist()
+        colors = _run_colors(list(labels) if labels is not None else picked, picked)
+        data["color"] = [colors[r] if sel else OTHER
+                         for r, sel in zip(data["run"], data["selected"], strict=True)]
+    else:
+        # No highlight: the first ten runs (the top of a sorted frame) in their run
+        # colors, as final_values of the same frame draws them; the rest in grey.
+        first = data["run"].drop_duplicates().head(10).tolist()
+        colors = _run_colors(list(labels) if labels is not None else [], first)
+        data["color"] = data["run"].map(colors).fillna(OTHER)
     data = data.sort_values("selected", kind="stable")  # highlighted drawn last, on top
+    # Colors travel with the rows (no color scale), as in final_values.
     return alt.Chart(data).mark_circle(stroke="white", strokeWidth=0.6).encode(
         x=x,
-        y=alt.Y("metric:Q", title=metric, scale=alt.Scale(zero=False)),
-        color=alt.Color("group:N", scale=scale, legend=None),
+        y=alt.Y("metric:Q", title=metric, scale=alt.Scale(zero=False),
+                axis=alt.Axis(format="~g")),
+        color=alt.Color("color:N", scale=None, legend=None),
         size=alt.condition("datum.selected", alt.value(110), alt.value(40)),
         opacity=alt.condition("datum.selected", alt.value(1.0), alt.value(0.55)),
         tooltip=[alt.Tooltip("run:N"), alt.Tooltip("param", title=param),
@@ -393,7 +379,8 @@ def param_scatter(runs: Any, param: str, metric: str, *, client: Client | None =
 
 def parallel_coordinates(runs: Any, params: Sequence[str], metric: str, *,
                          client: Client | None = None, highlight: Sequence[str] | None = None,
-                         width: int = 620, height: int = 220) -> alt.TopLevelMixin:
+                         names: Mapping[str, str] | None = None, width: int | str = 620,
+                         height: int = 220) -> alt.TopLevelMixin:
     """A line per run across one axis per param and a last axis for ``metric``.
 
     Each axis is scaled to its own range (text params: their sorted values, evenly
@@ -406,7 +393,7 @@ def parallel_coordinates(runs: Any, params: Sequence[str], metric: str, *,
     axes.append((metric, _column(frame, "metrics.", metric)))
     max_runs = max(1, ROW_BUDGET // (len(axes) + 2))
     frame = frame.head(max_runs)
-    names = run_labels(frame)
+    label_of = _names(frame, names)
     hl = set(highlight or ())
     metric_values = pd.to_numeric(frame[axes[-1][1]], errors="coerce")
     rows = []
@@ -430,13 +417,15 @@ def parallel_coordinates(runs: Any, params: Sequence[str], metric: str, *,
             ticks += [(name, order, (i / denom if len(cats) > 1 else 0.5), c)
                       for i, c in enumerate(cats[:12])]
         for run_id, p, lab, mv in zip(frame["run_id"], pos, labels_, metric_values, strict=False):
-            rows.append((names[run_id], name, order, p, lab, mv, run_id in hl))
+            rows.append((label_of[run_id], name, order, p, lab, mv, run_id in hl))
     data = pd.DataFrame(rows, columns=["run", "axis", "order", "pos", "label", "metric",
                                        "selected"]).dropna(subset=["pos"])
     if data.empty:
         return _message_chart("No runs with these params and metric.", width, height)
     axis_names = [a for a, _ in axes]
+    # The first axis sits at the left edge; the room after the last one holds its labels.
     x = alt.X("axis:N", sort=axis_names, title=None,
+              scale=alt.Scale(type="point", padding=0.4, align=0),
               axis=alt.Axis(labelAngle=0, labelFontWeight="bold", orient="top",
                             domain=False, ticks=False, labelLimit=120))
     y = alt.Y("pos:Q", axis=None, scale=alt.Scale(domain=[-0.03, 1.03]))

@@ -4,12 +4,18 @@ A runs table (sort, filter with the search grammar, only-differing columns, row
 selection, live status), Altair charts of the selected runs, and a side-by-side
 view of 2-5 runs with the diff of their cell sources. While runs are RUNNING a
 thread in the kernel refreshes table and charts, reading only what changed.
+
+The charts are built when the widget is first shown (displayed, or its Charts tab
+drawn by a front end, or ``charts`` read), so that ``compare()`` itself never waits
+for Altair or for chart data.
 """
 
 from __future__ import annotations
 
+import difflib
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +25,14 @@ import pandas as pd
 
 from ..entities import Run, RunStatus
 from ..errors import ExperimentNotFound, InvalidFilter, InvalidParameter
-from . import charts, style
+from . import style
 from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
+from .runs import frame_of_ids, run_labels
 from .side_by_side import MAX_RUNS, side_by_side_html
 from .static import StaticCopy, chart_svg
 from .table import Column, Grid
 from .vega import chart_view, show_chart
-from .views import Html
+from .views import Html, View
 
 if TYPE_CHECKING:
     import altair as alt
@@ -41,6 +48,10 @@ MAX_RUNS_LOADED = 100_000
 #: Parallel coordinates show at most this many params.
 MAX_PARALLEL_PARAMS = 6
 
+#: Charts fill the width of the output area; the legend and axes fit inside it.
+_FIT = {"type": "fit-x", "contains": "padding", "resize": True}
+_STATIC_WIDTH = {"history": 620, "final": 300, "scatter": 300, "parallel": 620}
+
 _FILTER_HINT = "metrics.loss < 0.5 and params.optimizer = 'adam'"
 _RUN_COLUMNS = [
     Column("run_name", "Run", "name"),
@@ -48,6 +59,21 @@ _RUN_COLUMNS = [
     Column("duration", "Duration", "duration"),
     Column("start_time", "Started", "time"),
 ]
+
+
+class MissingKeyWarning(UserWarning):
+    """``compare(metrics=..., params=...)`` named a key that none of the runs has."""
+
+
+_PROBE_ESM = """
+export default { render({ model }) { model.send({ event: "shown" }); } };
+"""
+
+
+class _ShownProbe(View):
+    """Invisible; tells the kernel when a front end draws the Charts tab."""
+
+    _esm = _PROBE_ESM
 
 
 def _resolve_client(client: Client | None) -> Client:
@@ -145,8 +171,12 @@ class CompareWidget(StaticCopy, w.VBox):
         self._frame = with_duration(pd.DataFrame({
             "run_id": [], "run_name": [], "status": [], "start_time": [], "end_time": []}))
         self._labels: dict[str, str] = {}
+        self._varying: tuple[pd.DataFrame, list[str]] | None = None
         self._histories = HistoryCache(client)
-        self.charts: dict[str, alt.TopLevelMixin] = {}
+        self._built: dict[str, alt.TopLevelMixin] = {}
+        self._view_map: dict[str, Any] | None = None  # made when the charts are first shown
+        #: Messages about ``metrics=``/``params=`` keys that no run has (also warned).
+        self.missing_keys: list[str] = []
         self.updated_at: float | None = None
         #: The error of the last filter typed, if it did not parse (the box shows it too).
         self.filter_error: InvalidFilter | None = None
@@ -177,9 +207,10 @@ class CompareWidget(StaticCopy, w.VBox):
                                        continuous_update=False, layout=w.Layout(width="300px"),
                                        style={"description_width": "initial"})
         self._chart_note = Html()
-        self._views = {name: chart_view() for name in ("history", "final", "scatter", "parallel")}
-        for name, view in self._views.items():
-            view.add_class(f"mltrack-chart-{name}")
+        self._keys_note = Html()
+        self._probe = _ShownProbe()
+        self._probe.on_msg(lambda _widget, content, _buffers: self._show_charts())
+        self._chart_box = w.VBox([self._probe], layout=w.Layout(width="100%"))
         self.side_switch = w.Checkbox(value=False, description="Only differences", indent=False,
                                       layout=w.Layout(width="auto"))
         self._side = Html()
@@ -190,16 +221,13 @@ class CompareWidget(StaticCopy, w.VBox):
                                  self.smoothing],
                                 layout=w.Layout(align_items="center", grid_gap="12px",
                                                 flex_flow="row wrap"))
-        chart_panel = w.VBox([
-            chart_controls, self._chart_note, self._views["history"],
-            w.HBox([self._views["scatter"], self._views["final"]],
-                   layout=w.Layout(grid_gap="24px", flex_flow="row wrap")),
-            self._views["parallel"],
-        ])
+        chart_panel = w.VBox([chart_controls, self._chart_note, self._chart_box],
+                             layout=w.Layout(width="100%"))
         side_panel = w.VBox([self.side_switch, self._side])
         self.tabs = w.Tab(children=[chart_panel, side_panel])
         self.tabs.titles = ("Charts", "Side by side")
-        super().__init__([self._header, toolbar, self._message, self.table, self.tabs],
+        super().__init__([self._header, toolbar, self._keys_note, self._message, self.table,
+                          self.tabs],
                          layout=w.Layout(width="100%"))
         self.add_class("mltrack-compare")
 
@@ -279,6 +307,19 @@ class CompareWidget(StaticCopy, w.VBox):
         return self.table.head(DEFAULT_CHART_RUNS)["run_id"].astype(str).tolist()
 
     @property
+    def charts(self) -> dict[str, alt.TopLevelMixin]:
+        """The Altair charts the Charts tab shows (history, final, scatter, parallel)."""
+        self._show_charts()
+        return self._built
+
+    @property
+    def _views(self) -> dict[str, Any]:
+        """The chart widgets, by chart name (made on first use)."""
+        self._show_charts()
+        assert self._view_map is not None
+        return self._view_map
+
+    @property
     def live(self) -> bool:
         """True while the widget refreshes itself."""
         return self._live is not None and self._live.running
@@ -293,14 +334,16 @@ class CompareWidget(StaticCopy, w.VBox):
         self._start_live()
 
     def _static_body(self) -> str:
+        self._show_charts()  # drawn before the view, so they arrive with it
         return static_html(self)
 
     def close(self) -> None:
         live = getattr(self, "_live", None)
         if live is not None:
             live.stop()
+        views = list(self._view_map.values()) if self._view_map is not None else []
         for child in (self.table, self._header, self._message, self._side, self._chart_note,
-                      *self._views.values()):
+                      self._keys_note, self._probe, *views):
             child.close()
         super().close()
 
@@ -359,12 +402,13 @@ class CompareWidget(StaticCopy, w.VBox):
     def _set_frame(self, frame: pd.DataFrame) -> None:
         frame = _mark_stale(frame)
         self._frame = frame
-        self._labels = charts.run_labels(frame) if len(frame) else {}
+        self._labels = run_labels(frame) if len(frame) else {}
         self._suspended += 1  # one chart update at the end, not one per control
         try:
             self.table.set_frame(frame, self._columns())
             self._set_options()
             self._update_header()
+            self._check_keys()
         finally:
             self._suspended -= 1
         self._update_charts()
@@ -406,14 +450,18 @@ class CompareWidget(StaticCopy, w.VBox):
         return keys
 
     def _varying_params(self) -> list[str]:
-        """Params that differ between runs, those most runs have first."""
+        """Params that differ between runs, those most runs have first (once per frame)."""
         frame = self._frame
-        varying = [k for k in self._param_options() if frame[f"params.{k}"].nunique() > 1]
-        if self.param_keys is not None:
-            return varying
-        rank = {k: (-int(frame[f"params.{k}"].notna().sum()), -frame[f"params.{k}"].nunique())
-                for k in varying}
-        return sorted(varying, key=rank.__getitem__)
+        cached = self._varying
+        if cached is not None and cached[0] is frame:
+            return cached[1]
+        counts = {k: frame[f"params.{k}"].nunique() for k in self._param_options()}
+        varying = [k for k, count in counts.items() if count > 1]
+        if self.param_keys is None:
+            rank = {k: (-int(frame[f"params.{k}"].notna().sum()), -counts[k]) for k in varying}
+            varying.sort(key=rank.__getitem__)
+        self._varying = (frame, varying)
+        return varying
 
     def _set_options(self) -> None:
         metrics = self._metric_options()
@@ -449,12 +497,28 @@ class CompareWidget(StaticCopy, w.VBox):
         frame = self._frame.set_index("run_id", drop=False)
         return frame.loc[[r for r in run_ids if r in frame.index]].reset_index(drop=True)
 
+    def _show_charts(self) -> None:
+        """Make the chart widgets and draw them (once; later changes redraw them)."""
+        with self._lock:
+            if self._view_map is not None:
+                return
+            views = {name: chart_view() for name in ("history", "final", "scatter", "parallel")}
+            for name, view in views.items():
+                view.add_class(f"mltrack-chart-{name}")
+                # Charts are drawn with width="container": each view needs a definite width.
+                view.layout = w.Layout(width="100%") if name in ("history", "parallel") else \
+                    w.Layout(flex="1 1 320px", min_width="280px", max_width="100%")
+            self._view_map = views
+            pair = w.HBox([views["scatter"], views["final"]],
+                          layout=w.Layout(grid_gap="24px", flex_flow="row wrap", width="100%"))
+            self._chart_box.children = [self._probe, views["history"], pair, views["parallel"]]
+            self._update_charts()
+
     def _update_charts(self) -> None:
         if self._building or self._suspended:
             return
         metric = self.metric_picker.value
         run_ids = self.chart_run_ids
-        labels = [self._labels[r] for r in run_ids if r in self._labels]
         note = ""
         if not self.table.selected and run_ids:
             note = (f"Showing the top {len(run_ids)} runs of the table; select rows to "
@@ -462,35 +526,72 @@ class CompareWidget(StaticCopy, w.VBox):
         elif len(self.table.selected) > MAX_CHART_RUNS:
             note = f"Showing the first {MAX_CHART_RUNS} selected runs."
         if metric is None:
-            self.charts = {}
-            for view in self._views.values():
-                show_chart(view, None)
             self._chart_note.value = style.notice(
                 "No metrics logged in these runs yet." if len(self._frame) else "No runs.")
-            return
-        self._chart_note.value = f'<div class="mlt-muted">{style.esc(note)}</div>' if note else ""
+        else:
+            self._chart_note.value = \
+                f'<div class="mlt-muted">{style.esc(note)}</div>' if note else ""
+        if self._view_map is None:
+            return  # not shown yet: built when first shown
+        built = self._build_charts(metric, run_ids) if metric is not None else {}
+        self._built = built
+        for name, view in self._view_map.items():
+            chart = built.get(name)
+            show_chart(view, chart)
+            view.layout.display = None if chart is not None else "none"
+
+    def _build_charts(self, metric: str, run_ids: list[str]) -> dict[str, alt.TopLevelMixin]:
+        from . import charts
+
+        labels = [self._labels[r] for r in run_ids if r in self._labels]
         histories = {self._labels[r]: self._histories.get(r, metric) for r in run_ids}
         chart_frame = self._chart_frame(run_ids)
         context = self.table.head(charts.ROW_BUDGET)  # scatter and parallel cap rows there
-        built: dict[str, Any] = {
+        fit = "container"  # each chart fits the width of the output area
+        built: dict[str, alt.TopLevelMixin] = {
             "history": charts.metric_history(histories, metric, labels=labels,
                                              smoothing=float(self.smoothing.value),
-                                             log_scale=bool(self.log_switch.value)),
-            "final": charts.final_values(chart_frame, metric, labels=labels),
+                                             log_scale=bool(self.log_switch.value), width=fit),
+            "final": charts.final_values(chart_frame, metric, labels=labels, names=self._labels,
+                                         width=fit),
         }
         param = self.param_picker.value
         if param is not None:
             built["scatter"] = charts.param_scatter(context, param, metric, highlight=run_ids,
-                                                    labels=labels)
+                                                    labels=labels, names=self._labels,
+                                                    width=fit)
         varying = self._varying_params()[:MAX_PARALLEL_PARAMS]
         if varying:
             built["parallel"] = charts.parallel_coordinates(
-                context, varying, metric, highlight=self.table.selected[:MAX_CHART_RUNS])
-        self.charts = built
-        for name, view in self._views.items():
-            chart = built.get(name)
-            show_chart(view, chart)
-            view.layout.display = None if chart is not None else "none"
+                context, varying, metric, highlight=self.table.selected[:MAX_CHART_RUNS],
+                names=self._labels, width=fit)
+        # Where no container gives a width (static copies, saved files), Vega-Lite draws
+        # the chart at config.view.continuousWidth: the width the chart functions use.
+        return {name: chart.properties(autosize=_FIT).configure_view(
+                    continuousWidth=_STATIC_WIDTH[name]) for name, chart in built.items()}
+
+    def _check_keys(self) -> None:
+        """Say which ``metrics=``/``params=`` keys no run has, and the closest ones."""
+        frame = self._frame
+        messages = []
+        if len(frame):
+            for prefix, kind, wanted in (("metrics.", "metric", self.metric_keys),
+                                         ("params.", "param", self.param_keys)):
+                known = [c[len(prefix):] for c in frame.columns if c.startswith(prefix)]
+                for key in wanted or ():
+                    if key in known:
+                        continue
+                    close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
+                    if close:
+                        hint = "closest: " + ", ".join(repr(k) for k in close)
+                    elif known:
+                        hint = f"{kind}s these runs have: " + ", ".join(
+                            repr(k) for k in known[:10]) + (" …" if len(known) > 10 else "")
+                    else:
+                        hint = f"these runs have no {kind}s"
+                    messages.append(f"No run here has the {kind} {key!r} ({hint}).")
+        self.missing_keys = messages
+        self._keys_note.value = style.notice(" ".join(messages)) if messages else ""
 
     def _update_side(self) -> None:
         if self._building or self._suspended:
@@ -525,7 +626,7 @@ class CompareWidget(StaticCopy, w.VBox):
         with self._lock:
             frame = self._frame
             running = frame.loc[frame["status"] == RunStatus.RUNNING.value, "run_id"].tolist()
-            updates = [with_duration(charts.frame_of_ids(self.client, running))] if running else []
+            updates = [with_duration(frame_of_ids(self.client, running))] if running else []
             if self.run_ids is None and len(frame):
                 newest = round(frame["start_time"].max().timestamp() * 1000)
                 text = f"attributes.start_time >= {newest}"
@@ -615,6 +716,8 @@ def static_html(widget: CompareWidget, max_points: int = 150) -> str:
     body += style.table(header, rows, numeric, status_column=status)
     metric = widget.metric
     if metric is not None and widget.charts:
+        from . import charts  # Altair: loaded once charts are drawn
+
         run_ids = widget.chart_run_ids
         labels = [widget._labels[r] for r in run_ids if r in widget._labels]
         histories = {widget._labels[r]: widget._histories.get(r, metric)
@@ -639,6 +742,8 @@ def compare(experiment: str | Sequence[str] | None = None, filter: str | None = 
     ``filter``: a search filter such as ``"metrics.loss < 0.2"`` (editable in the widget).
     ``runs``: only these runs (ids, ``Run`` objects or a ``search_runs()`` DataFrame).
     ``metrics`` / ``params``: the keys to show (all when omitted); the first metric is charted.
+    A key that no run has is named in the widget and warned (``MissingKeyWarning``),
+    with the closest keys the runs have.
     ``refresh_interval``: seconds between live refreshes while runs are RUNNING (None: off).
     """
     c = _resolve_client(client)
@@ -647,8 +752,11 @@ def compare(experiment: str | Sequence[str] | None = None, filter: str | None = 
     experiment_ids = _experiment_ids(c, experiment)
     if filter:
         c.search_runs_frame(experiment_ids, filter, max_results=1)  # bad filters fail here
-    return CompareWidget(
+    widget = CompareWidget(
         c, experiment_ids, filter=filter, run_ids=_run_ids(runs),
         metrics=_keys(metrics, "metrics."), params=_keys(params, "params."),
         refresh_interval=refresh_interval, page_size=page_size,
     )
+    for message in widget.missing_keys:
+        warnings.warn(message, MissingKeyWarning, stacklevel=2)
+    return widget

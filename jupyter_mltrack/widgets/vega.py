@@ -59,11 +59,24 @@ function themed(model) {
     : model.get(name);
   return { ...model, get };
 }
+let resizePending = false;
+function resized() {
+  // One window "resize" per frame, however many charts changed width: Vega re-measures
+  // charts sized to their container ("container" width) on window resizes only, and
+  // a JupyterLab panel opening or closing is not one.
+  if (resizePending) return;
+  resizePending = true;
+  requestAnimationFrame(() => {
+    resizePending = false;
+    window.dispatchEvent(new Event("resize"));
+  });
+}
 function initialize({ model }) {
   model.on("msg:custom", receive);
 }
 async function render({ model, el }) {
   hideStatic(model.get("_static_for"));
+  let observer = null;
   const waiting = setTimeout(() => {
     el.innerHTML = '<div class="mlt-notice">Waiting for the kernel to send the chart ' +
       "library (it is busy, or stopped: run the cell again).</div>";
@@ -72,12 +85,18 @@ async function render({ model, el }) {
     const library = await load(model);
     clearTimeout(waiting);
     el.replaceChildren();
-    return await library.default.render({ model: themed(model), el });
+    await library.default.render({ model: themed(model), el });
+    let width = el.clientWidth;
+    observer = new ResizeObserver(() => {
+      if (el.clientWidth !== width) { width = el.clientWidth; resized(); }
+    });
+    observer.observe(el);
   } catch (error) {
     clearTimeout(waiting);
     el.innerHTML = '<div class="mlt-notice mlt-error">Chart not drawn: ' +
       String(error && error.message).replace(/[<>&]/g, "") + ". Run the cell again.</div>";
   }
+  return () => { if (observer) observer.disconnect(); };
 }
 export default { initialize, render };
 """
