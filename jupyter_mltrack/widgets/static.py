@@ -81,7 +81,9 @@ def _visible_layers(spec: dict[str, Any]) -> dict[str, Any]:
     a static picture does not need."""
     def invisible(layer: Any) -> bool:
         opacity = layer.get("encoding", {}).get("opacity", {}) if isinstance(layer, dict) else {}
-        return isinstance(opacity, dict) and opacity.get("value") == 0
+        # drawn transparent always: a condition (one-value runs shown as dots) keeps it
+        return (isinstance(opacity, dict) and opacity.get("value") == 0
+                and "condition" not in opacity)
 
     if isinstance(spec.get("layer"), list):
         spec = {**spec, "layer": [_visible_layers(layer) for layer in spec["layer"]
