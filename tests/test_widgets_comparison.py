@@ -195,7 +195,7 @@ def test_restricting_runs_metrics_and_params(client, runs) -> None:
 
 
 def test_bad_arguments_raise_clear_errors(client, runs) -> None:
-    with pytest.raises(ExperimentNotFound, match=r"'nope'\. Known experiments: .*'sweep'"):
+    with pytest.raises(ExperimentNotFound, match=r"'nope'; known experiments: .*'sweep'"):
         compare("nope", client=client)
     with pytest.raises(InvalidFilter, match="position"):
         compare("sweep", filter="params.lr >", client=client)
@@ -308,3 +308,16 @@ def test_charts_are_built_when_first_shown(client, runs, tmp_path) -> None:
     assert w._view_map is not None
     assert {r["run"] for r in _rows(w._view_map["history"].spec)} == {f"run-{i}" for i in range(8)}
     w.close()
+
+
+def test_compare_resolves_experiments_by_the_clients_one_rule(client) -> None:
+    """An experiment whose name is another one's id: compare() and the Client agree
+    (digits that are an experiment id name that experiment)."""
+    by_id = client.create_experiment("by-id")
+    by_name = client.create_experiment(by_id)  # named like the first one's id
+    client.create_run(by_id, run_name="in-by-id")
+    client.create_run(by_name, run_name="in-by-name")
+    assert client.resolve_experiment_id(by_id) == by_id
+    widget = compare(by_id, client=client, refresh_interval=None)
+    assert list(widget.frame["run_name"]) == ["in-by-id"]
+    widget.close()

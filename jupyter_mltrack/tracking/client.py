@@ -166,7 +166,11 @@ class Client:
                                       v.tag_value(value))
 
     def resolve_experiment_id(self, experiment: str | None) -> str:
-        """The id of an experiment given by id or by name; raises ExperimentNotFound."""
+        """The id of an experiment given by id or by name; raises ExperimentNotFound.
+
+        The one rule for every face: a string of digits that is an experiment id names
+        that experiment; anything else (or digits no experiment has as id) is a name.
+        """
         if experiment is None:
             raise InvalidParameter("Name an experiment.")
         experiment = str(experiment)
@@ -177,8 +181,10 @@ class Client:
                 pass
         found = self.get_experiment_by_name(experiment)
         if found is None:
+            names = [e.name for e in self.search_experiments()]
             raise ExperimentNotFound(
-                f"No experiment named or numbered {experiment!r}; create it with "
+                f"No experiment named or numbered {experiment!r}; known experiments: "
+                f"{', '.join(repr(n) for n in names[:10]) or 'none yet'}. Create it with "
                 "create_experiment() or set_experiment()."
             )
         return found.experiment_id

@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidParameter
+from ..tracking import fluent
 from .downsample import downsample_indices, smooth
-from .runs import default_client, frame_of_ids, run_labels, runs_frame
+from .runs import frame_of_ids, run_labels, runs_frame
 from .style import color_for
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def _histories(runs: Any, metric: str, client: Client | None
         return {str(k): v for k, v in runs.items()}, [str(k) for k in runs]
     frame = runs_frame(runs, client)
     labels = run_labels(frame)
-    c = default_client(client)
+    c = fluent.client(client)
     out = {labels[r]: c.get_metric_history_frame(r, metric) for r in frame["run_id"]}
     return out, [labels[r] for r in frame["run_id"]]
 

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..entities import Run, RunStatus
-from ..errors import ExperimentNotFound, InvalidFilter, InvalidParameter
+from ..errors import InvalidFilter, InvalidParameter
+from ..tracking import fluent
 from . import style
 from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
 from .runs import frame_of_ids, run_labels
@@ -76,37 +77,11 @@ class _ShownProbe(View):
     _esm = _PROBE_ESM
 
 
-def _resolve_client(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from ..tracking import fluent
-
-    return fluent.client()
-
-
 def _experiment_ids(client: Client, experiment: Any) -> list[str]:
     if experiment is None:
         return []
     items = [experiment] if isinstance(experiment, (str, int)) else list(experiment)
-    ids = []
-    for item in items:
-        text = str(item)
-        found = client.get_experiment_by_name(text)
-        if found is not None:
-            ids.append(found.experiment_id)
-            continue
-        if text.isdigit():
-            try:
-                ids.append(client.get_experiment(text).experiment_id)
-                continue
-            except ExperimentNotFound:
-                pass
-        names = [e.name for e in client.search_experiments()]
-        raise ExperimentNotFound(
-            f"No experiment named or numbered {text!r}. Known experiments: "
-            f"{', '.join(repr(n) for n in names[:10]) or 'none yet'}."
-        )
-    return ids
+    return [client.resolve_experiment_id(str(item)) for item in items]
 
 
 def _run_ids(runs: Any) -> list[str] | None:
@@ -629,11 +604,10 @@ class CompareWidget(StaticCopy, w.VBox):
             updates = [with_duration(frame_of_ids(self.client, running))] if running else []
             if self.run_ids is None and len(frame):
                 newest = round(frame["start_time"].max().timestamp() * 1000)
-                text = f"attributes.start_time >= {newest}"
-                if self.filter.strip() and self.filter_error is None:
-                    text = f"({self.filter}) AND {text}"
-                fresh, _ = self.client.search_runs_frame(self.experiment_ids, text,
-                                                         max_results=MAX_RUNS_LOADED)
+                usable = self.filter if self.filter_error is None else ""
+                fresh, _ = self.client.search_runs_frame(self.experiment_ids, usable,
+                                                         max_results=MAX_RUNS_LOADED,
+                                                         started_after=newest)
                 fresh = fresh[~fresh["run_id"].isin(set(frame["run_id"]) - set(running))]
                 if len(fresh):
                     updates.append(with_duration(fresh))
@@ -746,7 +720,7 @@ def compare(experiment: str | Sequence[str] | None = None, filter: str | None = 
     with the closest keys the runs have.
     ``refresh_interval``: seconds between live refreshes while runs are RUNNING (None: off).
     """
-    c = _resolve_client(client)
+    c = fluent.client(client)
     if page_size < 5 or page_size > 1000:
         raise InvalidParameter(f"page_size is from 5 to 1000 rows, not {page_size!r}.")
     experiment_ids = _experiment_ids(c, experiment)

@@ -253,7 +253,7 @@ def show_run(run: Any = None, *, client: Client | None = None,
     """
     from ..tracking import fluent
 
-    c = client or fluent.client()
+    c = fluent.client(client)
     if run is None:
         last = fluent.active_run() or fluent.last_active_run()
         if last is None:

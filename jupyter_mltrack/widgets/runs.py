@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..entities import Run
 from ..errors import InvalidParameter
+from ..tracking import fluent
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
@@ -48,15 +49,6 @@ def run_labels(frame: pd.DataFrame) -> dict[str, str]:
     return labels
 
 
-def default_client(client: Client | None) -> Client:
-    """The client given, else the one of the fluent API."""
-    if client is not None:
-        return client
-    from ..tracking import fluent
-
-    return fluent.client()
-
-
 def runs_frame(runs: Any, client: Client | None = None) -> pd.DataFrame:
     """The wide run frame (as ``search_runs`` returns it) for anything naming runs."""
     if isinstance(runs, pd.DataFrame):
@@ -82,7 +74,7 @@ def runs_frame(runs: Any, client: Client | None = None) -> pd.DataFrame:
     if objects:
         frames.append(_frame_of_runs(objects))
     if ids:
-        frames.append(frame_of_ids(default_client(client), ids))
+        frames.append(frame_of_ids(fluent.client(client), ids))
     if not frames:
         return pd.DataFrame({"run_id": [], "run_name": []})
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
