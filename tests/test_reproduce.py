@@ -159,9 +159,9 @@ def test_a_tracked_cell_is_reproduced_and_marked_stale_when_edited(
     from jupyter_mltrack import compare, show_run
 
     view = show_run(original.info.run_id, client=store, refresh_interval=None)
-    assert "STALE" in view._header.value
+    assert "STALE" in view.header_html
     assert "STALE" not in show_run(new.info.run_id, client=store,
-                                   refresh_interval=None)._header.value
+                                   refresh_interval=None).header_html
     table = compare(original.info.experiment_id, client=store, refresh_interval=None)
     names = dict(zip(table.frame["run_id"], table.frame["run_name"], strict=True))
     assert names[original.info.run_id].endswith("⚠ stale")

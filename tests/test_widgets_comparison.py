@@ -43,7 +43,7 @@ def test_table_shows_params_metrics_tags_status_and_duration(widget) -> None:
     row = dict(zip(keys, widget.table._rows[0], strict=False))
     assert row["status"] == "FINISHED"
     assert row["duration"] >= 0
-    assert "8 runs" in widget._header.value
+    assert "8 runs" in widget.header_html
 
 
 def test_sorting_by_a_metric_column(widget, client) -> None:
@@ -60,7 +60,7 @@ def test_typing_a_filter_narrows_the_table(widget) -> None:
     widget.filter_box.value = "params.optimizer = 'adam' and params.lr < 0.05"
     assert set(widget.frame["params.optimizer"]) == {"adam"}
     assert set(widget.frame["params.lr"].astype(float)) <= {0.01, 0.001}
-    assert widget._message.value == ""
+    assert widget.message_html == ""
     widget.filter = ""
     assert widget.table._total == 8
 
@@ -69,11 +69,11 @@ def test_a_bad_filter_shows_where_and_keeps_the_rows(widget) -> None:
     before = widget.frame["run_id"].tolist()
     widget.filter_box.value = "metrics.loss <"
     assert isinstance(widget.filter_error, InvalidFilter)
-    assert "mlt-error" in widget._message.value
-    assert "position 14" in widget._message.value
+    assert "mlt-error" in widget.message_html
+    assert "position 14" in widget.message_html
     assert widget.frame["run_id"].tolist() == before
     widget.filter_box.value = "metrics.loss < 10"
-    assert widget.filter_error is None and widget._message.value == ""
+    assert widget.filter_error is None and widget.message_html == ""
 
 
 def test_only_columns_that_differ(widget) -> None:
@@ -90,7 +90,7 @@ def test_selecting_rows_drives_every_chart(widget, runs) -> None:
     assert len(default) == 8  # the top of the table when nothing is selected
     widget.table._selected = [runs[2], runs[5]]
     assert widget.chart_run_ids == [runs[2], runs[5]]
-    history = widget._views["history"].spec  # what the browser receives
+    history = widget.chart_views["history"].spec  # what the browser receives
     assert {r["run"] for r in _rows(history)} == {"run-2", "run-5"}
     color = history["layer"][0]["encoding"]["color"]
     assert color["scale"]["domain"] == ["run-2", "run-5"]
@@ -108,11 +108,11 @@ def test_selecting_rows_drives_every_chart(widget, runs) -> None:
 def test_chart_switches(widget, runs) -> None:
     widget.table._selected = [runs[0]]
     widget.metric_picker.value = "acc"
-    spec = widget._views["history"].spec
+    spec = widget.chart_views["history"].spec
     assert spec["layer"][0]["encoding"]["y"]["title"] == "acc"
     widget.log_switch.value = True
     widget.smoothing.value = 0.8
-    spec = widget._views["history"].spec
+    spec = widget.chart_views["history"].spec
     lines = [layer for layer in spec["layer"] if layer["mark"]["type"] == "line"]
     assert len(lines) == 2 and lines[1]["encoding"]["y"]["field"] == "smoothed"
     assert lines[1]["encoding"]["y"]["scale"]["type"] == "log"
@@ -124,9 +124,9 @@ def test_chart_switches(widget, runs) -> None:
 
 
 def test_side_by_side_highlights_differences_and_diffs_sources(widget, runs) -> None:
-    assert "Select 2 to 5 runs" in widget._side.value
+    assert "Select 2 to 5 runs" in widget.side_by_side_html
     widget.table._selected = [runs[0], runs[1]]
-    html = widget._side.value
+    html = widget.side_by_side_html
     assert "run-0" in html and "run-1" in html
     assert html.count('class="mlt-diff"') >= 3  # lr, optimizer and the metrics differ
     assert "2 fields" not in html
@@ -134,9 +134,9 @@ def test_side_by_side_highlights_differences_and_diffs_sources(widget, runs) -> 
     assert '<span class="mlt-diff-line mlt-diff-del">-lr = 0.1</span>' in html
     assert '<span class="mlt-diff-line mlt-diff-add">+lr = 0.01</span>' in html
     widget.side_switch.value = True
-    assert "<th>layers</th>" not in widget._side.value  # equal rows hidden
+    assert "<th>layers</th>" not in widget.side_by_side_html  # equal rows hidden
     widget.table._selected = runs[:6]
-    assert "at most 5 runs" in widget._side.value
+    assert "at most 5 runs" in widget.side_by_side_html
 
 
 def test_names_and_values_are_escaped(client) -> None:
@@ -149,8 +149,8 @@ def test_names_and_values_are_escaped(client) -> None:
         ids.append(run.info.run_id)
     w = compare("xss", client=client, refresh_interval=None)
     w.selected_run_ids = ids
-    assert "<img src=x" not in w._side.value and "&lt;img src=x" in w._side.value
-    assert "<script>" not in w._side.value
+    assert "<img src=x" not in w.side_by_side_html and "&lt;img src=x" in w.side_by_side_html
+    assert "<script>" not in w.side_by_side_html
     assert "<script>" not in w.display_outputs()[0]["text/html"]  # the static copy
     w.close()
 
@@ -176,8 +176,8 @@ def test_missing_cell_sources_are_said_plainly(client) -> None:
         ids.append(run.info.run_id)
     w = compare("plain", client=client, refresh_interval=None)
     w.selected_run_ids = ids
-    assert "No cell source is recorded" in w._side.value
-    assert "No metrics logged" in w._chart_note.value
+    assert "No cell source is recorded" in w.side_by_side_html
+    assert "No metrics logged" in w.chart_notes_html
     w.close()
 
 
@@ -238,12 +238,12 @@ def test_repeated_run_names_keep_every_bar_in_a_legend_color(client, runs) -> No
     w = compare("sweep", client=client, refresh_interval=None)
     # Of each repeated name only one run is charted: labels still say which one.
     w.table._selected = [runs[1], again[1], runs[3]]
-    history = w._views["history"].spec
+    history = w.chart_views["history"].spec
     scale = history["layer"][0]["encoding"]["color"]["scale"]
     legend = dict(zip(scale["domain"], scale["range"], strict=True))
     assert set(legend) == {w._labels[r] for r in (runs[1], again[1], runs[3])}
     assert all(label.endswith(")") for label in list(legend)[:2])  # "run-1 (1a2b3c)"
-    final = w._views["final"].spec
+    final = w.chart_views["final"].spec
     rows = _rows(final)
     assert {r["run"] for r in rows} == set(legend)
     svg = vlc.vegalite_to_svg(final)
@@ -256,7 +256,7 @@ def test_repeated_run_names_keep_every_bar_in_a_legend_color(client, runs) -> No
 
 
 def test_charts_fit_the_width_of_the_output_area(widget) -> None:
-    for name, view in widget._views.items():
+    for name, view in widget.chart_views.items():
         spec = view.spec
         if spec is None:
             continue
@@ -277,7 +277,7 @@ def test_a_metric_no_run_has_is_warned_with_the_closest_keys(client, runs) -> No
     assert "No run here has the metric 'los' (closest: 'loss')." in messages
     assert "param 'learning_rate'" in messages[1] and "'lr'" in messages[1]
     assert w.missing_keys == messages
-    shown = html.unescape(w._keys_note.value)
+    shown = html.unescape(w.chart_notes_html)
     assert all(m in shown for m in messages)  # said in the widget too
     assert w.metric == "acc"
     w.close()
@@ -294,9 +294,9 @@ def test_charts_are_built_when_first_shown(client, runs, tmp_path) -> None:
         "from jupyter_mltrack.widgets import compare\n"
         f"w = compare('sweep', client=Client({client.tracking_uri!r}), refresh_interval=None)\n"
         "assert 'altair' not in sys.modules, 'altair loaded by compare()'\n"
-        "assert w.table._total == 8 and w._histories.reads == 0\n"
+        "assert w.table._total == 8 and w.histories.reads == 0\n"
         "w._repr_mimebundle_()\n"
-        "assert w._views['history'].spec is not None\n"
+        "assert w.chart_views['history'].spec is not None\n"
         "print('ok')\n")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          check=False)

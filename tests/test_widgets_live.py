@@ -14,7 +14,7 @@ from tests.widget_runs import make_runs
 
 
 def _history_rows(widget) -> list[dict]:
-    return [row for rows in widget._views["history"].spec["datasets"].values() for row in rows]
+    return [row for rows in widget.chart_views["history"].spec["datasets"].values() for row in rows]
 
 
 def test_history_cache_extends_from_the_last_step(client) -> None:
@@ -37,8 +37,8 @@ def test_history_cache_is_bounded(client) -> None:
     for run_id in ids:
         cache.get(run_id, "loss")
     assert cache.points <= 70
-    assert (ids[-1], "loss") in cache._frames  # the newest stays
-    assert (ids[0], "loss") not in cache._frames
+    assert cache.holds(ids[-1], "loss")  # the newest stays
+    assert not cache.holds(ids[0], "loss")
     assert len(cache.get(ids[0], "loss")) == 30  # read again when asked
 
 
@@ -47,20 +47,20 @@ def test_a_tick_refreshes_status_duration_values_and_histories(client) -> None:
     live_id = ids[-1]
     w = compare("sweep", client=client, refresh_interval=None)
     w.table._selected = [live_id]
-    assert "1 running" in w._header.value
+    assert "1 running" in w.header_html
     assert len(_history_rows(w)) == 20
-    reads = w._histories.reads
+    reads = w.histories.reads
     client.log_metric_points(live_id, "loss", np.linspace(0.2, 0.1, 30), steps=range(20, 50))
-    assert w._tick() is True  # still running: keep polling
+    assert w.poll() is True  # still running: keep polling
     assert len(_history_rows(w)) == 50
-    assert w._histories.reads == reads + 1  # one incremental read, not a full one
-    assert "updated" in w._header.value
+    assert w.histories.reads == reads + 1  # one incremental read, not a full one
+    assert "updated" in w.header_html
     client.set_terminated(live_id)
-    assert w._tick() is False  # nothing runs any more: the loop ends
+    assert w.poll() is False  # nothing runs any more: the loop ends
     row = w.frame.set_index("run_id").loc[live_id]
     assert row["status"] == "FINISHED"
     assert row["metrics.loss"] == pytest.approx(0.1)
-    assert "running" not in w._header.value
+    assert "running" not in w.header_html
     w.close()
 
 
@@ -72,7 +72,7 @@ def test_new_runs_matching_the_filter_appear(client) -> None:
     for opt in ("sgd", "adam"):
         run = client.create_run(exp, run_name=f"late-{opt}")
         client.log_params(run.info.run_id, {"optimizer": opt})
-    w._tick()
+    w.poll()
     assert sorted(w.frame["run_name"]) == ["late-sgd", "run-1"]
     w.close()
 
@@ -89,7 +89,7 @@ def test_the_thread_updates_while_a_run_trains_and_stops_after(client) -> None:
         if len(rows) >= 8:
             seen.set()
 
-    w._views["history"].observe(watch, "spec")
+    w.chart_views["history"].observe(watch, "spec")
     client.log_metric_points(run_id, "loss", [0.3, 0.2, 0.1], steps=[5, 6, 7])
     assert seen.wait(30), "the live thread did not redraw the history"
     client.set_terminated(run_id)
@@ -117,7 +117,7 @@ def test_an_error_stops_the_loop_and_is_shown(client) -> None:
     loop.start()
     assert loop.finished.wait(30)
     assert isinstance(loop.error, StoreError)
-    assert "Live updates stopped: database went away" in w._message.value
+    assert "Live updates stopped: database went away" in w.message_html
     w.close()
 
 
@@ -129,11 +129,11 @@ def test_intervals_are_bounded() -> None:
 def test_run_view_follows_a_running_run(client) -> None:
     run_id = make_runs(client, n=1, steps=5, running=1)[0]
     view = show_run(run_id, client=client, refresh_interval=None)
-    assert "RUNNING" in view._header.value
+    assert "RUNNING" in view.header_html
     client.log_metric_points(run_id, "loss", [0.01], steps=[5])
     client.set_terminated(run_id)
-    assert view._tick() is False
-    assert "FINISHED" in view._header.value
+    assert view.poll() is False
+    assert "FINISHED" in view.header_html
     assert "0.01" in view._metrics.value
     panels = view.history_view.spec
     loss = [r for rows in panels["datasets"].values() for r in rows if r["metric"] == "loss"]

@@ -41,7 +41,7 @@ def test_shows_versions_badges_metrics_and_history(panel) -> None:
     html = panel._versions.value
     assert "metrics.<wbr>acc" in html and "0.95" in html and "0.81" in html
     assert html.count('class="mlt-badge') == 3 and ">None</span>" in html
-    assert "Model registry · churn" in panel._header.value
+    assert "Model registry · churn" in panel.header_html
     assert panel._history.value.count("<td>stage register</td>") == 3
     assert panel.buttons["rollback"].disabled  # nothing in Production yet
     assert panel.requests_box.layout.display == "none"
@@ -97,7 +97,7 @@ def test_request_approve_reject_under_a_policy(panel, rc, as_user) -> None:
                           gates={"metrics.acc": ">= 0.9"}, client=rc)
     panel.refresh_button.click()
     assert panel.buttons["production"].description == "Request Production"
-    assert "approval for Production" in panel._header.value
+    assert "approval for Production" in panel.header_html
     panel.version_select.value = 3
     message = click(panel, "production", comment="best offline")
     assert "Request #1 opened" in message and stages(rc)[3] == "None"
@@ -152,7 +152,7 @@ def test_chooser_over_every_model_and_empty_store(rc, experiment, as_user) -> No
     assert list(empty.model_select.options) == ["churn", "fraud"]
     empty.model_select.value = "fraud"
     assert [v for _, v in empty.version_select.options] == [2, 1]
-    assert "Model registry · fraud" in empty._header.value
+    assert "Model registry · fraud" in empty.header_html
 
 
 def test_a_version_registered_from_a_folder_shows_no_run(rc, experiment, tmp_path,

@@ -49,9 +49,9 @@ def view(client, run_id):
 
 
 def test_header_overview_and_metrics(view, run_id) -> None:
-    assert "run-0" in view._header.value and "FINISHED" in view._header.value
-    assert run_id in view._header.value
-    assert "experiment sweep" in view._header.value
+    assert "run-0" in view.header_html and "FINISHED" in view.header_html
+    assert run_id in view.header_html
+    assert "experiment sweep" in view.header_html
     overview = view._overview.value
     assert "<th>lr</th><td>0.1</td>" in overview
     assert "<th>stage</th><td>tuning</td>" in overview
@@ -156,7 +156,13 @@ def test_static_copy_is_its_own_output_before_the_widget(view) -> None:
     assert "run-0" in html and "mlt-spark" in html and "<style>" in html and "<svg" in html
     assert f'mlt-static-{view.model_id}' in html
     assert "application/vnd.jupyter.widget-view+json" in live and "text/html" not in live
-    assert view._header._static_for == view.model_id  # the live header hides the copy
+    # a live child (the header) carries the synced trait that hides the copy
+    shown, stack = [], list(view.children)
+    while stack:
+        child = stack.pop()
+        shown.append(getattr(child, "_static_for", ""))
+        stack.extend(getattr(child, "children", ()))
+    assert view.model_id in shown
     assert json.loads(json.dumps([copy, live]))  # serialisable into a notebook
 
 
@@ -182,7 +188,7 @@ with mltrack.start_run(run_name="old", tags=tags) as run:
     pass
 view = show_run(run.info.run_id, refresh_interval=None)
 table = compare(run.info.experiment_id, refresh_interval=None)
-print("STALE" in view._header.value, list(table.frame["run_name"]))
+print("STALE" in view.header_html, list(table.frame["run_name"]))
 print(sorted(m for m in sys.modules if m.startswith("jupyter_mltrack.projects")))
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

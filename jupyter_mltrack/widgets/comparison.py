@@ -208,7 +208,7 @@ class CompareWidget(StaticCopy, w.VBox):
 
         self._live: LiveLoop | None = None
         if refresh_interval is not None:
-            self._live = LiveLoop(self._tick, refresh_interval, on_error=self._live_failed)
+            self._live = LiveLoop(self.poll, refresh_interval, on_error=self._live_failed)
 
         self._set_frame(self._search(filter or ""))
         self._building = False
@@ -298,6 +298,39 @@ class CompareWidget(StaticCopy, w.VBox):
     def live(self) -> bool:
         """True while the widget refreshes itself."""
         return self._live is not None and self._live.running
+
+    # -- what the front end shows (read-only) -------------------------------------------
+
+    @property
+    def header_html(self) -> str:
+        """The header line: title, run count, live status."""
+        return str(self._header.value)
+
+    @property
+    def message_html(self) -> str:
+        """The notice under the filter box (a filter error with its caret), or ''."""
+        return str(self._message.value)
+
+    @property
+    def side_by_side_html(self) -> str:
+        """The Side by side tab as rendered."""
+        return str(self._side.value)
+
+    @property
+    def chart_notes_html(self) -> str:
+        """The notices above the charts (no metrics, keys no run has...)."""
+        return str(self._chart_note.value) + str(self._keys_note.value)
+
+    @property
+    def chart_views(self) -> dict[str, Any]:
+        """The chart widgets by name (``history``, ``final``, ``scatter``, ``parallel``);
+        each one's ``spec`` is what the browser draws."""
+        return dict(self._views)
+
+    @property
+    def histories(self) -> HistoryCache:
+        """The metric histories read for the charts (``reads`` counts store reads)."""
+        return self._histories
 
     def refresh(self) -> None:
         """Read the runs again (as the Refresh button does) and restart live updates."""
@@ -596,7 +629,7 @@ class CompareWidget(StaticCopy, w.VBox):
         self._message.value = style.notice(
             f"Live updates stopped: {exc}. Press Refresh to try again.", error=True)
 
-    def _tick(self) -> bool:
+    def poll(self) -> bool:
         """One live refresh: re-read running runs, pick up new ones, extend histories."""
         with self._lock:
             frame = self._frame

@@ -174,6 +174,11 @@ class RegistryPanel(StaticCopy, w.VBox):
         """The action waiting for Confirm, or None."""
         return None if self._action is None else self._action[0]
 
+    @property
+    def header_html(self) -> str:
+        """The header: the model, its policy, pending requests."""
+        return str(self._header.value)
+
     def refresh(self) -> None:
         """Read the store again and redraw everything."""
         try:

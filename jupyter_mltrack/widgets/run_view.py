@@ -73,7 +73,7 @@ class RunView(StaticCopy, w.VBox):
         self._render()
         self._live: LiveLoop | None = None
         if refresh_interval is not None:
-            self._live = LiveLoop(self._tick, refresh_interval)
+            self._live = LiveLoop(self.poll, refresh_interval)
             if self.run.info.status == RunStatus.RUNNING.value:
                 self._live.start()
 
@@ -85,6 +85,11 @@ class RunView(StaticCopy, w.VBox):
     @property
     def live(self) -> bool:
         return self._live is not None and self._live.running
+
+    @property
+    def header_html(self) -> str:
+        """The header: name, status, ids, experiment, stale mark."""
+        return str(self._header.value)
 
     def refresh(self) -> None:
         """Read the run again (status, values, new history points)."""
@@ -100,7 +105,7 @@ class RunView(StaticCopy, w.VBox):
             live.stop()
         super().close()
 
-    def _tick(self) -> bool:
+    def poll(self) -> bool:
         self.refresh()
         return self.run.info.status == RunStatus.RUNNING.value
 
