@@ -49,11 +49,12 @@ def test_quickstart_creates_what_the_readme_says_and_a_second_run_adds_nothing(
 
     first = _execute(tmp_path)
     names, versions = state()
-    # README: 10 runs trained with the API, a %%track sweep run and its 3 children.
-    assert len(names) == 14
+    # README: 10 runs trained with the API, a %%track sweep run and its 3 children, and
+    # the retrained model the served registry switches to and back from.
+    assert len(names) == 15
     assert len([n for n in names if n.startswith("sgd-lr-")]) == 10
-    assert names.count("sgd-sweep") == 1
-    assert [(v, stage) for v, stage, _ in versions] == [(1, "Production")]
+    assert names.count("sgd-sweep") == 1 and names.count("sgd-retrained") == 1
+    assert [(v, stage) for v, stage, _ in versions] == [(1, "Production"), (2, "Archived")]
     assert "10 models trained" in "".join(first)
     trained = {run.info.run_name: run.info.run_id for run in client.search_runs(
         None, "attributes.run_name LIKE 'sgd-lr-%'")}
@@ -68,3 +69,4 @@ def test_quickstart_creates_what_the_readme_says_and_a_second_run_adds_nothing(
     assert "0 models trained, 10 found in the store" in text
     assert "Deleted the previous sweep" in text
     assert "already registered" in text
+    assert "retrained model found in the store" in text
