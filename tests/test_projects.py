@@ -136,6 +136,30 @@ def test_values_are_shell_quoted_and_extras_appended(tmp_path: Path) -> None:
         "python x.py 'a b; rm -rf /' --'x;y' '$(id)'"
 
 
+def test_a_multi_line_command_runs_as_bash_reads_it(store: Client, tmp_path: Path) -> None:
+    """Block commands with backslash continuations, as MLflow projects write them; a
+    value's inner spaces survive."""
+    folder = write_project(tmp_path / "multi", (
+        "entry_points:\n"
+        "  main:\n"
+        "    parameters:\n"
+        "      rate: {type: float, default: 0.1}\n"
+        "      label: {type: string, default: 'a   b'}\n"
+        "    command: |\n"
+        "      python show.py \\\n"
+        "        --rate={rate} \\\n"
+        "        --label={label}\n"), {"show.py": (
+        "import argparse, jupyter_mltrack as m\n"
+        "p = argparse.ArgumentParser(); p.add_argument('--rate', type=float)\n"
+        "p.add_argument('--label'); a = p.parse_args()\n"
+        "m.log_metric('rate', a.rate); m.set_tag('label', a.label)\n")})
+    done = run(folder, parameters={"rate": "0.25"}, quiet=True)
+    stored = store.get_run(done.run_id)
+    assert stored.info.status == "FINISHED"
+    assert stored.data.metrics == {"rate": 0.25}
+    assert stored.data.tags["label"] == "a   b"
+
+
 @pytest.mark.parametrize(("kind", "value", "words"), [
     ("float", "abc", ["'alpha'", "float", "'abc'", "-P alpha=0.5"]),
     ("int", "1.5", ["'alpha'", "int", "'1.5'", "whole number"]),

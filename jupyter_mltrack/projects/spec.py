@@ -135,7 +135,9 @@ class EntryPoint:
         except (IndexError, ValueError) as exc:
             raise InvalidProject(f"The command of entry point {self.name!r} does not parse: "
                                  f"{exc}. Write a literal brace as {{{{ or }}}}.") from None
-        parts = [" ".join(line.split())]
+        # as written: bash runs it, so a backslash-newline continues the line and quoted
+        # values keep their spaces (extras go after the last line)
+        parts = [line.strip()]
         parts += [f"--{shlex.quote(k)} {shlex.quote(v)}" for k, v in extra.items()]
         return " ".join(parts)
 
