@@ -252,3 +252,27 @@ def test_load_native_returns_the_estimator(fluent, pipeline, data) -> None:
     assert loaded.metadata.model_uuid == info.model_uuid
     assert loaded.signature == info.signature
     pd.testing.assert_frame_equal(loaded.input_example, frame[:3])
+
+
+def test_numeric_frames_predict_the_same_by_the_fast_path(tmp_path) -> None:
+    """A frame whose columns are the model's feature names, in order and all floats, is
+    passed as an array (scikit-learn's per-call frame checks cost more than one row);
+    any other frame takes scikit-learn's own path. Same predictions, no warning."""
+    import warnings
+
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mltrack.models import load_model, save_model
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    native = LogisticRegression(max_iter=500).fit(X, y)
+    save_model(native, tmp_path / "m", input_example=X.head(3))
+    model = load_model(tmp_path / "m")
+    expected = native.predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert (model.predict(X) == expected).all()
+        shuffled = X[list(reversed(X.columns))]  # reordered by the signature
+        assert (model.predict(shuffled) == expected).all()
+        assert (model.predict(X.astype("float32")) == native.predict(X.astype("float32"))).all()

@@ -381,10 +381,15 @@ def _enforce_columns(data: Any, schema: Schema) -> Any:
             f"got: {', '.join(map(str, data.columns)) or 'none'}."
         )
     columns = {}
+    unchanged = list(data.columns) == [s.name for s in specs]
     for spec in specs:
         if spec.name in present:
-            columns[spec.name] = _convert_column(data[present[spec.name]], spec,
-                                                 f"column {spec.name!r}")
+            given = data[present[spec.name]]
+            columns[spec.name] = converted = _convert_column(given, spec,
+                                                             f"column {spec.name!r}")
+            unchanged = unchanged and converted is given
+    if unchanged:
+        return data  # every column fits as it is, in the signature's order
     return pd.DataFrame(columns, index=data.index)
 
 
@@ -404,6 +409,8 @@ def _convert_column(column: Any, spec: ColSpec, label: str) -> Any:
     if isinstance(dtype, pd.CategoricalDtype):
         column = column.astype(dtype.categories.dtype)
         dtype = column.dtype
+    if want not in ("string", "binary") and want in COLUMN_TYPES and dtype == COLUMN_TYPES[want]:
+        return column  # already the signature's type: the common case, kept cheap
     numeric_object = _is_object(dtype) and all(
         isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
         for v in column.tolist() if v is not None)
