@@ -1,11 +1,25 @@
-"""Release several real processes at the same moment, for concurrency tests."""
+"""Real processes in tests: release several at the same moment, and wait for what they do."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
+    """Poll until condition() is truthy; generous, so a busy machine does not fail it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
 
 
 def run_together(script: str, arg_lists: Sequence[Sequence[str]], folder: Path,

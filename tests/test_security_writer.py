@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -29,20 +28,10 @@ from jupyter_mltrack.entities import Metric
 from jupyter_mltrack.errors import InvalidParameter, WriteFailed
 from jupyter_mltrack.store.sql import SqlStore
 from jupyter_mltrack.tracking.writer import BatchWriter
+from tests.processes import wait_for
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
-
-
-def _wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -156,7 +145,8 @@ def test_a_poisoned_point_does_not_hold_later_points_hostage(client: Client,
     expected = [0, *range(2, 200)]
     # No flush: the background writer stores the good points on its own.
     client.writer._wake.set()
-    _wait_for(lambda: _steps(observer, run_id) == expected, what="the valid points on disk")
+    wait_for(lambda: _steps(observer, run_id) == expected, timeout=30.0,
+             what="the valid points on disk")
     with pytest.raises(WriteFailed) as info:
         client.log_metric(run_id, "x", 200.0, step=200)
     message = str(info.value)

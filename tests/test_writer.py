@@ -15,7 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +27,7 @@ from jupyter_mltrack.errors import WriteFailed
 from jupyter_mltrack.store import schema
 from jupyter_mltrack.store.sql import SqlStore
 from jupyter_mltrack.tracking.writer import BatchWriter
-from tests.processes import run_together
-
-
-def _wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
-    """Poll until condition() is truthy; generous, so a busy machine does not fail it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+from tests.processes import run_together, wait_for
 
 
 @pytest.fixture
@@ -84,7 +72,7 @@ def test_points_are_on_disk_within_a_second_without_flush(client: Client,
     run_id = client.create_run(exp).info.run_id
     for i in range(50):
         client.log_metric(run_id, "x", float(i))
-    _wait_for(lambda: len(_steps(observer, run_id)) == 50, what="50 points on disk")
+    wait_for(lambda: len(_steps(observer, run_id)) == 50, what="50 points on disk")
     assert _steps(observer, run_id) == list(range(50))
     assert client.writer.pending() == 0
 
@@ -188,7 +176,7 @@ def test_failed_background_write_is_raised_at_the_next_call(client: Client, db_u
         return False
 
     # The background thread retries, gives up, and the next call says so.
-    _wait_for(log_next, timeout=15, what="WriteFailed from log_metric")
+    wait_for(log_next, timeout=15, what="WriteFailed from log_metric")
     _refuse_writes(db_uri, on=False)
 
     def flushed() -> bool:
@@ -198,7 +186,7 @@ def test_failed_background_write_is_raised_at_the_next_call(client: Client, db_u
             return False
         return True
 
-    _wait_for(flushed, timeout=15, what="a clean flush")
+    wait_for(flushed, timeout=15, what="a clean flush")
     assert _steps(observer, run_id) == logged
 
 
@@ -369,14 +357,14 @@ def test_sigkilled_process_keeps_its_points_and_its_run_is_marked_killed(
         assert len(run_id) == 32, proc.stderr.read() if proc.stderr else ""
         assert proc.stdout.readline().strip() == "burst"
         # Logged, not flushed, the process still alive: on disk within the interval.
-        _wait_for(lambda: len(_steps(observer, run_id)) == 1_000, what="the burst on disk")
+        wait_for(lambda: len(_steps(observer, run_id)) == 1_000, what="the burst on disk")
         # The living process sends heartbeats.
         first = _heartbeat(observer, run_id)
-        _wait_for(lambda: _heartbeat(observer, run_id) > first, what="a heartbeat")
+        wait_for(lambda: _heartbeat(observer, run_id) > first, what="a heartbeat")
         assert Client(db_uri).mark_stale_runs(stale_after=30) == []
         proc.stdin.write("go\n")
         proc.stdin.flush()
-        _wait_for(lambda: len(_steps(observer, run_id)) > 3_000, timeout=20,
+        wait_for(lambda: len(_steps(observer, run_id)) > 3_000, timeout=20,
                   what="continuous logging")
         seen = len(_steps(observer, run_id))
         proc.send_signal(signal.SIGKILL)
@@ -401,7 +389,7 @@ def test_sigkilled_process_keeps_its_points_and_its_run_is_marked_killed(
                              env={**os.environ, "MLTRACK_HEARTBEAT_TIMEOUT": "1"}).stdout
         return out.strip() == run_id
 
-    _wait_for(marked, timeout=30, what="the run marked KILLED")
+    wait_for(marked, timeout=30, what="the run marked KILLED")
     info = observer.get_run(run_id).info
     assert info.status == "KILLED"
     assert info.end_time == last_beat
@@ -439,7 +427,7 @@ def test_a_live_run_that_logs_no_metrics_still_sends_heartbeats(
         run_id = proc.stdout.readline().strip()
         assert len(run_id) == 32
         first = _heartbeat(observer, run_id)
-        _wait_for(lambda: _heartbeat(observer, run_id) > first, what="a heartbeat")
+        wait_for(lambda: _heartbeat(observer, run_id) > first, what="a heartbeat")
     finally:
         proc.kill()
         proc.wait()
@@ -509,7 +497,7 @@ def test_a_reader_with_a_short_timeout_never_kills_a_live_run(
         return time.time_ns() // 1_000_000 if found == [run_id] else None
 
     # The dead process is found, and not before three of its intervals have passed.
-    marked_by = _wait_for(marked, timeout=60, what="the dead run marked KILLED")
+    marked_by = wait_for(marked, timeout=60, what="the dead run marked KILLED")
     assert marked_by - last_beat >= 3 * 2000
     info = observer.get_run(run_id).info
     assert info.status == "KILLED" and info.end_time == last_beat
@@ -657,7 +645,7 @@ def test_a_kernel_stopped_with_sigterm_stores_its_points_and_kills_its_run(
         reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
         assert reply["content"]["status"] == "ok", reply["content"]
         km.signal_kernel(signal.SIGTERM)  # what a kernel manager sends a kernel that lingers
-        _wait_for(lambda: not km.is_alive(), timeout=60, what="the kernel gone")
+        wait_for(lambda: not km.is_alive(), timeout=60, what="the kernel gone")
     finally:
         kc.stop_channels()
         if km.is_alive():
