@@ -433,3 +433,12 @@ def test_a_docker_command_gets_the_run_and_the_store() -> None:
     assert argv == ["docker", "run", "--rm", "-e", "MLTRACK_RUN_ID=abc", "-e",
                     "MLTRACK_TRACKING_URI=sqlite:////data/s/mltrack.db", "-v", "/data/s:/data/s",
                     "img:1", "bash", "-c", "python train.py"]
+
+
+def test_cli_lookups_of_unknown_runs_name_the_cli_command(store: Client,
+                                                          tracking_uri: str) -> None:
+    for args in (["reproduce", "abcd"], ["env", "diff", "abcd", "efgh"]):
+        result = CliRunner().invoke(main, ["--tracking-uri", tracking_uri, *args])
+        assert result.exit_code == 1, result.output
+        assert "No run has the id, id prefix or name 'abcd'" in result.output
+        assert "`mltrack runs list`" in result.output and "%mltrack" not in result.output

@@ -92,3 +92,10 @@ def test_a_failing_chunk_leaves_no_partial_output(model, tmp_path: Path) -> None
     assert "column 'n'" in result.output
     assert (tmp_path / "out.csv").read_text() == "earlier results\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_missing_input_file_is_refused_clearly(model, tmp_path: Path) -> None:
+    result = predict("-m", str(model[0]), "-i", str(tmp_path / "nofile.csv"))
+    assert result.exit_code == 1
+    assert "No input file" in result.output and "nofile.csv" in result.output
+    assert "Traceback" not in result.output

@@ -95,11 +95,11 @@ def env_group() -> None:
 @click.pass_context
 def env_diff(ctx: click.Context, run_a: str, run_b: str, as_json: bool) -> None:
     """Packages added, removed and changed from RUN_A's environment to RUN_B's."""
-    from ..notebook.restore import find_run
     from ..tracking.environment import diff_runs
 
     client = _use_store(ctx)
-    a, b = find_run(run_a).info.run_id, find_run(run_b).info.run_id
+    a, b = (client.find_run(ref, run_view_type="active_only").info.run_id
+            for ref in (run_a, run_b))
     diff = diff_runs(client, a, b)
     if as_json:
         click.echo(json.dumps({"added": diff.added, "removed": diff.removed,

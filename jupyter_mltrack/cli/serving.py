@@ -77,8 +77,9 @@ def serve_cmd(ctx: click.Context, model_uri: str, host: str, port: int, workers:
 def predict_cmd(ctx: click.Context, model_uri: str, input_path: str, output_path: str | None,
                 chunk_rows: int, progress: bool | None, trust: bool) -> None:
     """Score every row of an input file with a model (batch scoring)."""
-    from ..serving.batch import count_rows, predict_file
+    from ..serving.batch import check_input, count_rows, predict_file
 
+    check_input(input_path)
     total = count_rows(input_path)
     show = progress if progress is not None else (
         output_path is not None and total is not None and total >= 100_000)

@@ -124,11 +124,11 @@ def _kind(run: Run) -> str:
 def reproduce(run: Run | str, *, rtol: float = 1e-6, atol: float = 0.0,
               timeout: float | None = 600, quiet: bool = False) -> Reproduction:
     """Re-execute what ``run`` captured as a new run and compare the two."""
-    from ..notebook.restore import find_run
     from ..tracking import fluent
 
-    original = run if isinstance(run, Run) else find_run(str(run))
     client = fluent.client()
+    original = run if isinstance(run, Run) else client.find_run(str(run),
+                                                               run_view_type="active_only")
     kind = _kind(original)
     started = time.time_ns() // 1_000_000 - 1
     notes: list[str] = []

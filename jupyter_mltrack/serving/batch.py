@@ -108,6 +108,13 @@ def as_frame(predictions: Any) -> Any:
     return pd.DataFrame({"prediction": list(arr)})
 
 
+def check_input(input_path: str | os.PathLike[str]) -> None:
+    """Refuse an input path that is not a file, saying what to pass."""
+    if not Path(input_path).is_file():
+        raise InvalidParameter(f"No input file {os.fspath(input_path)!r}; pass a .csv, .parquet "
+                               "or .json file of rows to score.")
+
+
 def predict_file(model_uri: str, input_path: str | os.PathLike[str],
                  output_path: str | os.PathLike[str] | None = None, *,
                  client: Client | None = None, trust: bool = False, chunk_rows: int = 50_000,
@@ -118,6 +125,7 @@ def predict_file(model_uri: str, input_path: str | os.PathLike[str],
 
     if chunk_rows < 1:
         raise InvalidParameter("chunk_rows is 1 or more.")
+    check_input(input_path)
     out_kind = file_format(output_path, "Output") if output_path is not None else "json"
     model = load_model(model_uri, trust=trust, client=client, progress=False)
     writer = _Writer(output_path, out_kind)
