@@ -374,4 +374,4 @@ def test_runs_still_active_at_exit_are_ended(fluent: ModuleType, tmp_path: Path,
 
 def test_module_state_is_reset_between_tests(fluent: ModuleType) -> None:
     # The fixture leaves no active run and no store behind (guards the other tests).
-    assert fluent_mod._active == [] and fluent_mod._client is None
+    assert fluent_mod._all_active() == [] and fluent_mod._client is None

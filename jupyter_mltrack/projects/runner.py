@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,9 @@ from .spec import EntryPoint, Project, load_project
 
 @dataclass
 class ProjectRun:
-    """The run of one entry point (MLflow's ``SubmittedRun``: ``run_id``, ``wait()``)."""
+    """The run of one entry point (MLflow's ``SubmittedRun``: ``run_id``, ``wait()``,
+    ``get_status()``, ``cancel()``). A run submitted with ``synchronous=False`` goes on in
+    the background; ``wait()`` blocks until it ends and says whether it FINISHED."""
 
     run_id: str
     status: str
@@ -39,12 +42,25 @@ class ProjectRun:
     env_manager: str
     command: str | None = None
     notes: list[str] = field(default_factory=list)
+    error: BaseException | None = field(default=None, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _process: subprocess.Popen[Any] | None = field(default=None, repr=False)
+    _cancelled: bool = field(default=False, repr=False)
 
     def wait(self) -> bool:
+        if self._thread is not None:
+            self._thread.join()
         return self.status == RunStatus.FINISHED.value
 
     def get_status(self) -> str:
         return self.status
+
+    def cancel(self) -> None:
+        """Stop the command (SIGTERM, then SIGKILL) and end the run KILLED."""
+        self._cancelled = True
+        if self._process is not None and self._process.poll() is None:
+            _stop(self._process)
+        self.wait()
 
     def __repr__(self) -> str:
         return f"<ProjectRun {self.entry_point} {self.status} {self.run_id}>"
@@ -64,8 +80,15 @@ def run(uri: str | os.PathLike[str] = ".", entry_point: str = "main",
         parameters: Mapping[str, Any] | None = None, *, experiment_name: str | None = None,
         experiment_id: str | None = None, env_manager: str | None = None,
         run_name: str | None = None, tags: Mapping[str, str] | None = None,
-        client: Any = None, quiet: bool = False) -> ProjectRun:
-    """Run ``entry_point`` of the project in ``uri`` as a tracked run; wait for it.
+        client: Any = None, quiet: bool = False, run_id: str | None = None,
+        synchronous: bool = True) -> ProjectRun:
+    """Run ``entry_point`` of the project in ``uri`` as a tracked run.
+
+    ``run_id`` logs into a run that exists already (as MLflow's ``run_id=``: a sweep
+    creates its child runs, then runs the entry point in each) instead of creating one.
+    With ``synchronous=False`` the call returns once the run exists and the command
+    goes on in the background: ``wait()`` on the result; failures end the run FAILED
+    and ``wait()`` returns False instead of raising.
 
     Raises :class:`InvalidProject` for a bad project file or parameter (before any run
     exists) and :class:`ExecutionFailed` when the command fails (the run ends FAILED).
@@ -77,24 +100,50 @@ def run(uri: str | os.PathLike[str] = ".", entry_point: str = "main",
     manager = envs.choose_manager(project, env_manager)
     client = client or fluent.client()
     work = Path(tempfile.mkdtemp(prefix="mltrack-project-"))
+    background = False
     try:
         values, extra = point.resolve(parameters, project.directory, _fetcher(client, work))
         command = point.shell_command(values, extra) if point.command is not None else None
-        if experiment_id is None:
-            experiment_id = client.get_or_create_experiment(experiment_name) \
-                if experiment_name else fluent.get_experiment_id()
         run_tags = project_tags(project, point, manager, parameters)
         if command is not None:
             run_tags[T.COMMAND] = command
         run_tags.update(tags or {})
-        created = client.create_run(str(experiment_id), run_name=run_name, tags=run_tags)
-        run_id = created.info.run_id
+        if run_id is not None:
+            created = client.resume_run(run_id)  # refuses unknown and deleted runs
+            client.set_tags(run_id, run_tags)
+        else:
+            if experiment_id is None:
+                experiment_id = client.get_or_create_experiment(experiment_name) \
+                    if experiment_name else fluent.get_experiment_id()
+            created = client.create_run(str(experiment_id), run_name=run_name, tags=run_tags)
+            run_id = created.info.run_id
         params = {**values, **extra}
         if params:
             client.log_params(run_id, params)
-        return _execute(client, created, project, point, manager, command, values, work, quiet)
+        result = ProjectRun(run_id, RunStatus.RUNNING.value, point.name, manager, command)
+        if synchronous:
+            return _execute(client, created, project, point, manager, command, values, work,
+                            quiet, result)
+
+        def in_background() -> None:
+            try:
+                _execute(client, created, project, point, manager, command, values, work,
+                         True, result)
+            except BaseException as exc:  # noqa: BLE001 - kept for wait()'s caller
+                result.error = exc
+                if result.status == RunStatus.RUNNING.value:
+                    result.status = RunStatus.FAILED.value
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+
+        result._thread = threading.Thread(target=in_background, daemon=True,
+                                          name=f"mltrack-project-{run_id[:8]}")
+        result._thread.start()
+        background = True
+        return result
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not background:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def project_tags(project: Project, point: EntryPoint, manager: str,
@@ -120,14 +169,14 @@ def project_tags(project: Project, point: EntryPoint, manager: str,
 
 def _execute(client: Any, created: Any, project: Project, point: EntryPoint, manager: str,
              command: str | None, values: dict[str, str], work: Path,
-             quiet: bool) -> ProjectRun:
+             quiet: bool, result: ProjectRun) -> ProjectRun:
     run_id = created.info.run_id
-    result = ProjectRun(run_id, RunStatus.RUNNING.value, point.name, manager, command)
     try:
         env = envs.prepare(project, manager, work)
     except BaseException as exc:
         _store_specs(client, run_id, work)
         _fail(client, run_id, exc)
+        result.status = _failed_status(exc)
         raise
     _store_specs(client, run_id, work)
     result.notes = list(env.notes)
@@ -143,6 +192,7 @@ def _execute(client: Any, created: Any, project: Project, point: EntryPoint, man
     if point.notebook is not None:
         if manager in ("conda", "docker"):
             _fail(client, run_id, None)
+            result.status = RunStatus.FAILED.value
             raise ExecutionFailed(f"Notebook entry points run with --env-manager local or "
                                   f"virtualenv, not {manager}.")
         nb = notebooks.read_notebook(project.directory / point.notebook)
@@ -169,13 +219,22 @@ def _execute(client: Any, created: Any, project: Project, point: EntryPoint, man
                                    start_new_session=True)
     except OSError as exc:
         _fail(client, run_id, exc)
+        result.status = RunStatus.FAILED.value
         raise ExecutionFailed(f"Could not start {command!r}: {exc}") from exc
+    result._process = process
+    if result._cancelled:  # cancel() came before the process existed
+        _stop(process)
     try:
         code = process.wait()
     except KeyboardInterrupt:
         _stop(process)
         client.set_terminated(run_id, RunStatus.KILLED.value)
+        result.status = RunStatus.KILLED.value
         raise
+    if result._cancelled:
+        client.set_terminated(run_id, RunStatus.KILLED.value)
+        result.status = RunStatus.KILLED.value
+        raise ExecutionFailed(f"Run {run_id} was cancelled.")
     status = RunStatus.FINISHED.value if code == 0 else RunStatus.FAILED.value
     if code != 0:
         client.set_tag(run_id, "mltrack.error", f"The command exited with code {code}: "
@@ -238,9 +297,13 @@ def _store_specs(client: Any, run_id: str, work: Path) -> None:
             client.log_artifact(run_id, work / name, artifact.rsplit("/", 1)[0])
 
 
-def _fail(client: Any, run_id: str, exc: BaseException | None) -> None:
-    status = RunStatus.KILLED.value if isinstance(exc, KeyboardInterrupt) else \
+def _failed_status(exc: BaseException | None) -> str:
+    return RunStatus.KILLED.value if isinstance(exc, KeyboardInterrupt) else \
         RunStatus.FAILED.value
+
+
+def _fail(client: Any, run_id: str, exc: BaseException | None) -> None:
+    status = _failed_status(exc)
     if exc is not None:
         client.set_tag(run_id, "mltrack.error", str(exc)[-7000:])
     client.set_terminated(run_id, status)

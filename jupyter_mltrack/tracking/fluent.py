@@ -1,7 +1,12 @@
 """The module-level API (``mltrack.start_run()``, ``mltrack.log_metric()``...).
 
-It keeps one tracking URI, one current experiment and a stack of active runs
-per process, and delegates everything else to :class:`Client`.
+It keeps one tracking URI and one current experiment per process, a stack of active
+runs per thread (as MLflow does), and delegates everything else to :class:`Client`.
+
+A thread that has started no run of its own logs to the main thread's active run, so
+code that trains in a worker thread inside ``with start_run():`` or a ``%%track`` cell
+still lands in that run; ``start_run``/``end_run`` in a thread change only that
+thread's stack, so concurrent threads never end each other's runs.
 """
 
 from __future__ import annotations
@@ -31,8 +36,35 @@ _lock = threading.RLock()
 _tracking_uri: str | None = None
 _client: Client | None = None
 _experiment_id: str | None = None
-_active: list[ActiveRun] = []
+_stacks: dict[int, list[ActiveRun]] = {}  # thread ident -> that thread's active runs
 _last_run_id: str | None = None
+
+
+def _stack() -> list[ActiveRun]:
+    """The calling thread's stack of active runs."""
+    ident = threading.get_ident()
+    stack = _stacks.get(ident)
+    if stack is None:
+        with _lock:
+            for gone in set(_stacks) - {t.ident for t in threading.enumerate()}:
+                if not _stacks[gone]:
+                    del _stacks[gone]  # threads that ended with nothing open
+            stack = _stacks.setdefault(ident, [])
+    return stack
+
+
+def _inherited() -> ActiveRun | None:
+    """The run this thread logs to: its own innermost, else the main thread's."""
+    own = _stack()
+    if own:
+        return own[-1]
+    main = _stacks.get(threading.main_thread().ident or -1)
+    return main[-1] if main else None
+
+
+def _all_active() -> list[ActiveRun]:
+    with _lock:
+        return [run for stack in list(_stacks.values()) for run in stack]
 
 
 class ActiveRun(Run):
@@ -59,7 +91,7 @@ class ActiveRun(Run):
             if exc is not None:
                 _record_error(self.info.run_id, exc)
         # Children started inside the block and left open end with it.
-        while any(r.info.run_id == self.info.run_id for r in _active):
+        while any(r.info.run_id == self.info.run_id for r in _stack()):
             end_run(status.value)
 
 
@@ -80,11 +112,14 @@ def reset() -> None:
     from ..store import close_stores
     from .client import close_writers
 
-    while _active:
-        try:
-            end_run()
-        except Exception:  # noqa: BLE001 - the run may be broken on purpose
-            _active.clear()
+    for stack in list(_stacks.values()):
+        while stack:
+            run = stack.pop()
+            try:
+                client().set_terminated(run.info.run_id, "FINISHED")
+            except Exception:  # noqa: BLE001,S110 - the run may be broken on purpose
+                pass
+    _stacks.clear()
     set_tracking_uri(None)
     close_writers()
     close_stores()
@@ -184,6 +219,7 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
     """
     global _last_run_id
     c = client()
+    _active = _stack()
     with _lock:
         if _active and not nested and parent_run_id is None and run_id is None:
             raise InvalidState(
@@ -191,7 +227,10 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
                 "nested=True to start a child run."
             )
         attach = run_id is None and not _active and not nested and parent_run_id is None
-        if attach and os.environ.get(RUN_ID_ENV):
+        given = os.environ.get(RUN_ID_ENV)
+        if attach and given and any(r.info.run_id == given for r in _all_active()):
+            attach = False  # another thread of this process holds the runner's run
+        if attach and given:
             # A project runner created this run for the process: attach to it, as MLflow
             # does with MLFLOW_RUN_ID.
             run_id = os.environ[RUN_ID_ENV]
@@ -202,7 +241,8 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
         else:
             exp_id = str(experiment_id) if experiment_id is not None else \
                 _current_experiment_id()
-            parent = parent_run_id or (_active[-1].info.run_id if nested and _active else None)
+            outer = _active[-1] if _active else _inherited()
+            parent = parent_run_id or (outer.info.run_id if nested and outer else None)
             all_tags = context.run_context()
             all_tags.update(tags or {})
             if description:
@@ -218,7 +258,8 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
 
 
 def end_run(status: str = "FINISHED") -> None:
-    """End the innermost active run."""
+    """End the innermost active run of this thread."""
+    _active = _stack()
     with _lock:
         if not _active:
             return
@@ -227,7 +268,8 @@ def end_run(status: str = "FINISHED") -> None:
 
 
 def active_run() -> ActiveRun | None:
-    return _active[-1] if _active else None
+    """The run this thread logs to (its own, else the main thread's), or None."""
+    return _inherited()
 
 
 def last_active_run() -> Run | None:
@@ -239,8 +281,9 @@ def last_active_run() -> Run | None:
 
 def current_run_id() -> str:
     """The active run's id; starts a run when none is active, as ``log_param`` does."""
-    if _active:
-        return _active[-1].info.run_id
+    run = _inherited()
+    if run is not None:
+        return run.info.run_id
     return start_run().info.run_id
 
 
@@ -264,7 +307,7 @@ def log_metric(key: str, value: Any, step: int | None = None,
                timestamp: int | None = None, synchronous: bool = False) -> None:
     """Log one metric point to the active run (returns in microseconds; see flush())."""
     c = _client or client()
-    run_id = _active[-1].info.run_id if _active else current_run_id()
+    run_id = current_run_id()
     c.log_metric(run_id, key, value, step, timestamp, synchronous)
 
 
@@ -371,7 +414,7 @@ _previous_hook = sys.excepthook
 
 def _excepthook(exc_type: Any, exc: Any, tb: Any) -> None:
     _uncaught.append(exc)
-    for run in list(_active):
+    for run in _all_active():
         _record_error(run.info.run_id, exc)
     _previous_hook(exc_type, exc, tb)
 
@@ -384,11 +427,14 @@ def _end_runs_at_exit() -> None:
     status = "FINISHED"
     if _uncaught:
         status = "KILLED" if isinstance(_uncaught[-1], KeyboardInterrupt) else "FAILED"
-    while _active:
-        try:
-            end_run(status)
-        except Exception as exc:  # noqa: BLE001 - exiting anyway: say it, go on
-            print(f"jupyter_mltrack: while ending the runs at exit: {exc}", file=sys.stderr)
+    for stack in list(_stacks.values()):
+        while stack:
+            run = stack.pop()
+            try:
+                client().set_terminated(run.info.run_id, status)
+            except Exception as exc:  # noqa: BLE001 - exiting anyway: say it, go on
+                print(f"jupyter_mltrack: while ending the runs at exit: {exc}",
+                      file=sys.stderr)
 
 
 import atexit  # noqa: E402

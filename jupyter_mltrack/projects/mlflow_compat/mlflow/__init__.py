@@ -43,6 +43,7 @@ from . import models, projects, sklearn, tracking  # noqa: F401
 from .tracking import MlflowClient
 
 __version__ = f"0.0.0+mltrack.{_mltrack_version}"
+run = projects.run
 
 
 def autolog(*args: Any, **kwargs: Any) -> None:
@@ -70,6 +71,6 @@ __all__ = [
     "create_experiment", "end_run", "get_artifact_uri", "get_experiment",
     "get_experiment_by_name", "get_run", "get_tracking_uri", "last_active_run",
     "log_artifact", "log_artifacts", "log_dict", "log_figure", "log_metric", "log_metrics",
-    "log_param", "log_params", "log_text", "register_model", "search_runs", "set_experiment",
+    "log_param", "log_params", "log_text", "register_model", "run", "search_runs", "set_experiment",
     "set_tag", "set_tags", "set_tracking_uri", "start_run",
 ]
