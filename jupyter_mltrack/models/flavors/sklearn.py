@@ -27,17 +27,101 @@ _WALKED_ARRAY_LIBRARIES = ("torch", "cupy", "jax", "dask", "ndonnx")
 
 
 def import_skops() -> ModuleType:
-    """``skops.io``, without letting its import pull in torch, jax... (seconds each)."""
+    """``skops.io``, without letting its import pull in torch, jax... (seconds each).
+
+    Importing skops walks every scikit-learn module to list the estimators it trusts by
+    default (about a second, most of a scoring server's start). The list depends only on
+    the installed versions, so it is kept in a cache file (see :func:`_names_cache`) and
+    handed to skops on later imports instead of walking again.
+    """
     module = sys.modules.get("skops.io")
     if module is not None:
         return module
-    import_optional("sklearn", "models", "scikit-learn")
+    sklearn = import_optional("sklearn", "models", "scikit-learn")
+    import sklearn.utils as sk_utils
+
     refuse = _Refuse({n for n in _WALKED_ARRAY_LIBRARIES if n not in sys.modules})
+    cache = _names_cache(sklearn)
+    names = _read_names(cache) if cache is not None else None
+    walk = sk_utils.all_estimators
+    if names is not None:
+        sk_utils.all_estimators = lambda *a, **k: [
+            (n.rsplit(".", 1)[1], _Named(n)) for n in names]
     sys.meta_path.insert(0, refuse)
     try:
-        return import_optional("skops.io", "models", "skops")
+        module = import_optional("skops.io", "models", "skops")
     finally:
         sys.meta_path.remove(refuse)
+        sk_utils.all_estimators = walk
+    if names is None and cache is not None:
+        from skops.io import _trusted_types
+
+        _write_names(cache, list(_trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES))
+    return module
+
+
+class _Named:
+    """Stands for an estimator class where skops only reads its module and name."""
+
+    def __init__(self, dotted: str):
+        self.__module__, self.__name__ = dotted.rsplit(".", 1)
+
+
+def _names_cache(sklearn: ModuleType) -> Any:
+    """The cache file of skops's default-trusted estimator names for the installed
+    scikit-learn and skops (``$XDG_CACHE_HOME/jupyter_mltrack``), or None to walk."""
+    import hashlib
+    import importlib.metadata
+    import os
+    from pathlib import Path
+
+    if os.environ.get("MLTRACK_NO_SKOPS_CACHE"):
+        return None
+    try:
+        versions = "|".join((sklearn.__version__, importlib.metadata.version("skops"),
+                             str(Path(sklearn.__file__ or "").parent), sys.version))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    key = hashlib.sha256(versions.encode()).hexdigest()[:16]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "jupyter_mltrack" / f"skops-trusted-{key}.json"
+
+
+def _read_names(path: Any) -> list[str] | None:
+    """The cached names, when the file is this user's own and not writable by others
+    (the list widens what skops loads, so it is trusted as much as ``__pycache__``)."""
+    import json
+    import os
+    import stat
+
+    try:
+        info = path.stat()
+        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return None
+        names = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (not isinstance(names, list) or not names
+            or not all(isinstance(n, str) and n.startswith("sklearn.") and "." in n
+                       for n in names)):
+        return None
+    return names
+
+
+def _write_names(path: Any, names: list[str]) -> None:
+    import json
+    import os
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".skops-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(sorted(names), out)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs the walk next time
 
 
 class _Refuse(importlib.abc.MetaPathFinder):
