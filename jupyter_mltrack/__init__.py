@@ -17,6 +17,7 @@ Heavy libraries (SQLAlchemy, pandas, Altair, the ML frameworks) load on first us
 import typing
 
 from ._version import __version__
+from .client import MlflowClient
 from .entities import (
     Experiment,
     FileInfo,
@@ -168,19 +169,25 @@ _ON_FIRST_USE = {
 }
 
 
+#: MLflow's flavor modules (``mlflow.sklearn.log_model(...)``), imported on first use.
+_FLAVOR_MODULES = ("keras", "lightgbm", "pyfunc", "pytorch", "sklearn", "xgboost")
+
+
 def __getattr__(name: str) -> object:
+    import importlib
+
+    if name in _FLAVOR_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _ON_FIRST_USE.get(name)
     if module is None:
         raise AttributeError(f"module 'jupyter_mltrack' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_ON_FIRST_USE))
+    return sorted(set(globals()) | set(_ON_FIRST_USE) | set(_FLAVOR_MODULES))
 
 
 def load_ipython_extension(ipython: object) -> None:
@@ -217,6 +224,7 @@ __all__ = [
     "MLTrackError",
     "Metric",
     "MissingDependency",
+    "MlflowClient",
     "ModelInfo",
     "ModelSignature",
     "ModelVersion",

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from jupyter_mltrack.entities import Metric, Param, RunTag
-from jupyter_mltrack.errors import InvalidParameter, NotFound
+from jupyter_mltrack.errors import InvalidModel, InvalidParameter, NotFound, UntrustedModel
 
 # -- fluent signatures -------------------------------------------------------------------
 
@@ -218,3 +218,266 @@ def test_fluent_signatures_match_mlflows_positional_order() -> None:
                                           "parent_run_id", "tags"]
     assert names(mlflow.log_image, 6) == ["image", "artifact_file", "key", "step",
                                           "timestamp", "synchronous"]
+
+
+# -- MlflowClient --------------------------------------------------------------------------
+
+
+def test_mlflow_client_is_exported_with_mlflows_order(tracking_uri: str) -> None:
+    import jupyter_mltrack as mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    assert isinstance(client, mlflow.Client)
+    exp_id = client.create_experiment("exp")
+    assert client.get_experiment_by_name("exp").experiment_id == exp_id
+    run = client.create_run(exp_id, 1_700_000_000_000, {"k": "v"}, "named")
+    assert run.info.start_time == 1_700_000_000_000 and run.info.run_name == "named"
+    client.log_metric(run.info.run_id, "m", 2.0, 1_700_000_000_500, 4)  # timestamp, step
+    client.set_terminated(run.info.run_id)
+    [point] = client.get_metric_history(run.info.run_id, "m")
+    assert (point.step, point.timestamp) == (4, 1_700_000_000_500)
+    assert [r.info.run_id for r in client.search_runs([exp_id])] == [run.info.run_id]
+    with pytest.raises(InvalidParameter, match="registry_uri"):
+        mlflow.MlflowClient(tracking_uri, registry_uri="sqlite:////elsewhere/other.db")
+    with pytest.raises(InvalidParameter, match="dataset_name"):
+        client.log_metric(run.info.run_id, "m", 1.0, dataset_name="train")
+
+
+def _logged_model(client: object, run_id: str) -> str:
+    """Log a tiny scikit-learn model into the run; returns its runs:/ URI."""
+    from sklearn.linear_model import LinearRegression
+
+    import jupyter_mltrack as mlflow
+
+    model = LinearRegression().fit(np.array([[0.0], [1.0], [2.0]]), np.array([1.0, 3.0, 5.0]))
+    return mlflow.sklearn.log_model(model, name="model", run_id=run_id,
+                                    client=client).model_uri
+
+
+def test_mlflow_client_registry_methods(tracking_uri: str) -> None:
+    import jupyter_mltrack as mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    run = client.create_run(client.create_experiment("e"))
+    uri = _logged_model(client, run.info.run_id)
+    assert client.create_registered_model("m", {"team": "x"}, "desc").name == "m"
+    source = client.get_run(run.info.run_id).info.artifact_uri + "/model"
+    v1 = client.create_model_version("m", source, run.info.run_id, {"a": "1"})
+    assert v1.version == 1 and v1.run_id == run.info.run_id
+    assert v1.source == f"runs:/{run.info.run_id}/model"  # linked to the run, not copied
+    v2 = client.create_model_version("m", uri, run.info.run_id)
+    client.transition_model_version_stage("m", v1.version, "Production")
+    client.transition_model_version_stage("m", v2.version, "Production",
+                                          archive_existing_versions=True)
+    assert [v.version for v in client.get_latest_versions("m", ["Production"])] == [2]
+    assert client.get_model_version("m", 1).current_stage == "Archived"
+    client.set_registered_model_alias("m", "champion", 1)
+    assert client.get_model_version_by_alias("m", "champion").version == 1
+    client.delete_registered_model_alias("m", "champion")
+    assert client.get_registered_model("m").aliases == {}
+    client.set_model_version_tag("m", stage="Production", key="ok", value="yes")
+    assert client.get_model_version("m", 2).tags["ok"] == "yes"
+    client.delete_model_version_tag("m", 2, "ok")
+    assert "ok" not in client.get_model_version("m", 2).tags
+    client.set_registered_model_tag("m", "owner", "ana")
+    client.delete_registered_model_tag("m", "team")
+    assert client.get_registered_model("m").tags == {"owner": "ana"}
+    assert client.update_model_version("m", 1, "first").description == "first"
+    assert client.update_registered_model("m", "model m").description == "model m"
+    found = client.search_model_versions("name = 'm'")
+    assert sorted(v.version for v in found) == [1, 2]
+    assert [m.name for m in client.search_registered_models()] == ["m"]
+    assert Path(client.get_model_version_download_uri("m", 2), "MLmodel").is_file()
+    client.delete_model_version("m", 1)
+    assert client.get_model_version("m", 1).deleted
+    with pytest.raises(InvalidParameter, match="version= or stage="):
+        client.set_model_version_tag("m", key="k", value="v")
+
+
+# -- the flavor modules ------------------------------------------------------------------
+
+
+def test_flavor_modules_are_attributes_of_the_package_and_load_lazily() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, jupyter_mltrack as mlflow\n"
+            "names = ('sklearn', 'xgboost', 'lightgbm', 'pytorch', 'keras', 'pyfunc')\n"
+            "before = [n for n in names if 'jupyter_mltrack.' + n in sys.modules]\n"
+            "funcs = [callable(getattr(mlflow, n).log_model) and callable(getattr(mlflow, n)"
+            ".load_model) and callable(getattr(mlflow, n).save_model) for n in names]\n"
+            "heavy = [m for m in ('sklearn', 'xgboost', 'lightgbm', 'torch', 'keras', 'numpy') "
+            "if m in sys.modules]\n"
+            "print(before, all(funcs), heavy, mlflow.pyfunc.PythonModel.__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[] True [] PythonModel"
+
+
+def test_sklearn_log_model_registers_and_loads(fluent: ModuleType) -> None:
+    from sklearn.linear_model import ElasticNet
+
+    import jupyter_mltrack as mlflow
+
+    x = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    y = np.array([0.1, 1.2, 1.9, 3.1])
+    model = ElasticNet(alpha=0.01).fit(x, y)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(model, "model", registered_model_name="wine",
+                                        input_example=x[:2])
+        again = mlflow.sklearn.log_model(model, name="second",
+                                         registered_model_name="wine")
+    assert info.model_uri == f"runs:/{run.info.run_id}/model"
+    assert info.registered_model_version == 1 and again.registered_model_version == 2
+    assert info.signature is not None  # inferred from the input example, as MLflow does
+    version = mlflow.get_model_version("wine", 1)
+    assert version.run_id == run.info.run_id
+    loaded = mlflow.sklearn.load_model("models:/wine/1")
+    assert type(loaded) is ElasticNet
+    np.testing.assert_allclose(loaded.predict(x), model.predict(x))
+    pyfunc = mlflow.pyfunc.load_model(info.model_uri)
+    np.testing.assert_allclose(np.asarray(pyfunc.predict(x)).ravel(), model.predict(x))
+    with pytest.raises(InvalidParameter, match="not a sklearn model"):
+        mlflow.sklearn.log_model(object(), "x")
+
+
+def test_sklearn_save_model_and_load_from_a_folder(fluent: ModuleType,
+                                                   tmp_path: Path) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    import jupyter_mltrack as mlflow
+
+    x, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    model = DecisionTreeClassifier().fit(x, y)
+    mlflow.sklearn.save_model(model, tmp_path / "tree", pip_requirements=["scikit-learn"])
+    assert (tmp_path / "tree" / "requirements.txt").read_text().split() == ["scikit-learn"]
+    # a folder from outside the store holding types skops does not trust needs trust=True
+    with pytest.raises(UntrustedModel, match="trust=True"):
+        mlflow.sklearn.load_model(str(tmp_path / "tree"))
+    loaded = mlflow.sklearn.load_model(str(tmp_path / "tree"), trust=True)
+    assert loaded.predict(x).tolist() == [0, 0, 1, 1]
+    mlflow.sklearn.save_model(model, tmp_path / "extra", extra_pip_requirements=["rich"])
+    lines = (tmp_path / "extra" / "requirements.txt").read_text().split()
+    assert lines[-1] == "rich" and any(line.startswith("scikit-learn==") for line in lines)
+
+
+def test_flavor_log_model_refuses_what_it_cannot_honour(fluent: ModuleType) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    import jupyter_mltrack as mlflow
+
+    model = LinearRegression().fit(np.array([[0.0], [1.0]]), np.array([0.0, 1.0]))
+    with mlflow.start_run():
+        with pytest.raises(InvalidParameter, match="both name the model"):
+            mlflow.sklearn.log_model(model, "a", name="b")
+        with pytest.raises(InvalidParameter, match="pyfunc_predict_fn"):
+            mlflow.sklearn.log_model(model, name="c", pyfunc_predict_fn="predict_proba")
+        with pytest.raises(InvalidParameter, match="params"):
+            mlflow.sklearn.log_model(model, name="d", params={"x": 1})
+        with pytest.raises(InvalidParameter, match="not both"):
+            mlflow.sklearn.log_model(model, name="e", pip_requirements=["a"],
+                                     extra_pip_requirements=["b"])
+        with pytest.warns(UserWarning, match="conda_env is not used"):
+            mlflow.sklearn.log_model(model, name="f", conda_env={"dependencies": []},
+                                     await_registration_for=10, step=3)
+
+
+def test_sklearn_load_model_refuses_another_frameworks_model(fluent: ModuleType) -> None:
+    import torch
+
+    import jupyter_mltrack as mlflow
+
+    with mlflow.start_run():
+        info = mlflow.pytorch.log_model(torch.nn.Linear(2, 1), name="net", init_args=[2, 1])
+    with pytest.raises(InvalidModel, match="not a sklearn model"):
+        mlflow.sklearn.load_model(info.model_uri)
+
+
+def test_xgboost_and_lightgbm_modules(fluent: ModuleType, tmp_path: Path) -> None:
+    import lightgbm
+    import xgboost
+
+    import jupyter_mltrack as mlflow
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    y = (x[:, 0] > 0).astype(int)
+    xgb = xgboost.XGBClassifier(n_estimators=5, max_depth=2).fit(x, y)
+    lgb = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(x, y)
+    with mlflow.start_run():
+        xinfo = mlflow.xgboost.log_model(xgb, name="xgb", model_format="ubj",
+                                         registered_model_name="boosted")
+        linfo = mlflow.lightgbm.log_model(lgb, "lgb")
+        # a wrapper with the scikit-learn API, logged as MLflow users do, loads back
+        sinfo = mlflow.sklearn.log_model(xgb, name="as_sklearn")
+    assert xinfo.registered_model_version == 1
+    assert (mlflow.xgboost.load_model("models:/boosted/1").predict(x) == xgb.predict(x)).all()
+    assert (mlflow.lightgbm.load_model(linfo.model_uri).predict(x) == lgb.predict(x)).all()
+    assert (mlflow.sklearn.load_model(sinfo.model_uri).predict(x) == xgb.predict(x)).all()
+    mlflow.xgboost.save_model(xgb, tmp_path / "x")
+    mlflow.lightgbm.save_model(lgb, tmp_path / "l")
+    assert (mlflow.xgboost.load_model(tmp_path / "x").predict(x) == xgb.predict(x)).all()
+    assert (mlflow.lightgbm.load_model(tmp_path / "l").predict(x) == lgb.predict(x)).all()
+
+
+def test_pytorch_module(fluent: ModuleType, tmp_path: Path) -> None:
+    import torch
+
+    import jupyter_mltrack as mlflow
+
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 1)  # rebuilt from its constructor arguments and weights
+    x = torch.randn(4, 3)
+    with mlflow.start_run():
+        info = mlflow.pytorch.log_model(net, name="net", export_model=False, init_args=[3, 1],
+                                        registered_model_name="torchy")
+    loaded = mlflow.pytorch.load_model(f"models:/torchy/{info.registered_model_version}")
+    assert torch.allclose(loaded(x), net(x))
+    mlflow.pytorch.save_model(net, tmp_path / "net", init_args=[3, 1])
+    assert torch.allclose(mlflow.pytorch.load_model(tmp_path / "net", trust=True)(x), net(x))
+
+
+def test_keras_module(fluent: ModuleType) -> None:
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    import jupyter_mltrack as mlflow
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    x = np.ones((3, 2), dtype="float32")
+    with mlflow.start_run():
+        info = mlflow.keras.log_model(model, name="k")
+    np.testing.assert_allclose(mlflow.keras.load_model(info.model_uri).predict(x, verbose=0),
+                               model.predict(x, verbose=0))
+
+
+def test_pyfunc_module_logs_a_python_model(fluent: ModuleType, tmp_path: Path) -> None:
+    import jupyter_mltrack as mlflow
+
+    class AddN(mlflow.pyfunc.PythonModel):
+        def load_context(self, context: object) -> None:
+            self.n = int(Path(context.artifacts["n"]).read_text())  # type: ignore[attr-defined]
+
+        def predict(self, context: object, model_input: pd.DataFrame,
+                    params: dict | None = None) -> pd.DataFrame:
+            return model_input + self.n
+
+    (tmp_path / "n.txt").write_text("3")
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(name="adder", python_model=AddN(),
+                                       artifacts={"n": str(tmp_path / "n.txt")},
+                                       input_example=frame, registered_model_name="adder")
+    assert info.registered_model_version == 1
+    loaded = mlflow.pyfunc.load_model("models:/adder/1")
+    assert isinstance(loaded, mlflow.pyfunc.PyFuncModel)
+    assert loaded.predict(frame)["x"].tolist() == [4.0, 5.0]
+    mlflow.pyfunc.save_model(tmp_path / "saved", python_model=AddN(),
+                             artifacts={"n": str(tmp_path / "n.txt")})
+    assert mlflow.pyfunc.load_model(tmp_path / "saved", trust=True).predict(
+        frame)["x"].tolist() == [4.0, 5.0]
+    with pytest.raises(InvalidParameter, match="loader_module"):
+        mlflow.pyfunc.log_model("m", loader_module="my.module", data_path="d")
+    with pytest.raises(InvalidParameter, match="python_model"):
+        mlflow.pyfunc.log_model(name="m")
