@@ -481,3 +481,53 @@ def test_pyfunc_module_logs_a_python_model(fluent: ModuleType, tmp_path: Path) -
         mlflow.pyfunc.log_model("m", loader_module="my.module", data_path="d")
     with pytest.raises(InvalidParameter, match="python_model"):
         mlflow.pyfunc.log_model(name="m")
+
+
+# -- mlflow.artifacts ----------------------------------------------------------------------
+
+
+def test_artifacts_download_by_run_and_by_uri(fluent: ModuleType, tmp_path: Path) -> None:
+    import jupyter_mltrack as mlflow
+
+    with mlflow.start_run() as run:
+        mlflow.log_text("hi", "notes/a.txt")
+        mlflow.log_dict({"k": 1}, "conf.json")
+    run_id = run.info.run_id
+    one = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="notes/a.txt",
+                                              dst_path=tmp_path / "d1")
+    assert Path(one) == tmp_path / "d1" / "a.txt" and Path(one).read_text() == "hi"
+    folder = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/notes",
+                                                 dst_path=tmp_path / "d2")
+    assert (Path(folder) / "a.txt").read_text() == "hi"
+    whole = mlflow.artifacts.download_artifacts(run_id=run_id, dst_path=tmp_path / "d3")
+    assert Path(whole) == tmp_path / "d3"  # a run's root: its contents, as MLflow does
+    assert (tmp_path / "d3" / "conf.json").is_file() and (tmp_path / "d3" / "notes").is_dir()
+    temp = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/conf.json")
+    assert json.loads(Path(temp).read_text()) == {"k": 1}
+    local = mlflow.artifacts.download_artifacts(one, dst_path=tmp_path / "d4")
+    assert Path(local).read_text() == "hi"
+    assert mlflow.artifacts.load_text(f"runs:/{run_id}/notes/a.txt") == "hi"
+    assert mlflow.artifacts.load_dict(f"runs:/{run_id}/conf.json") == {"k": 1}
+    listed = mlflow.artifacts.list_artifacts(run_id=run_id, artifact_path="notes")
+    assert [f.path for f in listed] == ["notes/a.txt"]
+    with pytest.raises(InvalidParameter, match="one of them"):
+        mlflow.artifacts.download_artifacts()
+    with pytest.raises(InvalidParameter, match="goes with run_id"):
+        mlflow.artifacts.download_artifacts(f"runs:/{run_id}", artifact_path="x")
+    with pytest.raises(NotFound):
+        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="missing.txt",
+                                            dst_path=tmp_path / "d5")
+
+
+def test_artifacts_download_a_registered_version(fluent: ModuleType, tmp_path: Path) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    import jupyter_mltrack as mlflow
+
+    model = LinearRegression().fit(np.array([[0.0], [1.0]]), np.array([0.0, 1.0]))
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(model, name="model", registered_model_name="lin")
+    got = mlflow.artifacts.download_artifacts("models:/lin/1", dst_path=tmp_path / "v1",
+                                              tracking_uri=mlflow.get_tracking_uri())
+    assert (Path(got) / "MLmodel").is_file()
+    assert type(mlflow.sklearn.load_model(got)) is LinearRegression

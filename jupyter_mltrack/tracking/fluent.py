@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..artifacts import register_artifact_uri_resolver
 from ..entities import Experiment, Metric, Run, RunStatus, ViewType
 from ..errors import InvalidParameter, InvalidState
 from ..uris import resolve_tracking_uri
@@ -417,6 +418,18 @@ def flush() -> None:
     if _client is not None:
         _client.flush()
 
+
+def _run_artifacts(uri: str, tracking_uri: str | None) -> tuple[str, str]:
+    """Where a ``runs:/<run_id>/<path>`` URI's files are: the run's artifact root, path."""
+    from ..artifacts import clean_artifact_path
+    from ..uris import parse_runs_uri
+
+    parsed = parse_runs_uri(uri)
+    c = Client(tracking_uri) if tracking_uri else client()
+    return c.get_run(parsed.run_id).info.artifact_uri, clean_artifact_path(parsed.path)
+
+
+register_artifact_uri_resolver("runs", _run_artifacts)
 
 _uncaught: list[BaseException] = []
 _previous_hook = sys.excepthook
