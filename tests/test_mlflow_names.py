@@ -531,3 +531,15 @@ def test_artifacts_download_a_registered_version(fluent: ModuleType, tmp_path: P
                                               tracking_uri=mlflow.get_tracking_uri())
     assert (Path(got) / "MLmodel").is_file()
     assert type(mlflow.sklearn.load_model(got)) is LinearRegression
+
+
+def test_register_model_takes_await_registration_for(fluent: ModuleType) -> None:
+    import jupyter_mltrack as mlflow
+
+    client = mlflow.Client(mlflow.get_tracking_uri())
+    with mlflow.start_run() as run:
+        pass
+    uri = _logged_model(client, run.info.run_id)
+    version = mlflow.register_model(uri, "awaited", await_registration_for=300,
+                                    tags={"k": "v"})
+    assert version.version == 1 and version.tags["k"] == "v"
