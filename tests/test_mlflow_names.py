@@ -543,3 +543,10 @@ def test_register_model_takes_await_registration_for(fluent: ModuleType) -> None
     version = mlflow.register_model(uri, "awaited", await_registration_for=300,
                                     tags={"k": "v"})
     assert version.version == 1 and version.tags["k"] == "v"
+
+
+def test_mlflow_client_imports_from_tracking_as_older_mlflow_code_does() -> None:
+    from jupyter_mltrack import MlflowClient
+    from jupyter_mltrack.tracking import MlflowClient as FromTracking
+
+    assert FromTracking is MlflowClient
