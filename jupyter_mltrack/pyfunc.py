@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +89,8 @@ def log_flavor_model(flavor: str, model: Any, artifact_path: str | None = None, 
     if registered_model_name is not None:
         number = register_model(info.model_uri, registered_model_name,
                                 client=where["client"]).version
-    return RegisteredModelInfo(info.model_uri, info.run_id, info.artifact_path, info.meta,
-                               number)
+    return RegisteredModelInfo(**{f.name: getattr(info, f.name) for f in fields(info)},
+                               registered_model_version=number)
 
 
 def save_flavor_model(flavor: str, model: Any, path: str | os.PathLike[str], *,
