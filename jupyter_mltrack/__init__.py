@@ -65,6 +65,7 @@ from .errors import (
     UntrustedModel,
     WriteFailed,
 )
+from .exceptions import MlflowException
 from .models import (
     ModelInfo,
     ModelSignature,
@@ -122,6 +123,7 @@ from .tracking.fluent import (
     get_experiment_id,
     get_metric_history,
     get_parent_run,
+    get_registry_uri,
     get_run,
     get_tracking_uri,
     last_active_run,
@@ -144,6 +146,7 @@ from .tracking.fluent import (
     set_experiment,
     set_experiment_tag,
     set_experiment_tags,
+    set_registry_uri,
     set_tag,
     set_tags,
     set_tracking_uri,
@@ -225,6 +228,7 @@ __all__ = [
     "Metric",
     "MissingDependency",
     "MlflowClient",
+    "MlflowException",
     "ModelInfo",
     "ModelSignature",
     "ModelVersion",
@@ -279,6 +283,7 @@ __all__ = [
     "get_parent_run",
     "get_registered_model",
     "get_registry_policy",
+    "get_registry_uri",
     "get_run",
     "get_tracking_uri",
     "history",
@@ -324,6 +329,7 @@ __all__ = [
     "set_model_version_tag",
     "set_registered_model_tag",
     "set_registry_policy",
+    "set_registry_uri",
     "set_tag",
     "set_tags",
     "set_tracking_uri",

@@ -550,3 +550,22 @@ def test_mlflow_client_imports_from_tracking_as_older_mlflow_code_does() -> None
     from jupyter_mltrack.tracking import MlflowClient as FromTracking
 
     assert FromTracking is MlflowClient
+
+
+def test_mlflow_exception_catches_our_errors(fluent: ModuleType) -> None:
+    import jupyter_mltrack as mlflow
+    from jupyter_mltrack.exceptions import MlflowException
+
+    assert mlflow.MlflowException is MlflowException
+    mlflow.create_registered_model("taken")
+    with pytest.raises(MlflowException, match="taken"):
+        mlflow.MlflowClient().create_registered_model("taken")
+
+
+def test_registry_uri_is_the_tracking_store(fluent: ModuleType, tmp_path: Path) -> None:
+    import jupyter_mltrack as mlflow
+
+    assert mlflow.get_registry_uri() == mlflow.get_tracking_uri()
+    mlflow.set_registry_uri(mlflow.get_tracking_uri())  # the same store: nothing to do
+    with pytest.raises(InvalidParameter, match="set_tracking_uri"):
+        mlflow.set_registry_uri(tmp_path / "elsewhere")

@@ -110,6 +110,21 @@ def get_tracking_uri() -> str:
     return _tracking_uri or resolve_tracking_uri(None)
 
 
+def set_registry_uri(uri: str | os.PathLike[str]) -> None:
+    """MLflow's; the model registry lives in the tracking store, so only that store's URI
+    is accepted (use set_tracking_uri() to change both)."""
+    if resolve_tracking_uri(uri) != get_tracking_uri():
+        raise InvalidParameter(
+            f"The model registry lives in the tracking store ({get_tracking_uri()}); it "
+            f"cannot be set apart to {os.fspath(uri)}. Use set_tracking_uri() to change both."
+        )
+
+
+def get_registry_uri() -> str:
+    """The model registry's store: the tracking store."""
+    return get_tracking_uri()
+
+
 def client(given: Client | None = None) -> Client:
     """``given`` when there is one, else the Client behind the module-level API (the store
     ``set_tracking_uri`` chose). Every ``client=`` argument of the services goes here."""
