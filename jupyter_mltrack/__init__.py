@@ -17,6 +17,7 @@ Heavy libraries (SQLAlchemy, pandas, Altair, the ML frameworks) load on first us
 import typing
 
 from ._version import __version__
+from .client import MlflowClient
 from .entities import (
     Experiment,
     FileInfo,
@@ -64,6 +65,7 @@ from .errors import (
     UntrustedModel,
     WriteFailed,
 )
+from .exceptions import MlflowException
 from .models import (
     ModelInfo,
     ModelSignature,
@@ -112,6 +114,7 @@ from .tracking.fluent import (
     create_experiment,
     delete_experiment,
     delete_run,
+    delete_tag,
     end_run,
     flush,
     get_artifact_uri,
@@ -119,23 +122,31 @@ from .tracking.fluent import (
     get_experiment_by_name,
     get_experiment_id,
     get_metric_history,
+    get_parent_run,
+    get_registry_uri,
     get_run,
     get_tracking_uri,
     last_active_run,
+    load_table,
     log_artifact,
     log_artifacts,
     log_batch,
     log_dict,
     log_figure,
+    log_image,
     log_metric,
     log_metrics,
     log_param,
     log_params,
+    log_table,
     log_text,
     restore_run,
     search_experiments,
     search_runs,
     set_experiment,
+    set_experiment_tag,
+    set_experiment_tags,
+    set_registry_uri,
     set_tag,
     set_tags,
     set_tracking_uri,
@@ -161,19 +172,25 @@ _ON_FIRST_USE = {
 }
 
 
+#: MLflow's flavor modules (``mlflow.sklearn.log_model(...)``), imported on first use.
+_FLAVOR_MODULES = ("keras", "lightgbm", "pyfunc", "pytorch", "sklearn", "xgboost")
+
+
 def __getattr__(name: str) -> object:
+    import importlib
+
+    if name in _FLAVOR_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _ON_FIRST_USE.get(name)
     if module is None:
         raise AttributeError(f"module 'jupyter_mltrack' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_ON_FIRST_USE))
+    return sorted(set(globals()) | set(_ON_FIRST_USE) | set(_FLAVOR_MODULES))
 
 
 def load_ipython_extension(ipython: object) -> None:
@@ -210,6 +227,8 @@ __all__ = [
     "MLTrackError",
     "Metric",
     "MissingDependency",
+    "MlflowClient",
+    "MlflowException",
     "ModelInfo",
     "ModelSignature",
     "ModelVersion",
@@ -250,6 +269,7 @@ __all__ = [
     "delete_experiment",
     "delete_model_version",
     "delete_run",
+    "delete_tag",
     "end_run",
     "flush",
     "get_artifact_uri",
@@ -260,8 +280,10 @@ __all__ = [
     "get_metric_history",
     "get_model_version",
     "get_model_version_by_alias",
+    "get_parent_run",
     "get_registered_model",
     "get_registry_policy",
+    "get_registry_uri",
     "get_run",
     "get_tracking_uri",
     "history",
@@ -269,16 +291,19 @@ __all__ = [
     "last_active_run",
     "load_model",
     "load_native",
+    "load_table",
     "log_artifact",
     "log_artifacts",
     "log_batch",
     "log_dict",
     "log_figure",
+    "log_image",
     "log_metric",
     "log_metrics",
     "log_model",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
     "register_best",
     "register_model",
@@ -299,9 +324,12 @@ __all__ = [
     "serve",
     "set_alias",
     "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
     "set_model_version_tag",
     "set_registered_model_tag",
     "set_registry_policy",
+    "set_registry_uri",
     "set_tag",
     "set_tags",
     "set_tracking_uri",

@@ -43,6 +43,9 @@ def test_the_package_keeps_its_layers() -> None:
     ("entities.py", "import jupyter_mltrack.tracking.client", "entities"),
     # a service reaching into a face
     ("registry/stages.py", "from jupyter_mltrack.cli import main", "registry.stages"),
+    # MLflow's pyfunc module is above the registry, and the flavor modules above it
+    ("registry/versions.py", "import jupyter_mltrack.pyfunc", "registry.versions"),
+    ("pyfunc.py", "import jupyter_mltrack.sklearn", "pyfunc"),
 ])
 def test_a_wrong_way_import_breaks_the_contract(tmp_path: Path, module: str, line: str,
                                                 culprit: str) -> None:

@@ -25,8 +25,9 @@ from ..entities import FileInfo
 from ..errors import ArtifactError, InvalidArtifactPath, NotFound
 from .paths import clean_artifact_path, inside
 
-__all__ = ["ArtifactRepository", "artifact_repository", "clean_artifact_path",
-           "register_artifact_repository"]
+__all__ = ["ArtifactRepository", "artifact_location", "artifact_repository",
+           "clean_artifact_path", "download_artifacts", "list_artifacts", "load_dict",
+           "load_text", "register_artifact_repository", "register_artifact_uri_resolver"]
 
 
 class ArtifactRepository(Protocol):
@@ -334,3 +335,13 @@ def artifact_repository(root: str) -> Any:
         return _FACTORIES[scheme](root)
     scheme = root.split("://", 1)[0].lower()
     return _FACTORIES.get(scheme, FsspecArtifactRepository)(root)
+
+
+from .download import (  # noqa: E402 - MLflow's mlflow.artifacts functions, built on the above
+    artifact_location,
+    download_artifacts,
+    list_artifacts,
+    load_dict,
+    load_text,
+    register_artifact_uri_resolver,
+)

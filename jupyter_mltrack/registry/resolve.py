@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..artifacts import artifact_location, register_artifact_uri_resolver
 from ..entities import ModelVersion
 from ..errors import ModelVersionNotFound
 from ..models import register_model_uri_resolver
@@ -61,4 +62,15 @@ def resolve_models_uri(uri: str, client: Client | None = None) -> str:
 
 
 
+def _version_artifacts(uri: str, tracking_uri: str | None) -> tuple[str, str]:
+    """Where a ``models:/`` URI's files are, as a whole artifact root (for
+    ``artifacts.download_artifacts``)."""
+    from ..tracking.client import Client
+
+    c = Client(tracking_uri) if tracking_uri else None
+    root, path = artifact_location(model_version_for(uri, c).source, tracking_uri)
+    return (f"{root.rstrip('/')}/{path}" if path else root), ""
+
+
 register_model_uri_resolver("models", model_version_for)
+register_artifact_uri_resolver("models", _version_artifacts)

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None,
                    description: str | None = None, *, trust: bool = False,
-                   client: Client | None = None) -> ModelVersion:
+                   client: Client | None = None,
+                   await_registration_for: int | None = None) -> ModelVersion:
     """Register the model at ``model_uri`` as the next version (1, 2, ...) of ``name``.
 
     ``model_uri`` is ``runs:/<run_id>/<path>`` (the version is linked to that run),
@@ -43,7 +44,8 @@ def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None
     A version loads without ``trust=True`` only when its files are what ``log_model``
     wrote into the store. ``trust=True`` vouches for the files as they are now (a
     folder from outside the store, or files logged with ``log_artifacts``): the version
-    then loads without it while its files stay exactly these.
+    then loads without it while its files stay exactly these. Registration is
+    synchronous: MLflow's ``await_registration_for`` is accepted and changes nothing.
     """
 
     name = model_name(name)

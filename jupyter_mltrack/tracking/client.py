@@ -18,14 +18,17 @@ from ..entities import (
     FileInfo,
     Metric,
     PagedList,
+    Param,
     Run,
     RunStatus,
+    RunTag,
     ViewType,
 )
 from ..errors import (
     ExperimentNotFound,
     InvalidParameter,
     InvalidState,
+    NotFound,
     RunNotFound,
     WriteFailed,
 )
@@ -209,14 +212,15 @@ class Client:
         self.writer.watch(info.run_id)
         return Run(info, _data(params={}, metrics={}, tags=clean_tags))
 
-    def set_terminated(self, run_id: str, status: str = "FINISHED",
+    def set_terminated(self, run_id: str, status: str | None = "FINISHED",
                        end_time: int | None = None) -> None:
-        """End a run: flush its metrics, then record the status and end time.
+        """End a run (FINISHED when ``status`` is None): flush its metrics, then record
+        the status and end time.
 
         The run ends even when some points could not be stored; that error is raised
         after the run has ended.
         """
-        status_value = RunStatus.parse(status)
+        status_value = RunStatus.parse(status or "FINISHED")
         if not status_value.is_terminal:
             raise InvalidParameter(f"A run ends as FINISHED, FAILED or KILLED, not {status!r}.")
         self.writer.unwatch(run_id)
@@ -308,6 +312,13 @@ class Client:
             "the id you mean."
         )
 
+    def get_parent_run(self, run_id: str) -> Run | None:
+        """The run ``run_id`` was started under, or None for a top-level run."""
+        from .context import PARENT_RUN
+
+        parent = self.get_run(run_id).data.tags.get(PARENT_RUN)
+        return self.get_run(parent) if parent else None
+
     def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
         """Several runs by id, with few queries; ids that do not exist are left out."""
         from ..store.search import quote_literal
@@ -383,14 +394,18 @@ class Client:
             self._known_runs.add(run_id)
         return run_id
 
-    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+    def log_param(self, run_id: str, key: str, value: Any,
+                  synchronous: bool | None = None) -> Any:
+        """Store one param at once (``synchronous`` is accepted for MLflow code: params
+        are never buffered)."""
         self.log_batch(run_id, params={key: value})
         return value
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
         self.log_batch(run_id, params=params)
 
-    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+    def set_tag(self, run_id: str, key: str, value: Any,
+                synchronous: bool | None = None) -> None:
         self.log_batch(run_id, tags={key: value})
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
@@ -401,15 +416,21 @@ class Client:
         self.store.delete_tag(_run_id(run_id), key)
 
     def log_batch(self, run_id: str, metrics: Sequence[Metric] = (),
-                  params: dict[str, Any] | None = None,
-                  tags: dict[str, Any] | None = None) -> None:
-        """Params, tags and metrics stored synchronously in one transaction."""
+                  params: dict[str, Any] | Sequence[Param] | None = None,
+                  tags: dict[str, Any] | Sequence[RunTag] | None = None,
+                  synchronous: bool | None = None) -> None:
+        """Params, tags and metrics stored synchronously in one transaction.
+
+        Params and tags are dicts, or (as MLflow passes them) lists of Param and RunTag.
+        """
         self.flush_check()
-        if len(metrics) + len(params or ()) + len(tags or ()) > v.MAX_BATCH:
+        given_params, given_tags = _as_dict(params, "params"), _as_dict(tags, "tags")
+        if len(metrics) + len(given_params or ()) + len(given_tags or ()) > v.MAX_BATCH:
             raise InvalidParameter(f"A batch holds at most {v.MAX_BATCH} items; split it.")
         clean_params = {v.validate_key(k, "param key"): v.param_value(x)
-                        for k, x in (params or {}).items()}
-        clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
+                        for k, x in (given_params or {}).items()}
+        clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x)
+                      for k, x in (given_tags or {}).items()}
         v.refuse_reserved_tags(clean_tags)
         clean_metrics = [
             m if (m.key in v.VALID_KEYS and m.value.__class__ is float
@@ -545,9 +566,80 @@ class Client:
             data = json.dumps(dictionary, indent=2, default=str)
         self._repo(run_id).write_bytes(artifact_file, data.encode("utf-8"))
 
-    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
-        """Save a matplotlib figure (png/svg/pdf...) or an Altair chart (html/json/png/svg)."""
-        self._repo(run_id).write_bytes(artifact_file, _figure_bytes(figure, artifact_file))
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str, *,
+                   save_kwargs: dict[str, Any] | None = None) -> None:
+        """Save a matplotlib figure (png/svg/pdf...) or an Altair chart (html/json/png/svg);
+        ``save_kwargs`` go to matplotlib's ``savefig``."""
+        self._repo(run_id).write_bytes(artifact_file,
+                                       _figure_bytes(figure, artifact_file, save_kwargs))
+
+    def log_image(self, run_id: str, image: Any, artifact_file: str | None = None,
+                  key: str | None = None, step: int | None = None,
+                  timestamp: int | None = None, synchronous: bool | None = None) -> None:
+        """Save an image (a numpy array as PNG, or a PIL image) as ``artifact_file``, or
+        as one step of the image series ``key`` (``images/<key>/step_<step>_<time>.png``)."""
+        from .media import image_bytes
+
+        if (artifact_file is None) == (key is None):
+            raise InvalidParameter(
+                "log_image needs artifact_file or key (a series of images by step), "
+                + ("not both." if key is not None else "and got neither.")
+            )
+        if key is not None:
+            v.validate_key(key, "image key")
+            number = v.step_value(step or 0, key)
+            when = _now() if timestamp is None else v.timestamp_value(timestamp, key)
+            artifact_file = f"images/{key}/step_{number}_{when}.png"
+        assert artifact_file is not None
+        self._repo(run_id).write_bytes(artifact_file, image_bytes(image, artifact_file))
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        """Save a DataFrame or a dict of columns as ``artifact_file`` (.json or .parquet),
+        appending to the table already there."""
+        import pandas as pd
+
+        from .media import check_table_file, read_table, table_bytes, table_frame
+
+        check_table_file(artifact_file)
+        frame = table_frame(data)
+        repo = self._repo(run_id)
+        try:
+            old = repo.read_bytes(artifact_file)
+        except NotFound:
+            pass
+        else:
+            frame = pd.concat([read_table(old, artifact_file), frame], ignore_index=True)
+        repo.write_bytes(artifact_file, table_bytes(frame, artifact_file))
+
+    def load_table(self, experiment_id: str, artifact_file: str,
+                   run_ids: Sequence[str] | None = None,
+                   extra_columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The tables saved as ``artifact_file`` by the runs given (by every run of the
+        experiment when None), one after another; ``extra_columns`` (such as
+        ``"run_id"``) add those run columns to each row."""
+        import pandas as pd
+
+        from .media import check_table_file, read_table
+
+        check_table_file(artifact_file)
+        runs = self.get_runs(run_ids) if run_ids is not None else \
+            self.search_runs([experiment_id], max_results=100_000)
+        frames = []
+        for run in runs:
+            try:
+                data = artifact_repository(run.info.artifact_uri).read_bytes(artifact_file)
+            except NotFound:
+                continue
+            frame = read_table(data, artifact_file)
+            for column in extra_columns or ():
+                frame[column] = _run_column(run, column)
+            frames.append(frame)
+        if not frames:
+            raise NotFound(
+                f"No run {'of those given' if run_ids is not None else 'of the experiment'} "
+                f"has a table {artifact_file!r}; log one with log_table()."
+            )
+        return pd.concat(frames, ignore_index=True)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self._repo(run_id).list(clean_artifact_path(path))
@@ -588,6 +680,31 @@ def _data(**kwargs: Any) -> Any:
     return RunData(**kwargs)
 
 
+def _as_dict(items: Any, what: str) -> dict[str, Any] | None:
+    """A dict of params or tags given as a dict or as a list of Param/RunTag."""
+    if items is None or isinstance(items, dict):
+        return items
+    try:
+        return {item.key: item.value for item in items}
+    except (AttributeError, TypeError):
+        raise InvalidParameter(
+            f"{what} is a dict, or a list of Param/RunTag objects (with .key and .value)."
+        ) from None
+
+
+def _run_column(run: Run, column: str) -> Any:
+    """A run's value for a search_runs column (``run_id``, ``params.x``, ``tags.y``...)."""
+    kind, _, key = column.partition(".")
+    if key and kind in ("params", "metrics", "tags"):
+        return getattr(run.data, kind).get(key)
+    if hasattr(run.info, column):
+        return getattr(run.info, column)
+    raise InvalidParameter(
+        f"extra_columns names run columns such as 'run_id', 'run_name', 'params.<key>' or "
+        f"'tags.<key>', not {column!r}."
+    )
+
+
 def _run_id(run_id: Any) -> str:
     if not isinstance(run_id, str) or not run_id:
         raise RunNotFound(f"{run_id!r} is not a run id; run ids are 32 hex characters.")
@@ -612,7 +729,8 @@ def _join(*parts: str | None) -> str:
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
 
 
-def _figure_bytes(figure: Any, artifact_file: str) -> bytes:
+def _figure_bytes(figure: Any, artifact_file: str,
+                  save_kwargs: dict[str, Any] | None = None) -> bytes:
     suffix = artifact_file.rsplit(".", 1)[-1].lower() if "." in artifact_file else ""
     module = type(figure).__module__
     if module.startswith("altair"):
@@ -628,7 +746,8 @@ def _figure_bytes(figure: Any, artifact_file: str) -> bytes:
         raise InvalidParameter("Save an Altair chart as .html, .json, .png, .svg or .pdf.")
     if hasattr(figure, "savefig"):
         buffer = io.BytesIO()
-        figure.savefig(buffer, format=suffix or "png", bbox_inches="tight")
+        figure.savefig(buffer, **{"format": suffix or "png", "bbox_inches": "tight",
+                                  **(save_kwargs or {})})
         return buffer.getvalue()
     raise InvalidParameter(
         f"log_figure takes a matplotlib Figure or an Altair chart, not {type(figure).__name__}."

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..artifacts import register_artifact_uri_resolver
 from ..entities import Experiment, Metric, Run, RunStatus, ViewType
 from ..errors import InvalidParameter, InvalidState
 from ..uris import resolve_tracking_uri
@@ -144,6 +145,21 @@ def get_tracking_uri() -> str:
     return _tracking_uri or resolve_tracking_uri(None)
 
 
+def set_registry_uri(uri: str | os.PathLike[str]) -> None:
+    """MLflow's; the model registry lives in the tracking store, so only that store's URI
+    is accepted (use set_tracking_uri() to change both)."""
+    if resolve_tracking_uri(uri) != get_tracking_uri():
+        raise InvalidParameter(
+            f"The model registry lives in the tracking store ({get_tracking_uri()}); it "
+            f"cannot be set apart to {os.fspath(uri)}. Use set_tracking_uri() to change both."
+        )
+
+
+def get_registry_uri() -> str:
+    """The model registry's store: the tracking store."""
+    return get_tracking_uri()
+
+
 def client(given: Client | None = None) -> Client:
     """``given`` when there is one, else the Client behind the module-level API (the store
     ``set_tracking_uri`` chose). Every ``client=`` argument of the services goes here."""
@@ -207,10 +223,22 @@ def delete_experiment(experiment_id: str) -> None:
     client().delete_experiment(experiment_id)
 
 
+def set_experiment_tag(key: str, value: Any) -> None:
+    """Tag the current experiment."""
+    client().set_experiment_tag(_current_experiment_id(), key, value)
+
+
+def set_experiment_tags(tags: dict[str, Any]) -> None:
+    """Tag the current experiment with each key and value of ``tags``."""
+    experiment_id = _current_experiment_id()
+    for key, value in tags.items():
+        client().set_experiment_tag(experiment_id, key, value)
+
+
 def start_run(run_id: str | None = None, experiment_id: str | None = None,
               run_name: str | None = None, nested: bool = False,
-              tags: dict[str, Any] | None = None, description: str | None = None,
-              parent_run_id: str | None = None) -> ActiveRun:
+              parent_run_id: str | None = None, tags: dict[str, Any] | None = None,
+              description: str | None = None) -> ActiveRun:
     """Start a run (or resume ``run_id``) and make it active; use it as a context manager.
 
     With another run active, pass ``nested=True`` to start a child run. In a process
@@ -287,33 +315,46 @@ def current_run_id() -> str:
     return start_run().info.run_id
 
 
-def log_param(key: str, value: Any) -> Any:
+def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
+    """Store a param of the active run at once (params are never buffered, whatever
+    ``synchronous`` says); returns the value."""
     return client().log_param(current_run_id(), key, value)
 
 
-def log_params(params: dict[str, Any]) -> None:
-    client().log_params(current_run_id(), params)
+def log_params(params: dict[str, Any], synchronous: bool | None = None,
+               run_id: str | None = None) -> None:
+    client().log_params(run_id or current_run_id(), params)
 
 
-def set_tag(key: str, value: Any) -> None:
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
     client().set_tag(current_run_id(), key, value)
 
 
-def set_tags(tags: dict[str, Any]) -> None:
+def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> None:
     client().set_tags(current_run_id(), tags)
 
 
+def delete_tag(key: str) -> None:
+    """Remove a tag from the active run."""
+    client().delete_tag(current_run_id(), key)
+
+
 def log_metric(key: str, value: Any, step: int | None = None,
-               timestamp: int | None = None, synchronous: bool = False) -> None:
-    """Log one metric point to the active run (returns in microseconds; see flush())."""
+               synchronous: bool | None = None, timestamp: int | None = None,
+               run_id: str | None = None) -> None:
+    """Log one metric point to the active run, or to ``run_id`` (returns in microseconds;
+    ``synchronous=True`` stores it before returning; see flush())."""
     c = _client or client()
-    run_id = current_run_id()
-    c.log_metric(run_id, key, value, step, timestamp, synchronous)
+    if run_id is None:
+        run_id = current_run_id()
+    c.log_metric(run_id, key, value, step, timestamp, bool(synchronous))
 
 
 def log_metrics(metrics: dict[str, Any], step: int | None = None,
-                timestamp: int | None = None, synchronous: bool = False) -> None:
-    client().log_metrics(current_run_id(), metrics, step, timestamp, synchronous)
+                synchronous: bool | None = None, run_id: str | None = None,
+                timestamp: int | None = None) -> None:
+    client().log_metrics(run_id or current_run_id(), metrics, step, timestamp,
+                         bool(synchronous))
 
 
 def log_batch(metrics: Sequence[Metric] = (), params: dict[str, Any] | None = None,
@@ -321,24 +362,47 @@ def log_batch(metrics: Sequence[Metric] = (), params: dict[str, Any] | None = No
     client().log_batch(current_run_id(), metrics, params, tags)
 
 
-def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    client().log_artifact(current_run_id(), local_path, artifact_path)
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None,
+                 run_id: str | None = None) -> None:
+    client().log_artifact(run_id or current_run_id(), local_path, artifact_path)
 
 
-def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    client().log_artifacts(current_run_id(), local_dir, artifact_path)
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None,
+                  run_id: str | None = None) -> None:
+    client().log_artifacts(run_id or current_run_id(), local_dir, artifact_path)
 
 
-def log_text(text: str, artifact_file: str) -> None:
-    client().log_text(current_run_id(), text, artifact_file)
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+    client().log_text(run_id or current_run_id(), text, artifact_file)
 
 
-def log_dict(dictionary: dict[str, Any], artifact_file: str) -> None:
-    client().log_dict(current_run_id(), dictionary, artifact_file)
+def log_dict(dictionary: dict[str, Any], artifact_file: str, run_id: str | None = None) -> None:
+    client().log_dict(run_id or current_run_id(), dictionary, artifact_file)
 
 
-def log_figure(figure: Any, artifact_file: str) -> None:
-    client().log_figure(current_run_id(), figure, artifact_file)
+def log_figure(figure: Any, artifact_file: str, *,
+               save_kwargs: dict[str, Any] | None = None) -> None:
+    client().log_figure(current_run_id(), figure, artifact_file, save_kwargs=save_kwargs)
+
+
+def log_image(image: Any, artifact_file: str | None = None, key: str | None = None,
+              step: int | None = None, timestamp: int | None = None,
+              synchronous: bool | None = None) -> None:
+    """Save an image (numpy array or PIL image) as ``artifact_file``, or as step ``step``
+    of the image series ``key``."""
+    client().log_image(current_run_id(), image, artifact_file, key, step, timestamp)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a DataFrame or dict of columns as a .json or .parquet table (appending to it)."""
+    client().log_table(run_id or current_run_id(), data, artifact_file)
+
+
+def load_table(artifact_file: str, run_ids: Sequence[str] | None = None,
+               extra_columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The tables ``log_table`` saved as ``artifact_file`` in the current experiment's runs
+    (or in ``run_ids``), concatenated."""
+    return client().load_table(_current_experiment_id(), artifact_file, run_ids, extra_columns)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
@@ -351,6 +415,11 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
 
 def get_run(run_id: str) -> Run:
     return client().get_run(run_id)
+
+
+def get_parent_run(run_id: str) -> Run | None:
+    """The run ``run_id`` was started under, or None for a top-level run."""
+    return client().get_parent_run(run_id)
 
 
 def delete_run(run_id: str) -> None:
@@ -407,6 +476,18 @@ def flush() -> None:
     if _client is not None:
         _client.flush()
 
+
+def _run_artifacts(uri: str, tracking_uri: str | None) -> tuple[str, str]:
+    """Where a ``runs:/<run_id>/<path>`` URI's files are: the run's artifact root, path."""
+    from ..artifacts import clean_artifact_path
+    from ..uris import parse_runs_uri
+
+    parsed = parse_runs_uri(uri)
+    c = Client(tracking_uri) if tracking_uri else client()
+    return c.get_run(parsed.run_id).info.artifact_uri, clean_artifact_path(parsed.path)
+
+
+register_artifact_uri_resolver("runs", _run_artifacts)
 
 _uncaught: list[BaseException] = []
 _previous_hook = sys.excepthook
