@@ -6,7 +6,6 @@ jupyter_mltrack (see ``jupyter_mltrack.projects.mlflow_compat``).
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from jupyter_mltrack import (
@@ -46,9 +45,12 @@ __version__ = f"0.0.0+mltrack.{_mltrack_version}"
 
 
 def autolog(*args: Any, **kwargs: Any) -> None:
-    """Autologging is MLflow's; here it does nothing (log explicitly)."""
-    warnings.warn("mlflow.autolog() is not available in mltrack's MLflow compatibility "
-                  "layer; log params and metrics explicitly.", stacklevel=2)
+    """``mlflow.autolog()``: jupyter_mltrack's autologging of every installed framework."""
+    from jupyter_mltrack.autolog import autolog as enable
+
+    from ._flavor import known
+
+    enable(*args, **known(enable, kwargs, "mlflow.autolog"))
 
 
 def register_model(model_uri: str, name: str, **kwargs: Any) -> Any:
@@ -57,7 +59,15 @@ def register_model(model_uri: str, name: str, **kwargs: Any) -> Any:
     return register(model_uri, name, tags=kwargs.get("tags"))
 
 
+#: Flavor modules that ``mlflow.<name>`` imports on first use, as MLflow's lazy modules do.
+_FLAVORS = ("keras", "lightgbm", "pytorch", "pyfunc", "xgboost")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _FLAVORS:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(
         f"mlflow.{name} is not part of mltrack's MLflow compatibility layer (it covers "
         "tracking, model logging and projects); install MLflow in the project's "
