@@ -20,6 +20,7 @@ This module is callable: ``jupyter_mltrack.autolog(...)`` is :func:`autolog`.
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 import types
 from typing import Any
@@ -64,7 +65,9 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         def enable(module: types.ModuleType, flavor: str = flavor) -> None:
             for other in FLAVORS[flavor]:
                 hooks.forget(other)  # lightning and pytorch_lightning: patch once
-            _flavor(flavor).autolog(**settings)
+            flavor_autolog = _flavor(flavor).autolog
+            accepted = inspect.signature(flavor_autolog).parameters
+            flavor_autolog(**{k: v for k, v in settings.items() if k in accepted})
 
         for name in modules:
             hooks.when_imported(name, enable)
