@@ -125,6 +125,22 @@ def test_a_grid_search_logs_the_best_and_a_child_run_per_best_candidate(autolog:
     assert len(all_runs(autolog)) == 6  # the candidates' and the refit's fits made no runs
 
 
+def test_a_search_on_worker_threads_logs_no_candidate_runs_of_its_own(autolog: Any) -> None:
+    """The candidates are fitted on joblib threads while the search's fit runs: they are
+    part of its training, not trainings of their own."""
+    import joblib
+
+    sklearn_autolog.autolog(log_models=False, max_tuning_runs=None)
+    x, y = load_iris(return_X_y=True)
+    with joblib.parallel_backend("threading", n_jobs=2), autolog.start_run() as active:
+        GridSearchCV(LogisticRegression(max_iter=200), {"C": [0.1, 1, 10]}, cv=2).fit(x, y)
+    runs = all_runs(autolog)
+    assert len(runs) == 4  # the search and one child run per candidate
+    assert sum(r.info.parent_run_id == active.info.run_id for r in runs) == 3
+    parent = autolog.get_run(active.info.run_id)
+    assert "max_iter" not in parent.data.params  # no candidate logged into the search's run
+
+
 def test_max_tuning_runs_caps_the_child_runs(autolog: Any) -> None:
     sklearn_autolog.autolog(max_tuning_runs=2, log_models=False)
     x, y = load_iris(return_X_y=True)
