@@ -6,6 +6,7 @@ jupyter_mltrack (see ``jupyter_mltrack.projects.mlflow_compat``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_mltrack import (
@@ -48,9 +49,21 @@ def autolog(*args: Any, **kwargs: Any) -> None:
     """``mlflow.autolog()``: jupyter_mltrack's autologging of every installed framework."""
     from jupyter_mltrack.autolog import autolog as enable
 
-    from ._flavor import known
+    enable(*args, **_known_arguments(enable, kwargs, "mlflow.autolog"))
 
-    enable(*args, **known(enable, kwargs, "mlflow.autolog"))
+
+def _known_arguments(function: Callable[..., Any], kwargs: dict[str, Any], name: str
+                     ) -> dict[str, Any]:
+    """``kwargs`` less those ``function`` does not take (MLflow has more), with a warning."""
+    import inspect
+    import warnings
+
+    accepted = inspect.signature(function).parameters
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        warnings.warn(f"{name}: {', '.join(unknown)} not supported by mltrack's MLflow "
+                      "compatibility layer; ignored.", stacklevel=3)
+    return {k: v for k, v in kwargs.items() if k in accepted}
 
 
 def register_model(model_uri: str, name: str, **kwargs: Any) -> Any:

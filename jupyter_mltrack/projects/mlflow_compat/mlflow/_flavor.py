@@ -33,20 +33,12 @@ def autolog_of(flavor: str, mlflow_name: str) -> Callable[..., None]:
     def autolog(*args: Any, **kwargs: Any) -> None:
         import importlib
 
+        from . import _known_arguments
+
         module = importlib.import_module(f"jupyter_mltrack.autolog.{flavor}")
-        module.autolog(*args, **known(module.autolog, kwargs, f"mlflow.{mlflow_name}.autolog"))
+        wanted = _known_arguments(module.autolog, kwargs, f"mlflow.{mlflow_name}.autolog")
+        module.autolog(*args, **wanted)
 
     autolog.__doc__ = f"``mlflow.{mlflow_name}.autolog()``: jupyter_mltrack's autologging."
     return autolog
 
-
-def known(function: Callable[..., Any], kwargs: dict[str, Any], name: str) -> dict[str, Any]:
-    import inspect
-    import warnings
-
-    accepted = inspect.signature(function).parameters
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        warnings.warn(f"{name}: {', '.join(unknown)} not supported by mltrack's MLflow "
-                      "compatibility layer; ignored.", stacklevel=3)
-    return {k: v for k, v in kwargs.items() if k in accepted}
