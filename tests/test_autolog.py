@@ -309,9 +309,16 @@ def test_autolog_imports_no_framework_and_patches_on_import(tmp_path: Path) -> N
         "if x in sys.modules))\n"
         "from sklearn.linear_model import LinearRegression\n"
         "print(hasattr(LinearRegression.fit, '__mltrack_autolog__'))\n"
+        # the rest of scikit-learn is patched as it is imported, not imported to be patched
+        "print('sklearn.cluster' in sys.modules)\n"
+        "from sklearn.cluster import KMeans\n"
+        "print(hasattr(KMeans.fit, '__mltrack_autolog__'))\n"
         "m.autolog(disable=True)\n"
         "print(hasattr(LinearRegression.fit, '__mltrack_autolog__'))\n"
+        "print(hasattr(KMeans.fit, '__mltrack_autolog__'))\n"
+        "import sklearn.manifold\n"
+        "print(hasattr(sklearn.manifold.TSNE.fit, '__mltrack_autolog__'))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=tmp_path).stdout.split()
-    assert out == ["[]", "True", "False"]
+    assert out == ["[]", "True", "False", "True", "False", "False", "False"]

@@ -17,6 +17,8 @@ from typing import Any
 
 _lock = threading.RLock()
 _waiting: dict[str, list[Callable[[ModuleType], None]]] = {}
+#: Prefix ("sklearn.") -> called for every module of that name imported from now on.
+_every: dict[str, Callable[[ModuleType], None]] = {}
 
 
 class _Finder(importlib.abc.MetaPathFinder):
@@ -27,7 +29,7 @@ class _Finder(importlib.abc.MetaPathFinder):
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in _waiting or fullname in self._busy:
+        if fullname in self._busy or (fullname not in _waiting and not _watched(fullname)):
             return None
         self._busy.add(fullname)
         try:
@@ -67,11 +69,15 @@ class _Loader(importlib.abc.Loader):
 _finder = _Finder()
 
 
+def _watched(name: str) -> bool:
+    return any(name.startswith(prefix) for prefix in _every)
+
+
 def _fire(name: str, module: ModuleType) -> None:
     with _lock:
         callbacks = _waiting.pop(name, [])
-        if not _waiting and _finder in sys.meta_path:
-            sys.meta_path.remove(_finder)
+        callbacks += [c for prefix, c in _every.items() if name.startswith(prefix)]
+        _unhook_when_idle()
     for callback in callbacks:
         try:
             callback(module)
@@ -99,8 +105,30 @@ def forget(name: str) -> None:
     """Drop the callbacks still waiting for ``name``."""
     with _lock:
         _waiting.pop(name, None)
-        if not _waiting and _finder in sys.meta_path:
-            sys.meta_path.remove(_finder)
+        _unhook_when_idle()
+
+
+def every_module(prefix: str, callback: Callable[[ModuleType], None]) -> None:
+    """Call ``callback(module)`` for each module named ``prefix...`` imported already, and
+    for each one imported later, until :func:`forget_modules`."""
+    with _lock:
+        _every[prefix] = callback
+        if _finder not in sys.meta_path:
+            sys.meta_path.insert(0, _finder)
+    for name, module in list(sys.modules.items()):
+        if name.startswith(prefix) and module is not None:
+            callback(module)
+
+
+def forget_modules(prefix: str) -> None:
+    with _lock:
+        _every.pop(prefix, None)
+        _unhook_when_idle()
+
+
+def _unhook_when_idle() -> None:
+    if not _waiting and not _every and _finder in sys.meta_path:
+        sys.meta_path.remove(_finder)
 
 
 def waiting() -> set[str]:

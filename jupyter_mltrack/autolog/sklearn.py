@@ -10,20 +10,24 @@ the ``best_estimator`` model, ``cv_results.csv``, and a child run for each of it
 ``max_tuning_runs`` best candidates.
 
 As in MLflow, preprocessing, imputation and feature extraction/selection estimators are
-not patched on their own (inside a Pipeline they are part of its run).
+not patched on their own (inside a Pipeline they are part of its run). Unlike MLflow,
+enabling does not import every scikit-learn module: the estimators of a module are
+patched when it is imported (or at once, when it was imported already).
 """
 
 from __future__ import annotations
 
 import inspect
 import math
+import types
 from collections.abc import Callable
 from typing import Any
 
-from . import patching
+from . import hooks, patching
 from .training import ENABLED, Options, Training, call, example_rows
 
 FLAVOR = "sklearn"
+PREFIX = "sklearn."
 METHODS = ("fit", "fit_transform", "fit_predict")
 _EXCLUDED_MODULES = ("sklearn.preprocessing", "sklearn.impute", "sklearn.feature_extraction",
                      "sklearn.feature_selection")
@@ -46,6 +50,7 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
     """
     from ..errors import InvalidParameter
 
+    hooks.forget_modules(PREFIX)
     patching.unpatch(FLAVOR)
     ENABLED.pop(FLAVOR, None)
     if disable:
@@ -59,23 +64,27 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         registered_model_name=registered_model_name, extra_tags=dict(extra_tags or {}),
         extra={"max_tuning_runs": max_tuning_runs, "pos_label": pos_label,
                "serialization_format": serialization_format})
-    for cls in estimators_to_patch():
-        for name in METHODS:
-            patching.patch(FLAVOR, cls, name, _patched)
+    # Meta-estimators now; every other estimator as its module is (or was) imported, so
+    # that enabling autologging does not import all of scikit-learn.
+    import sklearn.model_selection
+    import sklearn.pipeline  # noqa: F401
+
+    hooks.every_module(PREFIX, patch_module)
 
 
-def estimators_to_patch() -> list[type]:
-    """scikit-learn's estimators and meta-estimators, less the data-preparation ones."""
-    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
-    from sklearn.pipeline import Pipeline
-    from sklearn.utils import all_estimators
+def patch_module(module: types.ModuleType) -> None:
+    """Patch the fitting methods of the estimators a scikit-learn module defines."""
+    from sklearn.base import BaseEstimator
 
-    classes = {cls for _, cls in all_estimators()} | {GridSearchCV, RandomizedSearchCV,
-                                                      Pipeline}
-    return sorted((cls for cls in classes
-                   if not cls.__module__.startswith(_EXCLUDED_MODULES)
-                   and f"{cls.__module__}.{cls.__name__}" not in _EXCLUDED_CLASSES),
-                  key=lambda cls: (cls.__module__, cls.__name__))
+    name = module.__name__
+    if name.startswith(_EXCLUDED_MODULES) or any(
+            part in ("tests", "_testing", "_mocking") for part in name.split(".")):
+        return
+    for cls in list(vars(module).values()):
+        if inspect.isclass(cls) and cls.__module__ == name and issubclass(cls, BaseEstimator) \
+                and f"{name}.{cls.__name__}" not in _EXCLUDED_CLASSES:
+            for method in METHODS:
+                patching.patch(FLAVOR, cls, method, _patched)
 
 
 def _patched(original: Callable[..., Any]) -> Callable[..., Any]:
