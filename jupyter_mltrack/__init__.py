@@ -156,12 +156,16 @@ from .tracking.fluent import (
 # Faces that cost to import load on first use: the widgets (Altair, anywidget), the
 # scoring server (asyncio, logging config, an HTTP client) and projects (nbclient...).
 if typing.TYPE_CHECKING:
+    from .autolog import autolog
     from .projects import reproduce, run, run_notebook
     from .serving.handle import serve
     from .widgets import compare, show_run
     from .widgets.registry_panel import registry_panel
 
 _ON_FIRST_USE = {
+    # the package itself: a module that is called like a function (mltrack.autolog())
+    # and holds the flavors (jupyter_mltrack.autolog.sklearn)
+    "autolog": "jupyter_mltrack.autolog",
     "compare": "jupyter_mltrack.widgets",
     "registry_panel": "jupyter_mltrack.widgets.registry_panel",
     "reproduce": "jupyter_mltrack.projects",
@@ -184,7 +188,9 @@ def __getattr__(name: str) -> object:
     module = _ON_FIRST_USE.get(name)
     if module is None:
         raise AttributeError(f"module 'jupyter_mltrack' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = importlib.import_module(module)
+    if value.__name__ != f"{__name__}.{name}":
+        value = getattr(value, name)
     globals()[name] = value
     return value
 
@@ -262,6 +268,7 @@ __all__ = [
     "__version__",
     "active_run",
     "approve",
+    "autolog",
     "compare",
     "create_experiment",
     "create_registered_model",

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .autolog.keras import autolog
 from .models import ModelMeta
 from .pyfunc import (
     RegisteredModelInfo,
@@ -15,7 +16,7 @@ from .pyfunc import (
     save_flavor_model,
 )
 
-__all__ = ["FLAVOR_NAME", "load_model", "log_model", "save_model"]
+__all__ = ["FLAVOR_NAME", "autolog", "load_model", "log_model", "save_model"]
 
 FLAVOR_NAME = "keras"
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .autolog.sklearn import autolog
 from .models import ModelMeta
 from .pyfunc import (
     RegisteredModelInfo,
@@ -19,7 +20,7 @@ from .pyfunc import (
     save_flavor_model,
 )
 
-__all__ = ["FLAVOR_NAME", "load_model", "log_model", "save_model"]
+__all__ = ["FLAVOR_NAME", "autolog", "load_model", "log_model", "save_model"]
 
 FLAVOR_NAME = "sklearn"
 

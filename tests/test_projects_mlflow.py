@@ -201,3 +201,67 @@ def test_an_mlflow_style_project_takes_typed_params_and_registers_its_model(
     with pytest.raises(InvalidProject, match="'trees'"):
         run(folder, parameters={"trees": "many"})
     assert len(store.search_runs(None, None, "all")) == 1
+
+
+# XGBoost with autologging, as MLflow's xgboost and lightgbm example projects train: no
+# explicit start_run, ``mlflow.xgboost.autolog()`` before the native train(), then an
+# evaluation metric logged by hand into the same (the runner's) run.
+BOOSTED_MLPROJECT = '''\
+name: boosted_iris
+
+python_env: python_env.yaml
+
+entry_points:
+  main:
+    parameters:
+      rounds: {type: int, default: 4}
+    command: "python train.py --rounds {rounds}"
+'''
+BOOSTED_ENV = '''\
+python: "3.10"
+build_dependencies:
+  - pip
+dependencies:
+  - xgboost
+  - scikit-learn
+  - mlflow
+'''
+BOOSTED_TRAIN = '''\
+"""Boost trees that tell iris species apart, autologged."""
+import argparse
+
+import xgboost as xgb
+from sklearn.datasets import load_iris
+from sklearn.metrics import accuracy_score
+
+import mlflow
+import mlflow.xgboost
+
+options = argparse.ArgumentParser()
+options.add_argument("--rounds", type=int, required=True)
+args = options.parse_args()
+
+mlflow.xgboost.autolog()
+measurements, species = load_iris(return_X_y=True)
+train = xgb.DMatrix(measurements, label=species)
+booster = xgb.train({"objective": "multi:softprob", "num_class": 3, "max_depth": 2},
+                    train, args.rounds, evals=[(train, "train")])
+guessed = booster.predict(train).argmax(axis=1)
+mlflow.log_metric("accuracy", accuracy_score(species, guessed))
+mlflow.lightgbm.autolog(disable=True)  # reached without importing mlflow.lightgbm
+'''
+
+
+def test_an_mlflow_style_project_autologs_through_the_compat_layer(
+        store: Client, tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "boosted_iris", BOOSTED_MLPROJECT,
+                           {"python_env.yaml": BOOSTED_ENV, "train.py": BOOSTED_TRAIN})
+    done = run(folder, parameters={"rounds": "3"}, quiet=True)
+    stored = store.get_run(done.run_id)
+    assert stored.info.status == "FINISHED"
+    assert len(store.search_runs(None, None, "all")) == 1  # autolog used the runner's run
+    assert stored.data.params["max_depth"] == "2" and stored.data.params["rounds"] == "3"
+    history = store.get_metric_history(done.run_id, "train-mlogloss")
+    assert sorted(m.step for m in history) == [0, 1, 2]
+    assert stored.data.metrics["accuracy"] > 0.9
+    assert "model" in {f.path for f in store.list_artifacts(done.run_id)}

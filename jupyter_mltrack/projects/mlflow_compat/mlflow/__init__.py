@@ -6,7 +6,7 @@ jupyter_mltrack (see ``jupyter_mltrack.projects.mlflow_compat``).
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_mltrack import (
@@ -47,9 +47,24 @@ run = projects.run
 
 
 def autolog(*args: Any, **kwargs: Any) -> None:
-    """Autologging is MLflow's; here it does nothing (log explicitly)."""
-    warnings.warn("mlflow.autolog() is not available in mltrack's MLflow compatibility "
-                  "layer; log params and metrics explicitly.", stacklevel=2)
+    """``mlflow.autolog()``: jupyter_mltrack's autologging of every installed framework."""
+    from jupyter_mltrack.autolog import autolog as enable
+
+    enable(*args, **_known_arguments(enable, kwargs, "mlflow.autolog"))
+
+
+def _known_arguments(function: Callable[..., Any], kwargs: dict[str, Any], name: str
+                     ) -> dict[str, Any]:
+    """``kwargs`` less those ``function`` does not take (MLflow has more), with a warning."""
+    import inspect
+    import warnings
+
+    accepted = inspect.signature(function).parameters
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        warnings.warn(f"{name}: {', '.join(unknown)} not supported by mltrack's MLflow "
+                      "compatibility layer; ignored.", stacklevel=3)
+    return {k: v for k, v in kwargs.items() if k in accepted}
 
 
 def register_model(model_uri: str, name: str, **kwargs: Any) -> Any:
@@ -58,7 +73,15 @@ def register_model(model_uri: str, name: str, **kwargs: Any) -> Any:
     return register(model_uri, name, tags=kwargs.get("tags"))
 
 
+#: Flavor modules that ``mlflow.<name>`` imports on first use, as MLflow's lazy modules do.
+_FLAVORS = ("keras", "lightgbm", "pytorch", "pyfunc", "xgboost")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _FLAVORS:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(
         f"mlflow.{name} is not part of mltrack's MLflow compatibility layer (it covers "
         "tracking, model logging and projects); install MLflow in the project's "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -23,3 +24,21 @@ def load_model(model_uri: str, **_ignored: Any) -> Any:
     from jupyter_mltrack.models import load_native
 
     return load_native(model_uri, trust=True)
+
+
+def autolog_of(flavor: str, mlflow_name: str) -> Callable[..., None]:
+    """``mlflow.<mlflow_name>.autolog`` running jupyter_mltrack's autologging of ``flavor``;
+    arguments jupyter_mltrack does not know are ignored with a warning."""
+
+    def autolog(*args: Any, **kwargs: Any) -> None:
+        import importlib
+
+        from . import _known_arguments
+
+        module = importlib.import_module(f"jupyter_mltrack.autolog.{flavor}")
+        wanted = _known_arguments(module.autolog, kwargs, f"mlflow.{mlflow_name}.autolog")
+        module.autolog(*args, **wanted)
+
+    autolog.__doc__ = f"``mlflow.{mlflow_name}.autolog()``: jupyter_mltrack's autologging."
+    return autolog
+

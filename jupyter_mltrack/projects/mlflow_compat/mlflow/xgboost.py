@@ -1,5 +1,7 @@
-"""``mlflow.xgboost``: model logging through jupyter_mltrack."""
+"""``mlflow.xgboost``: model logging and autologging through jupyter_mltrack."""
 
-from ._flavor import load_model, log_model
+from ._flavor import autolog_of, load_model, log_model
 
-__all__ = ["load_model", "log_model"]
+autolog = autolog_of("xgboost", "xgboost")
+
+__all__ = ["autolog", "load_model", "log_model"]
