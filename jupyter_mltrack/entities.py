@@ -225,6 +225,11 @@ class PagedList:
     items: list[Any]
     next_page_token: str | None = None
 
+    @property
+    def token(self) -> str | None:
+        """MLflow's name for :attr:`next_page_token`."""
+        return self.next_page_token
+
     def __iter__(self):
         return iter(self.items)
 

@@ -889,11 +889,11 @@ def test_mlflow_search_experiments_max_results_and_pages(sql_store: SqlStore) ->
     assert _names(sql_store.search_experiments()) == [*newest, "Default"]
     assert _names(sql_store.search_experiments(max_results=3)) == newest[:3]
     page = sql_store.search_experiments(max_results=4)
-    assert _names(page) == newest[:4] and page.next_page_token is not None
-    page = sql_store.search_experiments(max_results=4, page_token=page.next_page_token)
-    assert _names(page) == newest[4:8] and page.next_page_token is not None
-    page = sql_store.search_experiments(max_results=4, page_token=page.next_page_token)
-    assert _names(page) == [*newest[8:], "Default"] and page.next_page_token is None
+    assert _names(page) == newest[:4] and page.token is not None  # MLflow's name for it
+    page = sql_store.search_experiments(max_results=4, page_token=page.token)
+    assert _names(page) == newest[4:8] and page.token is not None
+    page = sql_store.search_experiments(max_results=4, page_token=page.token)
+    assert _names(page) == [*newest[8:], "Default"] and page.token is None
     for bad in (None, 0, 1_000_000):
         with pytest.raises(InvalidParameter, match="max_results"):
             sql_store.search_experiments(max_results=bad)  # type: ignore[arg-type]
