@@ -953,6 +953,31 @@ def test_log_input_records_dataframes_and_arrays_as_mlflow_does(fluent: Any) -> 
     assert [r.info.run_id for r in found] == [run.info.run_id]
 
 
+def test_datasets_are_described_as_mlflow_describes_them() -> None:
+    """Real MLflow's from_pandas / from_numpy give the same name, source type, schema and
+    profile for the same data (the digest is ours: a digest of the content all the same)."""
+    import numpy as np
+    import pandas as pd
+
+    from jupyter_mltrack.tracking.datasets import dataset_entity
+    from tests.mlflow_env import run_mlflow
+
+    out = run_mlflow(
+        "import json, numpy as np, pandas as pd, mlflow.data\n"
+        "df = pd.DataFrame({'a': [1, 2, 3], 'b': ['x', 'y', 'z'], 'c': [0.5, 1.5, 2.5]})\n"
+        "arr = np.zeros((4, 2), dtype='float32')\n"
+        "for d in (mlflow.data.from_pandas(df), mlflow.data.from_numpy(arr)):\n"
+        "    e = d._to_mlflow_entity()\n"
+        "    print(json.dumps([e.name, e.source_type, sorted(json.loads(e.source)['tags']),\n"
+        "                      json.loads(e.schema), json.loads(e.profile)]))\n"
+    ).stdout.strip().splitlines()[-2:]
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "c": [0.5, 1.5, 2.5]})
+    ours = [dataset_entity(frame), dataset_entity(np.zeros((4, 2), dtype="float32"))]
+    assert [json.loads(line) for line in out] == [
+        [d.name, d.source_type, sorted(json.loads(d.source)["tags"]), json.loads(d.schema or ""),
+         json.loads(d.profile or "")] for d in ours]
+
+
 def test_client_log_inputs_takes_entities_and_refuses_bad_ones(client: Client) -> None:
     exp = client.create_experiment("inputs")
     run_id = client.create_run(exp).info.run_id

@@ -30,11 +30,17 @@ def _digest(parts: list[bytes]) -> str:
 
 
 def _code_source() -> tuple[str, str]:
+    """The code logging the data, as MLflow's code source records it."""
     import sys
 
+    from .context import current_user
+
     main = sys.modules.get("__main__")
-    where = getattr(main, "__file__", None) or "<notebook>"
-    return "code", json.dumps({"tags": {"mlflow.source.name": str(where)}})
+    where = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv else "") or "<notebook>"
+    kind = "NOTEBOOK" if "ipykernel" in sys.modules else "LOCAL"
+    return "code", json.dumps({"tags": {"mlflow.user": current_user(),
+                                        "mlflow.source.name": str(where),
+                                        "mlflow.source.type": kind}})
 
 
 def _column_type(dtype: Any) -> str:
