@@ -137,9 +137,51 @@ class RunData:
 
 
 @dataclass(frozen=True, slots=True)
+class Dataset:
+    """A dataset as a run's input: what it is (name, content digest), where it came from
+    (source type and source, a JSON text), its schema and profile (JSON texts)."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InputTag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInput:
+    """A dataset used by a run, with tags such as ``mlflow.data.context``."""
+
+    dataset: Dataset
+    tags: tuple[InputTag, ...] = ()
+
+    @property
+    def context(self) -> str | None:
+        """The ``mlflow.data.context`` tag ("training", "eval"...), or None."""
+        return next((t.value for t in self.tags if t.key == DATASET_CONTEXT_TAG), None)
+
+
+#: The input tag naming what a run used a dataset for (MLflow's key).
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+
+@dataclass(frozen=True, slots=True)
+class RunInputs:
+    dataset_inputs: tuple[DatasetInput, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
     info: RunInfo
     data: RunData
+    inputs: RunInputs = field(default_factory=RunInputs)
 
     @property
     def run_id(self) -> str:
@@ -182,6 +224,11 @@ class PagedList:
 
     items: list[Any]
     next_page_token: str | None = None
+
+    @property
+    def token(self) -> str | None:
+        """MLflow's name for :attr:`next_page_token`."""
+        return self.next_page_token
 
     def __iter__(self):
         return iter(self.items)

@@ -40,7 +40,8 @@ def test_end_to_end(store_uri: str, tmp_path: Path) -> None:
     run = client.create_run(exp, run_name="first", tags={"stage": "dev"})
     run_id = run.info.run_id
     assert run.info.status == "RUNNING"
-    assert run.data.tags == {"stage": "dev", "mltrack.heartbeat_interval": "10.0"}
+    assert run.data.tags == {"stage": "dev", "mltrack.heartbeat_interval": "10.0",
+                             "mlflow.runName": "first", "mlflow.user": "tester"}
     assert client.log_param(run_id, "lr", 0.01) == 0.01
     client.log_params(run_id, {"layers": [64, 32], "opt": "adam"})
     client.set_tags(run_id, {"stage": "prod", "owner": "me"})
@@ -83,7 +84,7 @@ def test_experiments(client: Client) -> None:
     client.set_experiment_tag(exp, "k", 2)
     assert client.get_experiment(exp).tags == {"k": "2"}
     client.delete_experiment(exp)
-    assert client.search_experiments() == []
+    assert list(client.search_experiments()) == []
     assert [e.name for e in client.search_experiments("deleted_only")] == ["mnist"]
     assert [e.name for e in client.search_experiments("ALL")] == ["mnist"]
     client.restore_experiment(exp)

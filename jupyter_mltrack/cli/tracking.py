@@ -33,7 +33,8 @@ def experiments_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     rows = [
         {"id": e.experiment_id, "name": e.name, "lifecycle": e.lifecycle_stage,
          "created": _time(e.creation_time), "artifact_location": e.artifact_location}
-        for e in c.search_experiments("all" if show_all else "active_only")
+        for e in c.search_experiments("all" if show_all else "active_only", 50_000,
+                                      order_by=["experiment_id"])
     ]
     emit(rows, ["id", "name", "lifecycle", "created"] + (["artifact_location"] if as_json else []),
          as_json)
@@ -183,6 +184,10 @@ def runs_list(ctx: click.Context, experiment: tuple[str, ...], filter_string: st
     """List runs, newest first. Run ids are shortened to 8 characters: every command
     taking a run accepts a unique start of its id, or its name."""
     columns = None if columns_text is None else _columns(columns_text)
+    if max_results < 1:
+        from ..errors import InvalidParameter
+
+        raise InvalidParameter(f"--max-results must be 1 or more, not {max_results}.")
     c = client_from(ctx)
     ids = [c.resolve_experiment_id(e) for e in experiment]
     page = c.search_runs(ids, filter_string, "deleted_only" if deleted else "active_only",

@@ -28,8 +28,8 @@ from . import schema
 from .sql_engine import BUSY_TIMEOUT_S as _BUSY_TIMEOUT_S
 
 #: The newest revision in migrations/versions; a test keeps the two in step.
-HEAD = "0002"
-_ORDER = ["0001", "0002"]
+HEAD = "0003"
+_ORDER = ["0001", "0002", "0003"]
 _PG_LOCK_KEY = 7_236_512_994  # any constant; names this project's migration lock
 
 _OURS = frozenset(schema.metadata.tables)
@@ -38,7 +38,8 @@ _OURS = frozenset(schema.metadata.tables)
 _TABLES_AT = {
     "0001": frozenset({"experiments", "experiment_tags", "runs", "params", "tags",
                        "metric_chunks", "latest_metrics"}),
-    "0002": _OURS,
+    "0002": _OURS - {"datasets", "run_inputs", "input_tags"},
+    "0003": _OURS,
 }
 _POINT_ELSEWHERE = ("Point MLTRACK_TRACKING_URI (or set_tracking_uri()) at a new file such as "
                     ".mltrack/mltrack.db")

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..entities import (
+    DatasetInput,
     Experiment,
     Metric,
     ModelVersion,
@@ -64,8 +65,13 @@ class TrackingStore(Protocol):
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment with that name, or None."""
 
-    def search_experiments(self, view_type: ViewType = ViewType.ACTIVE_ONLY) -> list[Experiment]:
-        """All experiments in that lifecycle view, oldest first."""
+    def search_experiments(self, view_type: ViewType = ViewType.ACTIVE_ONLY,
+                           max_results: int = 1000, filter_string: str | None = None,
+                           order_by: Sequence[str] | None = None,
+                           page_token: str | None = None) -> PagedList:
+        """One page of the experiments in that lifecycle view matching a filter (name,
+        experiment_id, creation_time, last_update_time, tags.<key>), newest first unless
+        ``order_by`` says otherwise."""
 
     def set_experiment_lifecycle(self, experiment_id: str, deleted: bool) -> None:
         """Soft-delete or restore an experiment (and the view of its runs)."""
@@ -105,6 +111,9 @@ class TrackingStore(Protocol):
         tags: dict[str, str] | None = None,
     ) -> None:
         """Store params (immutable), tags (overwritten) and metrics in one transaction."""
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        """Record datasets a run used (with their tags); logging one again adds nothing."""
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove one tag of a run; raises NotFound when it has no such tag."""

@@ -48,6 +48,7 @@ _VERSION_FIELDS: dict[str, tuple[Any, str]] = {
     "description": (mv.c.description, "str"),
     "creation_timestamp": (mv.c.creation_time, "num"),
     "creation_time": (mv.c.creation_time, "num"),
+    "timestamp": (mv.c.creation_time, "num"),  # MLflow's order_by key
     "last_updated_timestamp": (mv.c.last_updated_time, "num"),
     "last_updated_time": (mv.c.last_updated_time, "num"),
     "lifecycle_stage": (mv.c.lifecycle_stage, "str"),
@@ -58,6 +59,7 @@ _MODEL_FIELDS: dict[str, tuple[Any, str]] = {
     "description": (rm.c.description, "str"),
     "creation_timestamp": (rm.c.creation_time, "num"),
     "creation_time": (rm.c.creation_time, "num"),
+    "timestamp": (rm.c.creation_time, "num"),  # MLflow's order_by key
     "last_updated_timestamp": (rm.c.last_updated_time, "num"),
     "last_updated_time": (rm.c.last_updated_time, "num"),
 }
@@ -89,6 +91,9 @@ class _Compiler(TreeCompiler):
             return self.attribute(node, *self.fields[key.lower()])
         if kind == "tag":
             return self.tag(node)
+        if kind == "dataset":
+            raise self.error(f"{self.what} cannot be searched by datasets.{key}; search runs "
+                             "by datasets with search_runs()", node.field.position)
         if not self.versions:
             raise self.error(f"Registered models have no {kind}s; search versions by "
                              f"{kind}s.{key} with search_model_versions()",

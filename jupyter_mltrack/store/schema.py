@@ -268,3 +268,53 @@ registry_policies = Table(
     Column("updated_by", String(MAX_NAME), nullable=False),
     Column("updated_time", BigInteger, nullable=False),
 )
+
+# -- dataset inputs of runs (revision 0003) -----------------------------------------------
+
+MAX_DATASET_NAME = 500
+MAX_DATASET_DIGEST = 64
+MAX_DATASET_SOURCE_TYPE = 36
+MAX_INPUT_TAG_KEY = 255
+MAX_INPUT_TAG_VALUE = 500
+
+# One row per distinct (experiment, name, digest): runs of an experiment that log the same
+# data share it, as in MLflow.
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+           nullable=False),
+    Column("name", String(MAX_DATASET_NAME), nullable=False),
+    Column("digest", String(MAX_DATASET_DIGEST), nullable=False),
+    Column("source_type", String(MAX_DATASET_SOURCE_TYPE), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("schema", Text),
+    Column("profile", Text),
+    UniqueConstraint("experiment_id", "name", "digest", name="uq_datasets_experiment_name_digest"),
+    Index("ix_datasets_name", "name"),
+    Index("ix_datasets_digest", "digest"),
+    sqlite_autoincrement=True,
+)
+
+# A dataset used by a run; its tags (the context: "training", "eval"...) in input_tags.
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    UniqueConstraint("run_id", "dataset_id", name="uq_run_inputs_run_dataset"),
+    Index("ix_run_inputs_dataset", "dataset_id"),
+    sqlite_autoincrement=True,
+)
+
+input_tags = Table(
+    "input_tags",
+    metadata,
+    Column("input_id", Integer, ForeignKey("run_inputs.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(MAX_INPUT_TAG_KEY), primary_key=True),
+    Column("value", String(MAX_INPUT_TAG_VALUE), nullable=False),
+    Index("ix_input_tags_key_value", "key", "value"),
+)

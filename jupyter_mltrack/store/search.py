@@ -11,6 +11,7 @@ The grammar is MLflow's, plus ``OR``, parentheses and ``NOT``::
                 | field ["NOT"] "IN" "(" value ("," value)* ")"
                 | field "IS" ["NOT"] "NULL"
     field      := [prefix "."] key        key: a word, `back ticked`, or "quoted"
+                                          prefix: a word or `back ticked`
     op         := = | != | <> | < | <= | > | >= | [NOT] LIKE | [NOT] ILIKE
     value      := number | 'string' | "string"
 
@@ -55,6 +56,8 @@ PREFIXES = {
     "attributes": "attribute",
     "attr": "attribute",
     "run": "attribute",
+    "dataset": "dataset",
+    "datasets": "dataset",
 }
 
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE")
@@ -109,6 +112,7 @@ _TOKEN = re.compile(
   | (?P<number>[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|Infinity)
                (?![\w.]))
   | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
+  | (?P<bprefix>`[A-Za-z]+`\.)
   | (?P<backtick>`[^`]*`)
   | (?P<op><=|>=|!=|<>|==|=|<|>)
   | (?P<punct>[(),])
@@ -271,6 +275,21 @@ class _Parser:
 
     def field(self) -> Field:
         token = self.tok
+        if token.kind == "bprefix":  # `metrics`.acc, as MLflow writes it
+            self.take()
+            head = token.text[1:-2]
+            if head.lower() not in PREFIXES:
+                raise self.error(f"Unknown prefix {head!r}; use metrics., params., tags., "
+                                 "attributes. or datasets.", token)
+            key = self.tok
+            if key.kind in ("backtick", "string"):
+                self.take()
+                return Field(PREFIXES[head.lower()], _unquote(key), token.pos)
+            if key.kind in ("word", "kw") and key.pos == token.pos + len(token.text):
+                self.take()
+                return Field(PREFIXES[head.lower()], key.text if key.kind == "word" else
+                             self.text[key.pos:key.pos + len(key.text)], token.pos)
+            raise self.error(f"Expected a key right after {token.text!r}", key)
         if token.kind in ("backtick", "string"):
             self.take()
             return Field(None, _unquote(token), token.pos)
@@ -297,12 +316,12 @@ class _Parser:
             self.take()
             return Field(kind, _unquote(quoted), token.pos)
         if word.endswith("."):
-            raise self.error(f"Unknown prefix {head!r}; use metrics., params., tags. or "
-                             "attributes.", token)
+            raise self.error(f"Unknown prefix {head!r}; use metrics., params., tags., "
+                             "attributes. or datasets.", token)
         if dot:
             raise self.error(
-                f"Unknown prefix {head!r} in {word!r}; use metrics., params., tags. or "
-                "attributes.",
+                f"Unknown prefix {head!r} in {word!r}; use metrics., params., tags., "
+                "attributes. or datasets.",
                 token,
             )
         return Field(None, word, token.pos)

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..entities import (
+    DatasetInput,
     Experiment,
     LifecycleStage,
     Metric,
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     from .registry_sql import SqlRegistryStore
 
 DEFAULT_EXPERIMENT_NAME = "Default"
+#: MLflow's run name tag, kept equal to the run's name.
+RUN_NAME_TAG = "mlflow.runName"
 
 
 def now_ms() -> int:
@@ -200,9 +203,19 @@ class SqlStore:
             found = self._experiments(conn, t.experiments.c.name == name)
         return found[0] if found else None
 
-    def search_experiments(self, view_type: ViewType = ViewType.ACTIVE_ONLY) -> list[Experiment]:
+    def search_experiments(self, view_type: ViewType = ViewType.ACTIVE_ONLY,
+                           max_results: int = 1000, filter_string: str | None = None,
+                           order_by: Sequence[str] | None = None,
+                           page_token: str | None = None) -> PagedList:
+        from .experiment_search import page_of_experiments
+
         with self.db.read() as conn:
-            return self._experiments(conn, _lifecycle_clause(t.experiments, view_type))
+            ids, token = page_of_experiments(
+                conn, _lifecycle_clause(t.experiments, view_type), max_results,
+                filter_string, order_by, page_token)
+            found = {e.experiment_id: e for e in self._experiments(
+                conn, t.experiments.c.experiment_id.in_(ids))} if ids else {}
+        return PagedList([found[str(i)] for i in ids if str(i) in found], token)
 
     def set_experiment_lifecycle(self, experiment_id: str, deleted: bool) -> None:
         exp_int = _experiment_int(experiment_id)
@@ -249,7 +262,13 @@ class SqlStore:
     ) -> RunInfo:
         exp_int = _experiment_int(experiment_id)
         run_id = uuid.uuid4().hex
-        name = run_name or ""
+        tagged = (tags or {}).get(RUN_NAME_TAG)
+        if run_name and tagged and tagged != run_name:
+            raise InvalidParameter(
+                f"The run is named {run_name!r} but its tag {RUN_NAME_TAG!r} says "
+                f"{tagged!r}; give one name."
+            )
+        name = run_name or tagged or ""
         def work(conn: Connection) -> tuple[int, str]:
             exp = conn.execute(
                 select(t.experiments.c.name, t.experiments.c.artifact_location,
@@ -279,7 +298,7 @@ class SqlStore:
                     heartbeat=now_ms(),
                 )
             ).inserted_primary_key[0]
-            if tags:
+            if tags:  # the Client adds the mlflow.* system tags, mlflow.runName among them
                 conn.execute(
                     t.tags.insert(),
                     [{"run_id": pk, "key": k, "value": v} for k, v in tags.items()],
@@ -349,7 +368,7 @@ class SqlStore:
             values["status"] = RunStatus.parse(status).value
         if end_time is not None:
             values["end_time"] = end_time
-        if run_name is not None:
+        if run_name:  # an empty name keeps the old one, as in MLflow
             values["name"] = run_name
         if values.get("status") == RunStatus.RUNNING.value:
             values["end_time"] = None
@@ -359,6 +378,8 @@ class SqlStore:
             pk = self._pk(conn, run_id)
             if values:
                 conn.execute(update(t.runs).where(t.runs.c.id == pk).values(**values))
+            if run_name:
+                upsert(conn, t.tags, {"run_id": pk, "key": RUN_NAME_TAG}, {"value": run_name})
 
         self.db.execute_write_fn(work)
 
@@ -450,7 +471,9 @@ class SqlStore:
 
         def work(conn: Connection) -> None:
             pks = select(t.runs.c.id).where(t.runs.c.run_uuid.in_(ids))
-            for table in (t.metric_chunks, t.latest_metrics, t.params, t.tags):
+            inputs = select(t.run_inputs.c.id).where(t.run_inputs.c.run_id.in_(pks))
+            conn.execute(delete(t.input_tags).where(t.input_tags.c.input_id.in_(inputs)))
+            for table in (t.run_inputs, t.metric_chunks, t.latest_metrics, t.params, t.tags):
                 conn.execute(delete(table).where(table.c.run_id.in_(pks)))
             conn.execute(delete(t.runs).where(t.runs.c.run_uuid.in_(ids)))
 
@@ -474,10 +497,40 @@ class SqlStore:
                 self._insert_params(conn, pk, run_id, params)
             for key, value in (tags or {}).items():
                 upsert(conn, t.tags, {"run_id": pk, "key": key}, {"value": value})
+            if tags and RUN_NAME_TAG in tags:  # MLflow renames a run through this tag
+                conn.execute(update(t.runs).where(t.runs.c.id == pk)
+                             .values(name=tags[RUN_NAME_TAG]))
             if metrics:
                 self._write_metric_rows(
                     conn, [(pk, m.key, m.value, m.step, m.timestamp) for m in metrics]
                 )
+
+        self.db.execute_write_fn(work)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        def work(conn: Connection) -> None:
+            pk = self._check_active(conn, run_id)
+            exp_int = conn.execute(
+                select(t.runs.c.experiment_id).where(t.runs.c.id == pk)).scalar_one()
+            for item in datasets:
+                ds = item.dataset
+                dataset_id = conn.execute(select(t.datasets.c.id).where(
+                    t.datasets.c.experiment_id == exp_int, t.datasets.c.name == ds.name,
+                    t.datasets.c.digest == ds.digest)).scalar()
+                if dataset_id is None:
+                    dataset_id = conn.execute(t.datasets.insert().values(
+                        experiment_id=exp_int, name=ds.name, digest=ds.digest,
+                        source_type=ds.source_type, source=ds.source, schema=ds.schema,
+                        profile=ds.profile)).inserted_primary_key[0]  # type: ignore[index]
+                input_id = conn.execute(select(t.run_inputs.c.id).where(
+                    t.run_inputs.c.run_id == pk,
+                    t.run_inputs.c.dataset_id == dataset_id)).scalar()
+                if input_id is None:
+                    input_id = conn.execute(t.run_inputs.insert().values(
+                        run_id=pk, dataset_id=dataset_id)).inserted_primary_key[0]  # type: ignore[index]
+                for tag in item.tags:
+                    upsert(conn, t.input_tags, {"input_id": input_id, "key": tag.key},
+                           {"value": tag.value})
 
         self.db.execute_write_fn(work)
 

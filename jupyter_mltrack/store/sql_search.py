@@ -16,7 +16,19 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, and_, not_, or_, select, true
 
-from ..entities import Run, RunData, RunInfo, RunStatus, ViewType
+from ..entities import (
+    DATASET_CONTEXT_TAG,
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LifecycleStage,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunStatus,
+    ViewType,
+)
 from ..errors import InvalidFilter, InvalidParameter, UnknownKeyWarning
 from . import schema as t
 from .search import (
@@ -42,12 +54,13 @@ _ATTRIBUTES: dict[str, tuple[Any, str]] = {
     "run_uuid": (t.runs.c.run_uuid, "str"),
     "id": (t.runs.c.run_uuid, "str"),
     "run_name": (t.runs.c.name, "str"),
+    "run name": (t.runs.c.name, "str"),  # MLflow's aliases: `Run name`, `Run Name`
     "name": (t.runs.c.name, "str"),
     "status": (t.runs.c.status, "status"),
     "user_id": (t.runs.c.user_id, "str"),
     "user": (t.runs.c.user_id, "str"),
     "artifact_uri": (t.runs.c.artifact_uri, "str"),
-    "lifecycle_stage": (t.runs.c.lifecycle_stage, "str"),
+    "lifecycle_stage": (t.runs.c.lifecycle_stage, "lifecycle"),
     "parent_run_id": (t.runs.c.parent_run_uuid, "str"),
     "start_time": (t.runs.c.start_time, "num"),
     "end_time": (t.runs.c.end_time, "num"),
@@ -56,6 +69,8 @@ _ATTRIBUTES: dict[str, tuple[Any, str]] = {
 }
 
 _STRING_OPS = ("=", "!=", "LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE", "IN", "NOT IN")
+_ALIASES = ("id", "user", "created", "run name")  # left out of "known attributes" lists
+_DATASET_FIELDS = {"name": t.datasets.c.name, "digest": t.datasets.c.digest}
 
 
 def _apply(column: Any, op: str, value: Any) -> Any:
@@ -123,6 +138,8 @@ class _Compiler(TreeCompiler):
                 )
         if kind == "attribute":
             return self.attribute(node)
+        if kind == "dataset":
+            return self.dataset(node)
         if kind == "metric":
             return self.keyed(t.latest_metrics, node, numeric=True)
         if kind == "param":
@@ -143,6 +160,10 @@ class _Compiler(TreeCompiler):
                 )
             column = table.c.value
             value = node.value
+            if node.op in ("!=", "NOT IN"):  # NaN differs from every number
+                inner = select(table.c.run_id).where(
+                    table.c.key == key, or_(_apply(column, node.op, value), table.c.is_nan))
+                return t.runs.c.id.in_(inner)
         elif numeric:
             column = table.c.num
             value = _as_numbers(node.value, self, node)
@@ -168,8 +189,7 @@ class _Compiler(TreeCompiler):
     def attribute(self, node: Compare) -> Any:
         name = node.field.key.lower()
         if name not in _ATTRIBUTES:
-            known = ", ".join(sorted({k for k in _ATTRIBUTES if k not in ("id", "user",
-                                                                           "created")}))
+            known = ", ".join(sorted(k for k in _ATTRIBUTES if k not in _ALIASES))
             raise self.error(f"Unknown attribute {node.field.key!r}; known: {known}",
                              node.field.position)
         column, kind = _ATTRIBUTES[name]
@@ -184,15 +204,54 @@ class _Compiler(TreeCompiler):
         if node.op not in _STRING_OPS:
             raise self.error(f"{name} supports =, !=, LIKE, ILIKE and IN", node.position)
         value = node.value
-        if kind == "status":
-            values = value if isinstance(value, tuple) else (value,)
-            try:
-                parsed = tuple(RunStatus.parse(v).value for v in values) if "LIKE" not in \
-                    node.op else values
-            except InvalidParameter as exc:
-                raise self.error(str(exc), node.position) from None
-            value = parsed if isinstance(value, tuple) else parsed[0]
+        if kind in ("status", "lifecycle") and "LIKE" not in node.op:
+            value = self.enum_values(node, kind)
         return _apply(column, node.op, value)
+
+    def enum_values(self, node: Compare, kind: str) -> Any:
+        """Status and lifecycle values in stored spelling, any case accepted. An unknown
+        value is an error where it would match nothing (=, IN); after != and NOT IN it
+        matches every run, as in MLflow (``status != 'blah'``)."""
+        values = node.value if isinstance(node.value, tuple) else (node.value,)
+        parsed = []
+        for v in values:
+            try:
+                if kind == "status":
+                    parsed.append(RunStatus.parse(v).value)
+                else:
+                    parsed.append(LifecycleStage(str(v).lower()).value)
+            except (InvalidParameter, ValueError) as exc:
+                if node.op in ("!=", "NOT IN"):
+                    parsed.append(v)
+                    continue
+                message = str(exc) if kind == "status" else (
+                    f"Unknown lifecycle stage {v!r}; use 'active' or 'deleted'.")
+                raise self.error(message, node.position) from None
+        return tuple(parsed) if isinstance(node.value, tuple) else parsed[0]
+
+    def dataset(self, node: Compare) -> Any:
+        """datasets.name / datasets.digest / datasets.context: some input of the run
+        matches."""
+        key = node.field.key.lower()
+        if key not in ("name", "digest", "context"):
+            raise self.error(f"Unknown dataset field {node.field.key!r}; use datasets.name, "
+                             "datasets.digest or datasets.context", node.field.position)
+        if node.op in ("IS NULL", "IS NOT NULL") or not node.quoted or \
+                node.op not in _STRING_OPS:
+            raise self.error(f"datasets.{key} is text; compare it with =, !=, LIKE, ILIKE "
+                             f"or IN and a quoted value, e.g. datasets.{key} = 'train'",
+                             node.position)
+        ri = t.run_inputs
+        if key == "context":
+            inner = select(ri.c.run_id).join(t.input_tags, t.input_tags.c.input_id == ri.c.id
+                                             ).where(t.input_tags.c.key == DATASET_CONTEXT_TAG,
+                                                     _apply(t.input_tags.c.value, node.op,
+                                                            node.value))
+        else:
+            inner = select(ri.c.run_id).join(t.datasets, t.datasets.c.id == ri.c.dataset_id
+                                             ).where(_apply(_DATASET_FIELDS[key], node.op,
+                                                            node.value))
+        return t.runs.c.id.in_(inner)
 
 
 def _numeric_param(node: Compare) -> bool:
@@ -248,6 +307,9 @@ def _order_clauses(order_by: Sequence[str] | None, query: Any) -> tuple[Any, lis
                     f"order_by {text!r}: {field.key!r} needs a prefix (metrics., params., "
                     "tags., attributes.)"
                 )
+        if kind == "dataset":
+            raise InvalidFilter(f"order_by {text!r}: runs cannot be ordered by datasets; "
+                                "order by metrics., params., tags. or attributes.")
         if kind == "attribute":
             if field.key.lower() not in _ATTRIBUTES:
                 raise InvalidFilter(f"order_by {text!r}: unknown attribute {field.key!r}")
@@ -259,13 +321,18 @@ def _order_clauses(order_by: Sequence[str] | None, query: Any) -> tuple[Any, lis
                 alias, and_(alias.c.run_id == t.runs.c.id, alias.c.key == field.key)
             )
             column = alias.c.value
+            if kind == "metric":
+                # MLflow's order in both directions: numbers, then NaN, then no value
+                clauses.append(alias.c.run_id.is_(None))
+                clauses.append(alias.c.is_nan)
             if kind == "param":
                 # numbers in numeric order first, then the rest as text
                 clauses.append(alias.c.num.is_(None))
                 clauses.append(alias.c.num.asc() if ob.ascending else alias.c.num.desc())
         clauses.append(column.is_(None))  # missing values last, either direction
         clauses.append(column.asc() if ob.ascending else column.desc())
-    clauses.extend([t.runs.c.start_time.desc(), t.runs.c.id.desc()])
+    # MLflow's tie-break: newest first, then by run id
+    clauses.extend([t.runs.c.start_time.desc(), t.runs.c.run_uuid.asc()])
     return query, clauses
 
 
@@ -338,9 +405,10 @@ def page_of_runs(
     page_token: str | None,
 ) -> tuple[list[int], str | None]:
     """Primary keys of one page of matching runs, in order, and the next token."""
-    if not isinstance(max_results, int) or not 0 < max_results <= MAX_RESULTS_LIMIT:
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or \
+            not 0 <= max_results <= MAX_RESULTS_LIMIT:
         raise InvalidParameter(
-            f"max_results must be a whole number from 1 to {MAX_RESULTS_LIMIT}, "
+            f"max_results must be a whole number from 0 to {MAX_RESULTS_LIMIT}, "
             f"not {max_results!r}."
         )
     from .sql import _experiment_int, _lifecycle_clause
@@ -359,6 +427,8 @@ def page_of_runs(
     if not pks and offset == 0 and node is not None:
         warn_unknown_keys(conn, experiments, node)
     token = None
+    if max_results == 0:  # an empty page; the token stays where it was while runs remain
+        return [], (encode_token(offset) if pks else None)
     if len(pks) > max_results:
         pks = pks[:max_results]
         token = encode_token(offset + max_results)
@@ -444,8 +514,35 @@ def _fetch(conn: Connection, pks: list[int]) -> tuple[list[Any], list[Any], list
     return runs_rows, out["params"], out["metrics"], out["tags"]
 
 
+def load_inputs(conn: Connection, pks: list[int]) -> dict[int, RunInputs]:
+    """The dataset inputs of runs, by run primary key (runs without any are left out)."""
+    found: dict[int, list[tuple[int, Dataset]]] = {}
+    tags: dict[int, list[InputTag]] = {}
+    ri, ds = t.run_inputs, t.datasets
+    for lo in range(0, len(pks), _CHUNK):
+        rows = conn.execute(
+            select(ri.c.run_id, ri.c.id, ds.c.name, ds.c.digest, ds.c.source_type,
+                   ds.c.source, ds.c.schema, ds.c.profile)
+            .join(ds, ds.c.id == ri.c.dataset_id)
+            .where(ri.c.run_id.in_(pks[lo:lo + _CHUNK])).order_by(ri.c.id)
+        ).all()
+        for row in rows:
+            found.setdefault(row.run_id, []).append((row.id, Dataset(
+                row.name, row.digest, row.source_type, row.source, row.schema, row.profile)))
+        ids = [row.id for row in rows]
+        for i in range(0, len(ids), _CHUNK):
+            for tag in conn.execute(select(t.input_tags).where(
+                    t.input_tags.c.input_id.in_(ids[i:i + _CHUNK]))
+                    .order_by(t.input_tags.c.input_id, t.input_tags.c.key)).all():
+                tags.setdefault(tag.input_id, []).append(InputTag(tag.key, tag.value))
+    return {pk: RunInputs(tuple(DatasetInput(dataset, tuple(tags.get(input_id, ())))
+                                for input_id, dataset in items))
+            for pk, items in found.items()}
+
+
 def load_runs(conn: Connection, pks: list[int]) -> list[Run]:
     runs_rows, params, metrics, tags = _fetch(conn, pks)
+    inputs = load_inputs(conn, pks) if pks else {}
     data: dict[int, RunData] = {pk: RunData() for pk in pks}
     for run_pk, key, value in params:
         data[run_pk].params[key] = value
@@ -454,7 +551,8 @@ def load_runs(conn: Connection, pks: list[int]) -> list[Run]:
     for run_pk, key, value in tags:
         data[run_pk].tags[key] = value
     by_pk = {row.id: row for row in runs_rows}
-    return [Run(run_info(by_pk[pk]), data[pk]) for pk in pks if pk in by_pk]
+    return [Run(run_info(by_pk[pk]), data[pk], inputs.get(pk, RunInputs()))
+            for pk in pks if pk in by_pk]
 
 
 def load_frame(conn: Connection, pks: list[int]) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..artifacts import artifact_repository, clean_artifact_path
 from ..entities import (
+    DatasetInput,
     Experiment,
     FileInfo,
     Metric,
@@ -36,7 +37,7 @@ from ..store import RegistryStore, TrackingStore, open_store, registry_store
 from ..store.protocols import HEARTBEAT_INTERVAL_TAG
 from ..uris import resolve_tracking_uri
 from . import validation as v
-from .context import current_user
+from .context import MLFLOW_RUN_NAME, current_user, mlflow_system_tags
 from .writer import BatchWriter, ended_by_sigterm
 
 if TYPE_CHECKING:
@@ -154,9 +155,15 @@ class Client:
         v.name_value(name, "experiment name")
         return str(self.store.get_or_create_experiment(name))
 
-    def search_experiments(self, view_type: ViewType | str = ViewType.ACTIVE_ONLY
-                           ) -> list[Experiment]:
-        return self.store.search_experiments(ViewType.parse(view_type))
+    def search_experiments(self, view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+                           max_results: int = 1000, filter_string: str | None = None,
+                           order_by: Sequence[str] | str | None = None,
+                           page_token: str | None = None) -> PagedList:
+        """One page of experiments (MLflow's ``search_experiments``): filter on name,
+        experiment_id, creation_time, last_update_time and tags.<key>; newest first by
+        default; ``next_page_token`` of the result continues."""
+        return self.store.search_experiments(ViewType.parse(view_type), max_results,
+                                             filter_string, _order(order_by), page_token)
 
     def delete_experiment(self, experiment_id: str) -> None:
         self.store.set_experiment_lifecycle(str(experiment_id), deleted=True)
@@ -204,8 +211,12 @@ class Client:
         clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in (tags or {}).items()}
         clean_tags[HEARTBEAT_INTERVAL_TAG] = str(float(self.writer.heartbeat_interval))
         user = clean_tags.get("mltrack.user") or current_user()
+        clean_tags.update(mlflow_system_tags(clean_tags, user, parent_run_id))
+        name = run_name or clean_tags.get(MLFLOW_RUN_NAME) or random_run_name()
+        v.name_value(name)
+        clean_tags[MLFLOW_RUN_NAME] = _same_name(run_name, clean_tags.get(MLFLOW_RUN_NAME), name)
         info = self.store.create_run(
-            str(experiment_id), run_name or random_run_name(), start_time or _now(), user,
+            str(experiment_id), name, start_time or _now(), user,
             parent_run_id=parent_run_id, tags=clean_tags,
         )
         self._known_runs.add(info.run_id)
@@ -432,6 +443,8 @@ class Client:
         clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x)
                       for k, x in (given_tags or {}).items()}
         v.refuse_reserved_tags(clean_tags)
+        if MLFLOW_RUN_NAME in clean_tags:
+            v.name_value(clean_tags[MLFLOW_RUN_NAME])
         clean_metrics = [
             m if (m.key in v.VALID_KEYS and m.value.__class__ is float
                   and m.step.__class__ is int and m.timestamp.__class__ is int
@@ -524,6 +537,22 @@ class Client:
             return self.store.get_metric_history(_run_id(run_id), key)
         return self.store.get_metric_history(
             _run_id(run_id), key, min_step=int(min_step))
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
+        """Record datasets a run used (MLflow's ``log_inputs``); each is stored once per
+        experiment and searchable with ``datasets.name``, ``datasets.digest`` and
+        ``datasets.context``."""
+        self.flush_check()
+        items = list(datasets or ())
+        for item in items:
+            if not isinstance(item, DatasetInput):
+                raise InvalidParameter(
+                    f"log_inputs takes DatasetInput objects, not {type(item).__name__}; "
+                    "to log a DataFrame or array use log_input(data, context=...)."
+                )
+            _check_dataset(item)
+        if items:
+            self.store.log_inputs(_run_id(run_id), items)
 
     def flush(self) -> None:
         """Store every buffered metric now; raise if some could not be stored."""
@@ -672,6 +701,37 @@ class Client:
             artifact_repository(info.artifact_uri).delete_all()
         self.store.purge_runs([r.run_id for r in deleted])
         return [r.run_id for r in deleted]
+
+
+_DATASET_LIMITS = (("name", 500), ("digest", 64), ("source_type", 36))
+
+
+def _check_dataset(item: DatasetInput) -> None:
+    ds = item.dataset
+    for field, limit in _DATASET_LIMITS:
+        value = getattr(ds, field)
+        if not isinstance(value, str) or not value or len(value) > limit:
+            raise InvalidParameter(
+                f"A dataset's {field} must be a non-empty string of at most {limit} "
+                f"characters, not {value!r}."
+            )
+    for tag in item.tags:
+        if not isinstance(tag.key, str) or not tag.key or len(tag.key) > 255 or \
+                not isinstance(tag.value, str) or len(tag.value) > 500:
+            raise InvalidParameter(
+                f"Input tag {tag.key!r}: keys are 1 to 255 characters and values at most "
+                "500 characters of text."
+            )
+
+
+def _same_name(run_name: str | None, tagged: str | None, name: str) -> str:
+    """The run's name, refusing a ``mlflow.runName`` tag that names it otherwise."""
+    if run_name and tagged and tagged != run_name:
+        raise InvalidParameter(
+            f"The run is named {run_name!r} but its tag {MLFLOW_RUN_NAME!r} says {tagged!r}; "
+            "give one name (the tag is set from run_name)."
+        )
+    return name
 
 
 def _data(**kwargs: Any) -> Any:

@@ -33,6 +33,22 @@ GIT_REPO = "mltrack.source.git.repo"
 PARENT_RUN = "mltrack.parentRunId"
 NOTE = "mltrack.note.content"
 
+# MLflow's names for the same facts, written beside ours so that MLflow filters
+# (tags.`mlflow.user` = 'ana') and MLflow tools read our runs.
+MLFLOW_RUN_NAME = "mlflow.runName"
+MLFLOW_USER = "mlflow.user"
+MLFLOW_SOURCE_NAME = "mlflow.source.name"
+MLFLOW_SOURCE_TYPE = "mlflow.source.type"
+MLFLOW_PARENT_RUN = "mlflow.parentRunId"
+MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
+MLFLOW_GIT_BRANCH = "mlflow.source.git.branch"
+MLFLOW_NOTE = "mlflow.note.content"
+_MIRRORED = {SOURCE_NAME: MLFLOW_SOURCE_NAME, GIT_COMMIT: MLFLOW_GIT_COMMIT,
+             GIT_BRANCH: MLFLOW_GIT_BRANCH, PARENT_RUN: MLFLOW_PARENT_RUN, NOTE: MLFLOW_NOTE}
+# Our source types in MLflow's vocabulary (NOTEBOOK, JOB, PROJECT, LOCAL, UNKNOWN).
+_MLFLOW_SOURCE_TYPES = {"NOTEBOOK": "NOTEBOOK", "PROJECT": "PROJECT", "LOCAL": "LOCAL",
+                        "IPYTHON": "LOCAL", "NOTEBOOK_JOB": "JOB", "JOB": "JOB"}
+
 ContextProvider = Callable[[], dict[str, str]]
 _providers: dict[str, ContextProvider] = {}
 
@@ -185,3 +201,18 @@ def git_context(start: str | os.PathLike[str] | None = None) -> dict[str, str]:
 register_context_provider("basic", _basic)
 register_context_provider("script", _script)
 register_context_provider("git", git_context)
+
+
+def mlflow_system_tags(tags: dict[str, str], user: str,
+                       parent_run_id: str | None = None) -> dict[str, str]:
+    """MLflow's system tags (``mlflow.user``, ``mlflow.source.*``, ``mlflow.parentRunId``)
+    for a new run with ``tags``; a key ``tags`` holds already is left out."""
+    out: dict[str, str] = {MLFLOW_USER: user}
+    for ours, theirs in _MIRRORED.items():
+        if ours in tags:
+            out[theirs] = tags[ours]
+    if SOURCE_TYPE in tags:
+        out[MLFLOW_SOURCE_TYPE] = _MLFLOW_SOURCE_TYPES.get(tags[SOURCE_TYPE].upper(), "UNKNOWN")
+    if parent_run_id:
+        out[MLFLOW_PARENT_RUN] = parent_run_id
+    return {k: v for k, v in out.items() if k not in tags}

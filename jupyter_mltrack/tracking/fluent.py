@@ -215,8 +215,21 @@ def get_experiment_by_name(name: str) -> Experiment | None:
     return client().get_experiment_by_name(name)
 
 
-def search_experiments(view_type: ViewType | str = ViewType.ACTIVE_ONLY) -> list[Experiment]:
-    return client().search_experiments(view_type)
+def search_experiments(view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+                       max_results: int | None = None, filter_string: str | None = None,
+                       order_by: Sequence[str] | str | None = None) -> list[Experiment]:
+    """Experiments matching a filter (MLflow's signature): every one, or the first
+    ``max_results``; newest first unless ``order_by`` says otherwise."""
+    c = client()
+    found: list[Experiment] = []
+    token: str | None = None
+    while True:
+        page_size = 1000 if max_results is None else min(1000, max_results - len(found))
+        page = c.search_experiments(view_type, page_size, filter_string, order_by, token)
+        found.extend(page)
+        token = page.next_page_token
+        if token is None or (max_results is not None and len(found) >= max_results):
+            return found
 
 
 def delete_experiment(experiment_id: str) -> None:
@@ -469,6 +482,21 @@ def search_runs(experiment_ids: Sequence[str] | str | None = None,
         return list(c.search_runs(ids, filter_string, run_view_type, max_results, order_by,
                                   page_token))
     raise InvalidParameter(f"output_format is 'pandas' or 'list', not {output_format!r}.")
+
+
+def log_input(dataset: Any, context: str | None = None, tags: dict[str, Any] | None = None,
+              name: str | None = None, source: str | None = None) -> None:
+    """Record a dataset the active run uses: a pandas DataFrame, a numpy array or a
+    ``Dataset`` (MLflow's ``log_input``). ``context`` says what for ("training", "eval").
+    """
+    from ..entities import DATASET_CONTEXT_TAG, DatasetInput, InputTag
+    from .datasets import dataset_entity
+
+    entity = dataset_entity(dataset, name=name, source=source)
+    input_tags = [InputTag(str(k), str(v)) for k, v in (tags or {}).items()]
+    if context is not None:
+        input_tags.append(InputTag(DATASET_CONTEXT_TAG, str(context)))
+    client().log_inputs(current_run_id(), [DatasetInput(entity, tuple(input_tags))])
 
 
 def flush() -> None:
