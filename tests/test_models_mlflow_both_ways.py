@@ -276,6 +276,62 @@ def test_a_folder_written_here_uses_mlflow_names(saved_here: dict[str, tuple[Cas
         assert outputs == [{"type": "long", "required": True}]
 
 
+PYMODELS = textwrap.dedent("""
+    import jupyter_mltrack as mltrack
+
+
+    class AddN(mltrack.PythonModel):
+        def __init__(self, n):
+            self.n = n
+
+        def predict(self, context, model_input, params=None):
+            return model_input * 2 + self.n
+""")
+
+LOAD_PYFUNC_IN_MLFLOW = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import mlflow.pyfunc
+
+    folder = sys.argv[1]
+    try:
+        model = mlflow.pyfunc.load_model(folder)
+    except Exception as exc:
+        print(type(exc).__name__)
+    else:
+        np.save(folder + ".pyfunc.npy", np.asarray(model.predict(np.load(folder + ".input.npy"))))
+        print("loaded")
+""")
+
+
+def test_a_python_model_loads_in_mlflow_where_this_package_is_installed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``loader_module: jupyter_mltrack.models`` works, with MLflow's consent to unpickle."""
+    import jupyter_mltrack as mltrack
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "mltrack_test_pymodels.py").write_text(PYMODELS)
+    monkeypatch.syspath_prepend(str(code))
+    from mltrack_test_pymodels import AddN  # type: ignore[import-not-found]
+
+    folder = tmp_path / "addn"
+    X = _x()
+    try:
+        mltrack.save_model(AddN(3), folder, input_example=X[:2], progress=False,
+                           code_paths=[code / "mltrack_test_pymodels.py"])
+    finally:
+        sys.modules.pop("mltrack_test_pymodels", None)
+    np.save(f"{folder}.input.npy", X)
+    installed = {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    refused = run_mlflow(LOAD_PYFUNC_IN_MLFLOW, str(folder), cwd=tmp_path, env=installed)
+    assert refused.stdout.split()[-1] == "UntrustedModel"
+    loaded = run_mlflow(LOAD_PYFUNC_IN_MLFLOW, str(folder), cwd=tmp_path,
+                        env={**installed, **MLFLOW_ENV})
+    assert loaded.stdout.split()[-1] == "loaded"
+    np.testing.assert_array_equal(np.load(f"{folder}.pyfunc.npy"), X * 2 + 3)
+
+
 # -- MLflow writes, this package loads ------------------------------------------------------
 
 SAVE_IN_MLFLOW = textwrap.dedent("""
