@@ -375,6 +375,7 @@ SAVE_IN_MLFLOW = textwrap.dedent("""
     save("pytorch_module", mlflow.pytorch, lin, X32, out, serialization_format="pickle")
     save("pytorch_torchscript", mlflow.pytorch, torch.jit.script(lin), X32, out,
          serialization_format="pickle")
+    save("pytorch_export", mlflow.pytorch, lin, X32, out)  # MLflow's default: torch.export
 
     import keras
     keras.utils.set_random_seed(0)
@@ -385,7 +386,7 @@ SAVE_IN_MLFLOW = textwrap.dedent("""
 
 MLFLOW_CASES = ["sklearn_skops", "sklearn_cloudpickle", "xgboost_classifier",
                 "lightgbm_regressor", "lightgbm_booster", "pytorch_module",
-                "pytorch_torchscript", "keras_sequential"]
+                "pytorch_torchscript", "pytorch_export", "keras_sequential"]
 
 
 @pytest.fixture(scope="module")
@@ -406,6 +407,13 @@ def test_a_folder_written_by_mlflow_loads_here_and_predicts_the_same(
     got = np.asarray(mltrack.load_model(folder, trust=True).predict(data))
     expected = np.load(f"{folder}.expected.npy")
     np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=1e-6)
+    if name in ("sklearn_skops", "xgboost_classifier", "lightgbm_regressor",
+                "lightgbm_booster", "pytorch_torchscript",
+                "keras_sequential"):  # formats that run no pickle
+        assert np.asarray(mltrack.load_model(folder).predict(data)).shape == got.shape
+    else:
+        with pytest.raises(mltrack.UntrustedModel):
+            mltrack.load_model(folder)
 
 
 # -- folders written by earlier versions of this package ------------------------------------

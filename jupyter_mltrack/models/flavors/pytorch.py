@@ -91,7 +91,9 @@ class PyTorchFlavor:
                 path = ctx.file("model_data", inside=MLFLOW_PICKLE)
             model = torch.jit.load(str(path), map_location="cpu")
         elif conf.get("model_format") != "state_dict":
-            model = _load_mlflow(torch, ctx)
+            model, exported = _load_mlflow(torch, ctx)
+            if exported:
+                return model  # a torch.export program has no eval()
         else:
             path = ctx.file("state_dict") if conf.get("state_dict") else \
                 ctx.file("model_data")
@@ -158,9 +160,10 @@ def _save_for_mlflow(torch: Any, model: Any, ctx: SaveContext) -> str:
     return MLFLOW_DIR
 
 
-def _load_mlflow(torch: Any, ctx: LoadContext) -> Any:
+def _load_mlflow(torch: Any, ctx: LoadContext) -> tuple[Any, bool]:
     """A module as MLflow saved it: TorchScript, a pickled module or a torch.export program
-    (``model_data`` a file, or a folder holding model.pth or model.pt2)."""
+    (``model_data`` a file, or a folder holding model.pth or model.pt2); and whether it is
+    a torch.export program."""
     path = ctx.file("model_data", MLFLOW_DIR)
     if path.is_dir():
         exported = ctx.file("model_data", inside=MLFLOW_EXPORT)
@@ -169,10 +172,10 @@ def _load_mlflow(torch: Any, ctx: LoadContext) -> Any:
                 raise UntrustedModel("This PyTorch model is a torch.export program; loading "
                                      "one that log_model did not write into this store can run "
                                      "code. If you trust its source, pass trust=True.")
-            return torch.export.load(str(exported)).module()
+            return torch.export.load(str(exported)).module(), True
         path = ctx.file("model_data", inside=MLFLOW_PICKLE)
     try:
-        return torch.jit.load(str(path), map_location="cpu")  # TorchScript runs no pickle
+        return torch.jit.load(str(path), map_location="cpu"), False  # runs no pickle
     except RuntimeError:
         pass
     if not ctx.trusted:
@@ -181,7 +184,7 @@ def _load_mlflow(torch: Any, ctx: LoadContext) -> Any:
             "did not write into this store can run any code. If you trust its source, pass "
             "trust=True."
         )
-    return torch.load(str(path), map_location="cpu", weights_only=False)
+    return torch.load(str(path), map_location="cpu", weights_only=False), False
 
 
 def _check_rebuild(torch: Any, cls: type, args: list[Any], kwargs: dict[str, Any],
