@@ -21,9 +21,10 @@ def test_classifier_round_trip_in_fresh_process(fluent, tmp_path: Path) -> None:
     with fluent.start_run():
         info = fluent.log_model(model, input_example=frame[:5])
     folder = Path(fluent.get_run(info.run_id).info.artifact_uri) / "model"
-    text = (folder / "model.txt").read_text()
-    assert text.startswith("tree")  # LightGBM's own text format
-    assert info.flavors["lightgbm"]["sklearn_wrapper"] == "wrapper.skops"
+    # MLflow's layout: the wrapper and its booster in one skops file, no pickle
+    conf = info.flavors["lightgbm"]
+    assert conf["data"] == "model.skops" and conf["serialization_format"] == "skops"
+    assert (folder / "model.skops").is_file() and not (folder / "model.pkl").exists()
     result = predict_fresh(tmp_path / "fresh", info.model_uri, frame,
                            tracking_uri=fluent.get_tracking_uri())
     assert result["native"] == "lightgbm.sklearn.LGBMClassifier"

@@ -72,7 +72,7 @@ def test_model_folder_layout_and_mlmodel_fields(fluent, pipeline, data) -> None:
     folder = Path(fluent.get_run(run.info.run_id).info.artifact_uri) / "clf"
     names = {p.name for p in folder.iterdir()}
     assert names == {"MLmodel", "model.skops", "requirements.txt", "python_env.yaml",
-                     "input_example.json", "serving_input_example.json"}
+                     "conda.yaml", "input_example.json", "serving_input_example.json"}
     import yaml
 
     mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
@@ -82,13 +82,15 @@ def test_model_folder_layout_and_mlmodel_fields(fluent, pipeline, data) -> None:
     assert len(mlmodel["model_uuid"]) == 32
     assert mlmodel["utc_time_created"][:2] == "20"
     assert mlmodel["flavors"]["sklearn"]["serialization_format"] == "skops"
-    assert mlmodel["flavors"]["python_function"]["env"] == {"virtualenv": "python_env.yaml"}
+    assert mlmodel["flavors"]["python_function"]["env"] == {"conda": "conda.yaml",
+                                                            "virtualenv": "python_env.yaml"}
     assert mlmodel["saved_input_example_info"]["type"] == "dataframe"
     inputs = json.loads(mlmodel["signature"]["inputs"])
     assert [c["name"] for c in inputs] == ["a", "b", "c", "d", "color"]
     assert [c["type"] for c in inputs] == ["double"] * 4 + ["string"]
     outputs = json.loads(mlmodel["signature"]["outputs"])
-    assert outputs == [{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}]
+    # one value per row of a table: a column, as MLflow infers it
+    assert outputs == [{"type": "long", "required": True}]
     example = json.loads((folder / "input_example.json").read_text())
     assert example["columns"] == ["a", "b", "c", "d", "color"] and len(example["data"]) == 2
     serving = json.loads((folder / "serving_input_example.json").read_text())
@@ -167,7 +169,7 @@ def test_skops_model_with_foreign_types_needs_trust_outside_store(fluent, tmp_pa
     model = make_pipeline(scalers.Doubler(), LogisticRegression()).fit(X, y)
     path = tmp_path / "custom"
     meta = fluent.save_model(model, path, code_paths=[code / "scalers.py"], input_example=X[:2])
-    assert meta.flavors["sklearn"]["untrusted_types"] == ["scalers.Doubler"]
+    assert meta.flavors["sklearn"]["skops_trusted_types"] == ["scalers.Doubler"]
     assert (path / "code" / "scalers.py").is_file()
     with pytest.raises(UntrustedModel, match="ships Python code"):
         fluent.load_model(path)

@@ -27,7 +27,7 @@ def test_classifier_round_trip_in_fresh_process(fluent, frame, tmp_path: Path) -
         info = fluent.log_model(model, input_example=X[:4])
     conf = info.flavors["xgboost"]
     assert conf["model_format"] == "json" and conf["data"] == "model.json"
-    assert conf["model_class"] == "xgboost.sklearn:XGBClassifier"
+    assert conf["model_class"] == "xgboost.sklearn.XGBClassifier"  # as MLflow writes it
     result = predict_fresh(tmp_path / "fresh", info.model_uri, X,
                            tracking_uri=fluent.get_tracking_uri())
     assert result["native"] == "xgboost.sklearn.XGBClassifier"

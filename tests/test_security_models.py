@@ -264,6 +264,67 @@ def test_xgboost_class_prefix_is_a_module_boundary(fluent, tmp_path: Path,
         sys.modules.pop("xgboost_lookalike", None)
 
 
+# -- MLflow-loadable folders add no trust ---------------------------------------------------
+
+
+def test_skops_types_listed_in_mlmodel_are_not_trusted_here(fluent, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """MLflow hands skops the MLmodel's skops_trusted_types; this package asks the file."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "mltrack_doubler.py").write_text(
+        "from sklearn.base import BaseEstimator, TransformerMixin\n"
+        "class Doubler(TransformerMixin, BaseEstimator):\n"
+        "    def fit(self, X, y=None):\n        return self\n"
+        "    def transform(self, X):\n        return X * 2\n")
+    monkeypatch.syspath_prepend(str(code))
+    import mltrack_doubler  # type: ignore[import-not-found]
+
+    try:
+        model = make_pipeline(mltrack_doubler.Doubler(), LogisticRegression()).fit(
+            np.eye(4)[:, :2], [0, 1, 1, 1])
+        folder = tmp_path / "m"
+        with pytest.warns(UserWarning, match="mltrack_doubler"):  # not shipped: fine here
+            fluent.save_model(model, folder, progress=False)
+        listed = yaml.safe_load((folder / "MLmodel").read_text())["flavors"]["sklearn"]
+        assert listed["skops_trusted_types"] == ["mltrack_doubler.Doubler"]
+        with pytest.raises(UntrustedModel, match=r"mltrack_doubler\.Doubler"):
+            fluent.load_model(folder)
+        assert fluent.load_model(folder, trust=True).predict(X).shape == (3,)
+    finally:
+        sys.modules.pop("mltrack_doubler", None)
+
+
+def test_the_pickled_module_written_for_mlflow_is_never_unpickled_here(
+        fluent, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    folder = tmp_path / "net"
+    fluent.save_model(torch.nn.Linear(2, 2), folder, init_args=[2, 2], progress=False)
+    conf = yaml.safe_load((folder / "MLmodel").read_text())["flavors"]["pytorch"]
+    assert conf["model_data"] == "data" and (folder / "data" / "model.pth").is_file()
+    # a pickle that would run code in place of MLflow's copy changes nothing here
+    marker = tmp_path / "ran"
+    (folder / "data" / "model.pth").write_bytes(pickle.dumps(_RunsCode(str(marker))))
+    assert isinstance(fluent.load_native(folder), torch.nn.Linear)
+    # and an MLmodel edited to send this package to that pickle needs trust
+    _edit_mlmodel(folder, "pytorch", model_format=None)
+    with pytest.raises(UntrustedModel, match="pickle"):
+        fluent.load_native(folder)
+    assert not marker.exists()
+
+
+class _RunsCode:
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self) -> Any:
+        return (Path(self.marker).write_text, ("ran",))
+
+
 # -- item 9: models:/ versions, remote model URIs -----------------------------------------
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .flavors import Flavor, register_flavor
 from .format import ModelMeta
 from .load import (
+    _load_pyfunc,  # noqa: F401 - MLflow's loader entry point (loader_module)
     load_model,
     load_native,
     model_files_digest,

@@ -1,16 +1,42 @@
 """The model folder: the ``MLmodel`` YAML file and what it says about the model.
 
-Field names follow MLflow's ``MLmodel`` so that tools reading one can read the other::
+A folder written here is an MLflow model folder: ``mlflow.pyfunc.load_model`` and the
+matching ``mlflow.<flavor>.load_model`` load it without this package installed, and so
+do the serving platforms that load MLflow folders. Field names, file layouts and loader
+modules are MLflow's wherever MLflow has the concept; what only this package uses lives
+in fields MLflow ignores (``module_class``, ``state_dict``, ``keras_backend``,
+``mltrack_version``...)::
 
     artifact_path: model
     flavors:
-      python_function: {loader_module: ..., env: {virtualenv: python_env.yaml}, ...}
-      sklearn: {skops_model: model.skops, serialization_format: skops, ...}
+      python_function: {loader_module: mlflow.sklearn, model_path: model.skops,
+                        env: {conda: conda.yaml, virtualenv: python_env.yaml}, ...}
+      sklearn: {pickled_model: model.skops, serialization_format: skops,
+                skops_trusted_types: [], ...}
     model_uuid: 5b6c...
     run_id: 0a1b...
     saved_input_example_info: {artifact_path: input_example.json, type: dataframe, ...}
     signature: {inputs: '[...]', outputs: '[...]', params: null}
     utc_time_created: '2025-01-01 12:00:00.000000'
+
+Per flavor (see each flavor module for the details):
+
+* sklearn: MLflow's own layout, also for skops (MLflow reads ``pickled_model:
+  model.skops`` with ``serialization_format: skops``). MLflow trusts the
+  ``skops_trusted_types`` the MLmodel lists; this package does not: it asks the skops
+  file which types it holds and needs ``trust=True`` for any that skops does not trust.
+* xgboost, lightgbm: ``model_class`` as a dotted path; a LightGBM scikit-learn wrapper
+  is one skops file (``data: model.skops``).
+* pytorch: TorchScript as it is; any other module as its state dict (what this package
+  loads, no pickle) plus, for MLflow, the pickled module in ``data/model.pth``, which
+  this package never unpickles.
+* keras: ``data/model.keras``.
+* python_function (a PythonModel or a callable): ``loader_module:
+  jupyter_mltrack.models``, so MLflow loads it where this package is installed.
+
+Folders written by version 0.1 (``skops_model``, ``model_class`` as ``module:Class``,
+``loader_module: jupyter_mltrack.models`` for every flavor, LightGBM as ``model.txt`` +
+``wrapper.skops``, ``data: model.keras``) still load here.
 """
 
 from __future__ import annotations
@@ -28,6 +54,7 @@ from .signature import ModelSignature
 MLMODEL_FILE = "MLmodel"
 REQUIREMENTS_FILE = "requirements.txt"
 PYTHON_ENV_FILE = "python_env.yaml"
+CONDA_ENV_FILE = "conda.yaml"
 INPUT_EXAMPLE_FILE = "input_example.json"
 SERVING_EXAMPLE_FILE = "serving_input_example.json"
 CODE_DIR = "code"

@@ -93,6 +93,19 @@ def load_native(model_uri: str | os.PathLike[str], trust: bool = False, *,
     return _load(chosen, meta, located, trust, progress)
 
 
+def _load_pyfunc(path: str, model_config: Any = None) -> PyFuncModel:
+    """MLflow's entry point for ``loader_module: jupyter_mltrack.models`` (models only this
+    package can load: a PythonModel or a callable), so that MLflow loads them where this
+    package is installed.
+
+    MLflow unpickles a model only with its consent, ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION
+    =true``; given that, the folder is trusted as MLflow would trust it; otherwise the
+    rules of :func:`load_model` hold. The model's own ``model_config`` is used.
+    """
+    consent = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "").strip().lower()
+    return load_model(path, trust=consent == "true")
+
+
 def read_model_meta(model_uri: str | os.PathLike[str], *, client: Client | None = None
                     ) -> ModelMeta:
     """The MLmodel of a model location, reading nothing else; InvalidModel if there is none."""

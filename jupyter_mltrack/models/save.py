@@ -32,6 +32,7 @@ from .example import write_input_example
 from .flavors import SaveContext, flavor_for
 from .format import (
     CODE_DIR,
+    CONDA_ENV_FILE,
     MLMODEL_FILE,
     PYFUNC,
     PYTHON_ENV_FILE,
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
 
 #: Run tag holding a JSON list of the models logged in the run.
 LOGGED_MODELS_TAG = "mltrack.loggedModels"
+
+#: The loader module of models that only this package can load (PythonModel, callables).
+OWN_LOADER_MODULE = "jupyter_mltrack.models"
 
 
 @dataclass(frozen=True)
@@ -216,13 +220,17 @@ def _write_model(model: Any, folder: Path, signature: Any, input_example: Any,
             "signature is 'infer', a ModelSignature (see infer_signature()), or None."
         )
 
-    pyfunc: dict[str, Any] = {
-        "loader_module": "jupyter_mltrack.models",
-        "python_version": platform.python_version(),
-        "env": {"virtualenv": PYTHON_ENV_FILE},
-    }
+    # the python_function entry is MLflow's: its loader module for the flavor, what that
+    # loader reads, and the environment files
+    python_function = getattr(flavor, "python_function", None)
+    pyfunc: dict[str, Any] = dict(python_function(conf)) if python_function else \
+        {"loader_module": OWN_LOADER_MODULE}
+    pyfunc["python_version"] = platform.python_version()
+    pyfunc["env"] = {"conda": CONDA_ENV_FILE, "virtualenv": PYTHON_ENV_FILE}
     if code_modules:
         pyfunc["code"] = CODE_DIR
+        if flavor.name != PYFUNC:
+            conf["code"] = CODE_DIR  # MLflow's flavor loaders add it to sys.path too
     flavors = {PYFUNC: {**conf, **pyfunc}} if flavor.name == PYFUNC else \
         {flavor.name: conf, PYFUNC: pyfunc}
 
@@ -239,6 +247,7 @@ def _write_model(model: Any, folder: Path, signature: Any, input_example: Any,
     (folder / REQUIREMENTS_FILE).write_text("\n".join(wanted_requirements) + "\n",
                                             encoding="utf-8")
     (folder / PYTHON_ENV_FILE).write_text(_python_env(), encoding="utf-8")
+    (folder / CONDA_ENV_FILE).write_text(_conda_env(wanted_requirements), encoding="utf-8")
 
     meta = ModelMeta(
         flavors=flavors, signature=sig, saved_input_example_info=example_info,
@@ -265,10 +274,17 @@ def _move_into_place(staging: Path, target: Path) -> None:
 
 
 def _infer(flavor: Any, model: Any, example: Any) -> ModelSignature:
+    import numpy as np
+    import pandas as pd
+
     inputs = infer_schema(example)
     outputs = None
     try:
         prediction = flavor.predict(model, enforce_input(example, inputs), {})
+        if not inputs.is_tensor and isinstance(prediction, np.ndarray) \
+                and prediction.ndim == 1:
+            # one value per row of a table: a column, as MLflow writes it
+            prediction = pd.Series(prediction)
         outputs = infer_schema(prediction)
     except Exception as exc:  # noqa: BLE001 - the output schema is optional
         warnings.warn(
@@ -313,6 +329,22 @@ def _python_env() -> str:
             build.append(dist)
     return yaml.safe_dump({"python": platform.python_version(), "build_dependencies": build,
                            "dependencies": [f"-r {REQUIREMENTS_FILE}"]}, sort_keys=False)
+
+
+def _conda_env(requirements: list[str]) -> str:
+    """The environment as a conda spec, for tools that build conda environments."""
+    import yaml
+
+    try:
+        from importlib import metadata
+
+        pip = f"pip<={metadata.version('pip')}"
+    except Exception:  # noqa: BLE001 - no pip installed: leave it unpinned
+        pip = "pip"
+    return yaml.safe_dump({"channels": ["conda-forge"],
+                           "dependencies": [f"python={platform.python_version()}", pip,
+                                            {"pip": list(requirements)}],
+                           "name": "mltrack-env"}, sort_keys=False)
 
 
 def _record_on_run(client: Any, run_id: str, meta: ModelMeta, digest: str | None) -> None:

@@ -71,9 +71,13 @@ class LoadContext:
             self._trusted = bool(self._trusted())
         return self._trusted
 
-    def file(self, key: str, default: str | None = None) -> Path:
-        """The file the flavor entry's ``key`` names (``default`` when absent)."""
-        return model_file(self.path, self.conf.get(key, default), key)
+    def file(self, key: str, default: str | None = None, inside: str | None = None) -> Path:
+        """The file the flavor entry's ``key`` names (``default`` when absent); with
+        ``inside``, the file of that name in the folder ``key`` names."""
+        name = self.conf.get(key, default)
+        if inside is not None and isinstance(name, str):
+            name = f"{name.rstrip('/')}/{inside}"
+        return model_file(self.path, name, key)
 
 
 @runtime_checkable
@@ -102,7 +106,9 @@ class Flavor(Protocol):
 
         A flavor may also define ``walks_model(conf) -> bool``: whether the classes and
         functions reachable from the model object add requirements (true when absent;
-        false for self-contained native files).
+        false for self-contained native files); and ``python_function(conf) -> dict``: the
+        ``python_function`` entry through which MLflow loads the model (its
+        ``loader_module`` and what that reads); without it the entry names this package.
         """
 
 
@@ -195,6 +201,11 @@ def class_path(obj_or_type: Any) -> str:
     """``module:qualname`` of a class or of an object's class."""
     cls = obj_or_type if isinstance(obj_or_type, type) else type(obj_or_type)
     return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def dotted_class_path(obj_or_type: Any) -> str:
+    """``module.qualname`` of a class or of an object's class, as MLflow writes it."""
+    return class_path(obj_or_type).replace(":", ".", 1)
 
 
 def _split_class_path(path: Any) -> tuple[str, str]:

@@ -2,6 +2,9 @@
 
 The backend the model was saved with (tensorflow, torch, jax) is recorded; when Keras is
 not imported yet and ``KERAS_BACKEND`` is unset, loading selects that backend.
+
+MLflow's layout: ``data: data`` names a folder holding ``model.keras``. Version 0.1 wrote
+``data: model.keras`` (the file itself); both load.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ import os
 from typing import Any
 
 from ..._importers import import_optional
+from ...errors import InvalidModel
 from . import LoadContext, SaveContext, in_sys_modules
 
+DATA_DIR = "data"
 DATA_FILE = "model.keras"
 
 
@@ -30,9 +35,13 @@ class KerasFlavor:
 
     def save(self, model: Any, ctx: SaveContext) -> dict[str, Any]:
         keras = import_optional("keras", "keras")
-        model.save(str(ctx.path / DATA_FILE))
-        return {"data": DATA_FILE, "save_format": "keras", "keras_version": keras.__version__,
-                "keras_backend": keras.backend.backend()}
+        (ctx.path / DATA_DIR).mkdir()
+        model.save(str(ctx.path / DATA_DIR / DATA_FILE))
+        return {"data": DATA_DIR, "save_format": "keras", "save_exported_model": False,
+                "keras_version": keras.__version__, "keras_backend": keras.backend.backend()}
+
+    def python_function(self, conf: dict[str, Any]) -> dict[str, Any]:
+        return {"loader_module": "mlflow.keras"}
 
     def load(self, ctx: LoadContext) -> Any:
         backend = ctx.conf.get("keras_backend")
@@ -44,8 +53,15 @@ class KerasFlavor:
                 os.environ["KERAS_BACKEND"] = backend
         keras = import_optional("keras", "keras")
         # safe_mode refuses lambda layers (arbitrary code) unless the caller trusts the source
-        return keras.saving.load_model(str(ctx.file("data", DATA_FILE)),
-                                       safe_mode=not ctx.trusted)
+        if ctx.conf.get("save_exported_model"):
+            raise InvalidModel(
+                "This Keras model was saved by MLflow as an exported TensorFlow SavedModel, "
+                "which this package does not load; save it with save_exported_model=False."
+            )
+        path = ctx.file("data", DATA_DIR)
+        if path.is_dir():
+            path = ctx.file("data", inside=DATA_FILE)
+        return keras.saving.load_model(str(path), safe_mode=not ctx.trusted)
 
     def predict(self, native: Any, data: Any, params: dict[str, Any]) -> Any:
         if hasattr(data, "to_numpy"):

@@ -1,10 +1,17 @@
 """PyTorch modules: TorchScript, or a state dict plus the importable module class.
 
-A ``torch.jit.ScriptModule`` is saved as it is. Any other ``torch.nn.Module`` is saved as
-its state dict (loaded back with ``weights_only=True``, so no pickle runs) and the
-``module:qualname`` of its class, built again on load with ``init_args``/``init_kwargs``
-(JSON values) passed to ``log_model``. The class must be importable: defined in a module
-that is installed or shipped with ``code_paths``.
+A ``torch.jit.ScriptModule`` is saved as it is, where MLflow's loader reads it
+(``model_data: data``, ``data/model.pth``; version 0.1 wrote ``model_data: model.pt``).
+Any other ``torch.nn.Module`` is saved as its state dict (``state_dict: state_dict.pt``,
+loaded back with ``weights_only=True``, so no pickle runs) and the
+``module:qualname`` of its class (``module_class``), built again on load with
+``init_args``/``init_kwargs`` (JSON values) passed to ``log_model``. The class must be
+importable: defined in a module that is installed or shipped with ``code_paths``.
+
+For MLflow, such a module is also pickled whole as MLflow writes it (``model_data: data``,
+``data/model.pth``); this package never unpickles that file of its own folders. Version
+0.1 named the state dict ``model_data``. Folders MLflow wrote load here: TorchScript as
+such, a pickled module or a ``torch.export`` program only with ``trust=True``.
 """
 
 from __future__ import annotations
@@ -13,11 +20,15 @@ import json
 from typing import Any
 
 from ..._importers import import_optional
-from ...errors import InvalidParameter
+from ...errors import InvalidParameter, UntrustedModel
 from . import LoadContext, SaveContext, class_path, import_class, in_sys_modules
 
-SCRIPT_FILE = "model.pt"
 STATE_FILE = "state_dict.pt"
+#: MLflow's layout of a pickled module: a folder with the pickle and the pickle module's name
+MLFLOW_DIR = "data"
+MLFLOW_PICKLE = "model.pth"
+MLFLOW_EXPORT = "model.pt2"
+MLFLOW_PICKLE_MODULE = "pickle_module_info.txt"
 
 
 class PyTorchFlavor:
@@ -39,8 +50,13 @@ class PyTorchFlavor:
         init_args = list(ctx.options.pop("init_args", ()))
         init_kwargs = dict(ctx.options.pop("init_kwargs", {}))
         if isinstance(model, torch.jit.ScriptModule):
-            torch.jit.save(model, str(ctx.path / SCRIPT_FILE))
-            conf.update(model_format="torchscript", model_data=SCRIPT_FILE)
+            folder = ctx.path / MLFLOW_DIR
+            folder.mkdir()
+            torch.jit.save(model, str(folder / MLFLOW_PICKLE))
+            # MLflow's loader reads the archive with torch.load, which hands TorchScript to
+            # torch.jit.load only when given a pickle module
+            (folder / MLFLOW_PICKLE_MODULE).write_text("pickle", encoding="utf-8")
+            conf.update(model_format="torchscript", model_data=MLFLOW_DIR)
             return conf
         cls = type(model)
         if cls.__module__ == "__main__":
@@ -57,17 +73,30 @@ class PyTorchFlavor:
             ) from exc
         _check_rebuild(torch, cls, init_args, init_kwargs, model)
         torch.save(model.state_dict(), str(ctx.path / STATE_FILE))
-        conf.update(model_format="state_dict", model_data=STATE_FILE,
-                    module_class=class_path(cls), init_args=init_args, init_kwargs=init_kwargs)
+        conf.update(model_format="state_dict", model_data=_save_for_mlflow(torch, model, ctx),
+                    state_dict=STATE_FILE, module_class=class_path(cls), init_args=init_args,
+                    init_kwargs=init_kwargs)
         return conf
+
+    def python_function(self, conf: dict[str, Any]) -> dict[str, Any]:
+        return {"loader_module": "mlflow.pytorch", "data": conf["model_data"],
+                "pickle_module_name": "pickle"}
 
     def load(self, ctx: LoadContext) -> Any:
         torch = import_optional("torch", "torch")
         conf = ctx.conf
-        path = str(ctx.file("model_data"))
         if conf.get("model_format") == "torchscript":
-            model = torch.jit.load(path, map_location="cpu")
+            path = ctx.file("model_data")
+            if path.is_dir():
+                path = ctx.file("model_data", inside=MLFLOW_PICKLE)
+            model = torch.jit.load(str(path), map_location="cpu")
+        elif conf.get("model_format") != "state_dict":
+            model, exported = _load_mlflow(torch, ctx)
+            if exported:
+                return model  # a torch.export program has no eval()
         else:
+            path = ctx.file("state_dict") if conf.get("state_dict") else \
+                ctx.file("model_data")
             # importing the class's module runs it: only torch's own, modules already
             # imported here, or any module when the model's source is trusted
             cls = import_class(conf.get("module_class", ""), trusted=lambda: ctx.trusted,
@@ -75,7 +104,7 @@ class PyTorchFlavor:
             if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
                 raise InvalidParameter(f"{conf['module_class']} is not a torch.nn.Module.")
             model = cls(*conf.get("init_args", ()), **conf.get("init_kwargs", {}))
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
             model.load_state_dict(state)
         model.eval()
         return model
@@ -106,6 +135,56 @@ class PyTorchFlavor:
 
     def modules(self, model: Any, conf: dict[str, Any]) -> list[str]:
         return ["torch", "numpy"]
+
+
+def _save_for_mlflow(torch: Any, model: Any, ctx: SaveContext) -> str:
+    """Pickle the whole module as MLflow's loader reads it; return ``model_data``."""
+    import pickle
+    import warnings
+
+    folder = ctx.path / MLFLOW_DIR
+    folder.mkdir()
+    try:
+        torch.save(model, str(folder / MLFLOW_PICKLE), pickle_module=pickle)
+    except Exception as exc:  # noqa: BLE001 - the state dict still serves this package
+        import shutil
+
+        shutil.rmtree(folder)
+        warnings.warn(
+            f"{type(model).__name__} cannot be pickled ({type(exc).__name__}: {exc}), so "
+            "MLflow will not load this model folder (this package will). Keep open files "
+            "and locks out of the module's attributes, or log torch.jit.script(model).",
+            stacklevel=5)
+        return STATE_FILE
+    (folder / MLFLOW_PICKLE_MODULE).write_text("pickle", encoding="utf-8")
+    return MLFLOW_DIR
+
+
+def _load_mlflow(torch: Any, ctx: LoadContext) -> tuple[Any, bool]:
+    """A module as MLflow saved it: TorchScript, a pickled module or a torch.export program
+    (``model_data`` a file, or a folder holding model.pth or model.pt2); and whether it is
+    a torch.export program."""
+    path = ctx.file("model_data", MLFLOW_DIR)
+    if path.is_dir():
+        exported = ctx.file("model_data", inside=MLFLOW_EXPORT)
+        if exported.is_file() and not (path / MLFLOW_PICKLE).exists():
+            if not ctx.trusted:
+                raise UntrustedModel("This PyTorch model is a torch.export program; loading "
+                                     "one that log_model did not write into this store can run "
+                                     "code. If you trust its source, pass trust=True.")
+            return torch.export.load(str(exported)).module(), True
+        path = ctx.file("model_data", inside=MLFLOW_PICKLE)
+    try:
+        return torch.jit.load(str(path), map_location="cpu"), False  # runs no pickle
+    except RuntimeError:
+        pass
+    if not ctx.trusted:
+        raise UntrustedModel(
+            "This PyTorch model is stored with pickle, and loading a pickle that log_model "
+            "did not write into this store can run any code. If you trust its source, pass "
+            "trust=True."
+        )
+    return torch.load(str(path), map_location="cpu", weights_only=False), False
 
 
 def _check_rebuild(torch: Any, cls: type, args: list[Any], kwargs: dict[str, Any],

@@ -3,6 +3,13 @@
 ``serialization_format="cloudpickle"`` (or ``"pickle"``) is the explicit fallback for
 objects skops cannot represent; such a model loads from outside the store only with
 ``trust=True``.
+
+The layout is MLflow's for every format: ``pickled_model`` names the file (``model.skops``
+or ``model.pkl``), ``serialization_format`` says how to read it, ``skops_trusted_types``
+lists the types skops does not trust by default, and ``python_function`` loads through
+``mlflow.sklearn``. MLflow passes that list to skops as it is; this package ignores it
+and asks the file itself (so an edited MLmodel cannot make a type trusted). Folders of
+version 0.1 name the skops file ``skops_model`` and the list ``untrusted_types``.
 """
 
 from __future__ import annotations
@@ -159,17 +166,24 @@ class SklearnFlavor:
         conf: dict[str, Any] = {"sklearn_version": sklearn.__version__,
                                 "serialization_format": fmt}
         if fmt == "skops":
-            conf["skops_model"] = SKOPS_FILE
-            conf["untrusted_types"] = save_skops(model, ctx.path / SKOPS_FILE)
+            conf["pickled_model"] = SKOPS_FILE
+            conf["skops_trusted_types"] = save_skops(model, ctx.path / SKOPS_FILE)
         else:
             conf["pickled_model"] = PICKLE_FILE
             save_pickle(model, ctx.path / PICKLE_FILE, fmt)
         return conf
 
+    def python_function(self, conf: dict[str, Any]) -> dict[str, Any]:
+        return {"loader_module": "mlflow.sklearn", "model_path": conf["pickled_model"],
+                "predict_fn": "predict"}
+
     def load(self, ctx: LoadContext) -> Any:
         conf = ctx.conf
-        if conf.get("serialization_format", "skops") == "skops":
-            return load_skops(ctx.file("skops_model", SKOPS_FILE), lambda: ctx.trusted)
+        if conf.get("skops_model"):  # version 0.1
+            return load_skops(ctx.file("skops_model"), lambda: ctx.trusted)
+        # MLflow reads a folder without a format as pickle; so does this (needing trust)
+        if conf.get("serialization_format", "pickle") == "skops":
+            return load_skops(ctx.file("pickled_model", SKOPS_FILE), lambda: ctx.trusted)
         return load_pickle(ctx.file("pickled_model", PICKLE_FILE), ctx.trusted)
 
     def predict(self, native: Any, data: Any, params: dict[str, Any]) -> Any:
@@ -238,13 +252,13 @@ def load_skops(path: Any, trusted: bool | Callable[[], bool]) -> Any:
 
 
 def save_pickle(obj: Any, path: Any, fmt: str = "cloudpickle") -> None:
+    import pickle
+
     if fmt == "cloudpickle":
         cloudpickle = import_optional("cloudpickle", "models")
-        data = cloudpickle.dumps(obj)
+        data = cloudpickle.dumps(obj, protocol=pickle.DEFAULT_PROTOCOL)
     else:
-        import pickle
-
-        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(obj, protocol=pickle.DEFAULT_PROTOCOL)
     path.write_bytes(data)
 
 

@@ -1,4 +1,9 @@
-"""XGBoost boosters and their scikit-learn wrappers, in XGBoost's own JSON or UBJ format."""
+"""XGBoost boosters and their scikit-learn wrappers, in XGBoost's own JSON or UBJ format.
+
+MLflow's layout: ``data`` names the file, ``model_class`` is a dotted path
+(``xgboost.sklearn.XGBClassifier``); version 0.1 wrote ``xgboost.sklearn:XGBClassifier``,
+which still loads.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from typing import Any
 
 from ..._importers import import_optional
 from ...errors import InvalidParameter
-from . import LoadContext, SaveContext, class_path, import_class, in_sys_modules
+from . import LoadContext, SaveContext, dotted_class_path, import_class, in_sys_modules
 
 
 class XGBoostFlavor:
@@ -29,12 +34,16 @@ class XGBoostFlavor:
             raise InvalidParameter(f"model_format is 'json' or 'ubj', not {fmt!r}.")
         data = f"model.{fmt}"
         model.save_model(str(ctx.path / data))
-        return {"data": data, "model_class": class_path(model), "model_format": fmt,
+        return {"data": data, "model_class": dotted_class_path(model), "model_format": fmt,
                 "xgb_version": xgb.__version__}
+
+    def python_function(self, conf: dict[str, Any]) -> dict[str, Any]:
+        return {"loader_module": "mlflow.xgboost", "data": conf["data"]}
 
     def load(self, ctx: LoadContext) -> Any:
         import_optional("xgboost", "models")
-        cls = import_class(ctx.conf["model_class"], allowed_prefixes=("xgboost",))
+        cls = import_class(ctx.conf.get("model_class", "xgboost.core.Booster"),
+                           allowed_prefixes=("xgboost",))
         model = cls()
         model.load_model(str(ctx.file("data")))
         return model
@@ -51,7 +60,7 @@ class XGBoostFlavor:
 
     def modules(self, model: Any, conf: dict[str, Any]) -> list[str]:
         modules = ["xgboost", "numpy"]
-        if not conf.get("model_class", "").endswith(":Booster"):
+        if not conf.get("model_class", "").endswith((":Booster", ".Booster")):
             modules.append("sklearn")
         return modules
 
