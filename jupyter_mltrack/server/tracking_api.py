@@ -13,7 +13,7 @@ from ..store.protocols import HEARTBEAT_INTERVAL_TAG
 from ..tracking import validation as v
 from . import mlflow_json as js
 from .auth import grant_creator, readable, require
-from .http import Call, HttpError
+from .http import Call, HttpError, PermissionDenied
 from .routes import ANY_USER, Route, on_experiment, on_run, params
 
 P = "/api/2.0/mlflow"
@@ -50,6 +50,9 @@ def create_experiment(call: Call) -> dict[str, Any]:
     name = v.name_value(call.text("name"), "experiment name")
     location = call.text("artifact_location", required=False)
     tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in call.pairs("tags").items()}
+    if location and call.state.config.auth_enabled and not call.principal.is_admin:
+        raise PermissionDenied("Only an admin may choose an experiment's artifact location; "
+                               "leave it out and the server picks one.")
     real = call.state.from_client(location) if location else None
     exp_id = call.state.store.create_experiment(name, real, tags)
     grant_creator(call, "experiment", str(exp_id))
