@@ -52,6 +52,10 @@ class InProcess:
             "admin").model_id
         state.registry.create_model_version("secret-model", f"runs:/{self.run}/model",
                                             self.run, "admin")
+        from jupyter_mltrack import registry
+
+        self.request_id = registry.request_transition("secret-model", 1, "Staging",
+                                                      client=state.client).request_id
 
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                 json_body: Any = None, params: dict[str, Any] | None = None,
@@ -70,7 +74,9 @@ class InProcess:
                 "metric_key": "m", "alias": "a", "stage": "Staging",
                 "source": f"runs:/{self.run}/model", "experiment_name": "secret",
                 "status": "FINISHED", "model_json": "{}", "new_name": "x",
-                "path": f"{self.exp}/{self.run}/artifacts"}
+                "path": f"{self.exp}/{self.run}/artifacts", "request_id": self.request_id,
+                "kind": "experiment", "resource": self.exp, "username": "alice",
+                "permission": "READ", "password": "long-enough-password"}
 
     def call(self, route: Any, headers: dict[str, str]) -> httpx.Response:
         values = self.values()

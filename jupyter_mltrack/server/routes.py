@@ -117,8 +117,11 @@ class RouteTable:
         self.routes = routes
         self._static: dict[str, dict[str, Route]] = {}
         self._dynamic: list[Route] = []
+        self._fallback: list[Route] = []
         for route in routes:
-            if route.is_static:
+            if route.path.endswith("{rest:path}"):  # whole API prefixes: last resort
+                self._fallback.append(route)
+            elif route.is_static:
                 methods = self._static.setdefault(route.path, {})
                 assert route.method not in methods, route
                 methods[route.method] = route
@@ -139,7 +142,13 @@ class RouteTable:
             if route.method == method or (method == "HEAD" and route.method == "GET"):
                 return route, found.groupdict(), []
             allowed.append(route.method)
-        return None, {}, sorted(set(allowed))
+        if allowed:
+            return None, {}, sorted(set(allowed))
+        for route in self._fallback:
+            found = route.pattern.match(path)
+            if found is not None and route.method == method:
+                return route, found.groupdict(), []
+        return None, {}, []
 
 
 def params(*specs: Any) -> tuple[Param, ...]:
