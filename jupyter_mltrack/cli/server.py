@@ -93,6 +93,17 @@ def server(ctx: click.Context, backend_store_uri: str | None,
     run(config, workers=workers, access_log=access_log)
 
 
+@server.command("migrate")
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Create or upgrade the tracking schema and the server's tables, then exit (the
+    Kubernetes migration Job runs this before the server's pods start)."""
+    from ..server.run import prepare
+
+    prepare(_config(ctx))
+    click.echo("The tracking store and the server tables are ready.")
+
+
 def _password(password_stdin: bool) -> str:
     if password_stdin:
         return sys.stdin.readline().rstrip("\n")

@@ -41,11 +41,17 @@ access_log = logging.getLogger("jupyter_mltrack.server.access")
 
 _JSON = "application/json"
 _CHANGES = ("POST", "PUT", "PATCH", "DELETE")
+#: Probes (kubelet sends the pod's IP as Host) skip the Host allow-list; they reveal nothing.
+_PROBES = ("/health", "/ready")
 
 
 def _health(call: Call) -> dict[str, Any]:
-    call.state.store  # noqa: B018 - the database answers
     return {"status": "ok", "version": __version__, "pid": os.getpid()}
+
+
+def _ready(call: Call) -> dict[str, Any]:
+    call.state.store.get_experiment_by_name("")  # one query: the database answers
+    return {"status": "ready", "version": __version__, "pid": os.getpid()}
 
 
 def _version(call: Call) -> Reply:
@@ -76,7 +82,8 @@ def _catch_all() -> list[Route]:
 
 
 ROUTES: list[Route] = [
-    Route("GET", "/health", _health, PUBLIC, "Liveness and readiness", tag="server"),
+    Route("GET", "/health", _health, PUBLIC, "Liveness: the process answers", tag="server"),
+    Route("GET", "/ready", _ready, PUBLIC, "Readiness: the database answers", tag="server"),
     Route("GET", "/version", _version, PUBLIC, "Server version", tag="server"),
     Route("GET", "/openapi.json", _openapi, PUBLIC, "This document", tag="server"),
     *tracking_api.ROUTES,
@@ -113,7 +120,7 @@ class TeamServerApp:
         method, path = scope["method"], scope["path"]
         extra: list[tuple[bytes, bytes]] = []
         try:
-            extra = self._check_host_and_origin(headers, method)
+            extra = self._check_host_and_origin(headers, method, path)
             if method == "OPTIONS":
                 reply: Any = Reply(b"", "text/plain", status=204, headers=self._preflight(
                     headers))
@@ -134,9 +141,9 @@ class TeamServerApp:
                                         "ms": round((time.perf_counter() - started) * 1000,
                                                     2)}))
 
-    def _check_host_and_origin(self, headers: dict[str, str], method: str
+    def _check_host_and_origin(self, headers: dict[str, str], method: str, path: str
                                ) -> list[tuple[bytes, bytes]]:
-        if not self._any_host:
+        if not self._any_host and path not in _PROBES:
             host = headers.get("host", "").lower()
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             if host not in self._hosts and name not in self._hosts:
