@@ -48,7 +48,7 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
             [st, "run", server.url + "/openapi.json", "--checks", "not_a_server_error",
              "--max-examples", "8", "--no-shrink", "--seed", "7",
              "--phases", "coverage,fuzzing,stateful"],
-            capture_output=True, text=True, timeout=900)
+            capture_output=True, text=True, timeout=900, cwd=tmp_path)
         log = server.log.read_text()
     assert done.returncode == 0, done.stdout[-6000:]
     assert "passed" in done.stdout
