@@ -325,3 +325,17 @@ def test_mlflow_client_with_username_password_and_token(auth_server: TeamServer,
     assert "refused UNAUTHENTICATED" in refused.stdout
     anonymous = run_mlflow(DENIED, cwd=tmp_path, env=mlflow_env(auth_server))
     assert "refused UNAUTHENTICATED" in anonymous.stdout
+
+
+def test_the_cli_refuses_an_open_server_on_a_reachable_address(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from jupyter_mltrack.cli import main
+
+    result = CliRunner().invoke(main, [
+        "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'm.db'}",
+        "--artifacts-destination", str(tmp_path / "a"), "--host", "0.0.0.0",  # noqa: S104
+        "--no-auth"])
+    assert result.exit_code == 2
+    assert "--no-auth is only allowed on a loopback address" in result.output
+    assert not (tmp_path / "m.db").exists()  # refused before anything was created
