@@ -18,7 +18,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 USER = "mltrack.user"
@@ -106,7 +108,25 @@ def run_context() -> dict[str, str]:
     return tags
 
 
+#: The user a server request acts for (set by the team server per request).
+_acting_user: ContextVar[str | None] = ContextVar("mltrack_acting_user", default=None)
+
+
+@contextmanager
+def acting_as(user: str) -> Iterator[None]:
+    """Within the block, :func:`current_user` is ``user`` (the authenticated caller of a
+    team server request, never a name the caller reported about itself)."""
+    token = _acting_user.set(user)
+    try:
+        yield
+    finally:
+        _acting_user.reset(token)
+
+
 def current_user() -> str:
+    acting = _acting_user.get()
+    if acting is not None:
+        return acting
     for var in ("MLTRACK_USER", "JUPYTERHUB_USER"):
         if os.environ.get(var):
             return os.environ[var]

@@ -1,0 +1,5 @@
+"""``python -m jupyter_mltrack.cli``: the ``mltrack`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,156 @@
+"""Several workers share one database; a server killed mid-run loses nothing it
+acknowledged; 16 clients logging for 30 s lose nothing (the load test, marked slow)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from jupyter_mltrack import Client
+from tests.team_server import TeamServer
+
+P = "/api/2.0/mlflow"
+
+
+class Logger(threading.Thread):
+    """One client: a run, then batches of metric points until stopped or refused.
+
+    ``acked`` holds the steps of every batch the server answered 200 to.
+    """
+
+    def __init__(self, url: str, experiment_id: str, batch: int = 50):
+        super().__init__(daemon=True)
+        self.url, self.experiment_id, self.batch = url, experiment_id, batch
+        self.stop = threading.Event()
+        self.acked: list[int] = []
+        self.errors: list[str] = []
+        self.run_id = ""
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            created = http.post(f"{P}/runs/create", json={"experiment_id": self.experiment_id})
+            self.run_id = created.json()["run"]["info"]["run_id"]
+            step = 0
+            while not self.stop.is_set():
+                metrics = [{"key": "loss", "value": float(step + i), "step": step + i,
+                            "timestamp": 1} for i in range(self.batch)]
+                try:
+                    answer = http.post(f"{P}/runs/log-batch",
+                                       json={"run_id": self.run_id, "metrics": metrics})
+                except httpx.HTTPError as exc:
+                    self.errors.append(type(exc).__name__)
+                    return
+                if answer.status_code != 200:
+                    self.errors.append(f"{answer.status_code} {answer.text[:200]}")
+                    return
+                self.acked.extend(range(step, step + self.batch))
+                step += self.batch
+
+
+def _group(pgid: int) -> list[int]:
+    """The processes of a process group (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[2]) == pgid:
+                found.append(int(entry))
+    return found
+
+
+def _experiment(url: str, name: str) -> str:
+    return str(httpx.post(url + f"{P}/experiments/create", json={"name": name}
+                          ).json()["experiment_id"])
+
+
+def _stored_steps(client: Client, run_id: str) -> set[int]:
+    frame = client.store.get_metric_history(run_id, "loss")
+    return set(frame["step"].to_numpy().tolist())
+
+
+@pytest.mark.slow
+def test_workers_share_the_database_and_a_killed_server_loses_nothing_acknowledged(
+        store_uri: str, tmp_path: Path) -> None:
+    server = TeamServer(store_uri, str(tmp_path / "artifacts"), tmp_path, workers=2)
+    server.start()
+    try:
+        assert server.proc is not None
+        assert len(_group(server.proc.pid)) >= 3  # the supervisor and two workers
+        exp = _experiment(server.url, "crash")
+        # what one worker writes, the others read at once
+        for i in range(10):
+            run = httpx.post(server.url + f"{P}/runs/create",
+                             json={"experiment_id": exp, "run_name": f"r{i}"}).json()
+            got = httpx.get(server.url + f"{P}/runs/get",
+                            params={"run_id": run["run"]["info"]["run_id"]})
+            assert got.status_code == 200
+        loggers = [Logger(server.url, exp) for _ in range(4)]
+        for logger in loggers:
+            logger.start()
+        time.sleep(3)
+        assert server.proc is not None
+        os.killpg(server.proc.pid, signal.SIGKILL)  # no shutdown, no flush: gone
+        server.proc.wait(timeout=30)
+        for logger in loggers:
+            logger.stop.set()
+            logger.join(timeout=60)
+    finally:
+        server.stop()
+    ours = Client(store_uri, str(tmp_path / "artifacts"))
+    total = 0
+    for logger in loggers:
+        assert logger.acked, logger.errors
+        stored = _stored_steps(ours, logger.run_id)
+        missing = set(logger.acked) - stored
+        assert not missing, f"{len(missing)} acknowledged points lost"
+        total += len(logger.acked)
+    assert total > 0
+    # the server starts again on the same store and serves what was there
+    again = TeamServer(store_uri, str(tmp_path / "artifacts"), tmp_path, workers=2)
+    with again:
+        run = httpx.get(again.url + f"{P}/runs/get",
+                        params={"run_id": loggers[0].run_id}).json()["run"]
+        assert run["info"]["status"] == "RUNNING"
+
+
+def _load(server: TeamServer, clients: int, seconds: float, batch: int) -> dict[str, Any]:
+    exp = _experiment(server.url, f"load-{clients}")
+    loggers = [Logger(server.url, exp, batch) for _ in range(clients)]
+    started = time.perf_counter()
+    for logger in loggers:
+        logger.start()
+    time.sleep(seconds)
+    for logger in loggers:
+        logger.stop.set()
+    for logger in loggers:
+        logger.join(timeout=120)
+    elapsed = time.perf_counter() - started
+    points = sum(len(logger.acked) for logger in loggers)
+    return {"loggers": loggers, "points": points, "seconds": elapsed,
+            "rate": points / elapsed}
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_sixteen_clients_for_thirty_seconds_lose_nothing(postgres_uri: str,
+                                                          tmp_path: Path) -> None:
+    server = TeamServer(postgres_uri, str(tmp_path / "artifacts"), tmp_path, workers=2)
+    with server:
+        result = _load(server, clients=16, seconds=30, batch=200)
+    ours = Client(postgres_uri, str(tmp_path / "artifacts"))
+    for logger in result["loggers"]:
+        assert logger.errors == [], logger.errors[:3]
+        assert _stored_steps(ours, logger.run_id) == set(logger.acked)
+    print(f"\n16 clients, 30 s: {result['points']:,} points acknowledged and stored, "
+          f"{result['rate']:,.0f} points/s")
+    assert result["points"] > 0
