@@ -64,6 +64,7 @@ from .errors import (
     UntrustedModel,
     WriteFailed,
 )
+from .interop import import_mlflow
 from .models import (
     ModelInfo,
     ModelSignature,
@@ -265,6 +266,7 @@ __all__ = [
     "get_run",
     "get_tracking_uri",
     "history",
+    "import_mlflow",
     "infer_signature",
     "last_active_run",
     "load_model",
