@@ -415,6 +415,10 @@ def _import_model(client: Client, registry: Any, model: MlflowModel, versions: l
         if v.run_id and v.run_id not in runs:
             summary.skip("model version", f"{model.name}/{v.version}",
                          f"its run {v.run_id} is not in this store; imported without run")
+        if created and source.startswith("models:/"):
+            summary.skip("model files", f"{model.name}/{v.version}",
+                         f"its source {source} is an MLflow logged model, whose files are "
+                         "not imported; the version keeps that source")
     wanted = {v.version: Stage.parse(v.current_stage).value for v in versions}
     aliases = {a: n for a, n in model.aliases.items() if n in wanted}
 

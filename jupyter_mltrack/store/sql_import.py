@@ -71,7 +71,9 @@ def import_run(store: SqlStore, experiment_id: str, run_id: str, *, run_name: st
                 lifecycle_stage=LifecycleStage.ACTIVE.value, user_id=user_id,
                 artifact_uri=artifact_uri(exp.artifact_location, run_id),
                 parent_run_uuid=tags.get(PARENT_TAG),
-                heartbeat=end_time if end_time is not None else start_time,
+                # No heartbeat: no process of ours writes the run, so a RUNNING one stays
+                # RUNNING (as the source says) instead of being marked KILLED as stale.
+                heartbeat=None,
             )))
             result.created = True
             existing_params: dict[str, str] = {}
@@ -85,7 +87,7 @@ def import_run(store: SqlStore, experiment_id: str, run_id: str, *, run_name: st
                 )
             pk = int(row.id)
             conn.execute(update(t.runs).where(t.runs.c.id == pk).values(
-                name=run_name, status=status, end_time=end_time))
+                name=run_name, status=status, end_time=end_time, heartbeat=None))
             existing_params = dict(conn.execute(select(t.params.c.key, t.params.c.value)
                                                 .where(t.params.c.run_id == pk)).all())
             existing_tags = dict(conn.execute(select(t.tags.c.key, t.tags.c.value)
