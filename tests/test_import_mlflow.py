@@ -323,9 +323,19 @@ def test_tracking_server_imports_every_run(tmp_path: Path) -> None:
         assert summary.runs == 3 and summary.artifact_files == 3
         again = import_mlflow(url, tracking_uri=uri, progress=False)
         assert (again.runs, again.metric_points, again.artifact_files) == (0, 0, 0)
+        # the server's database alone: its runs' files are behind the server
+        direct = import_mlflow(f"sqlite:///{work / 'mlflow.db'}", progress=False,
+                               tracking_uri=f"sqlite:///{tmp_path / 'direct' / 'mltrack.db'}")
+        assert direct.runs == 3 and direct.artifact_files == 0
+        assert [s.kind for s in direct.skipped
+                if "kept by the MLflow server" in s.reason] == ["artifacts"] * 3
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # uvicorn's workers may linger on a busy machine
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
 
 
 # -- a second import, reading only, hostile input ------------------------------------------

@@ -228,7 +228,7 @@ def _import_tracking(client: Client, store: ImportsRuns, reader: MlflowSource,
             except (AlreadyExists, InvalidParameter, InvalidState) as exc:
                 summary.skip("run", run.run_id, str(exc))
             else:
-                dest_uri = client.get_run(run.run_id).info.artifact_uri
+                dest_uri = result.artifact_uri
                 imported[run.run_id] = (run.artifact_uri, dest_uri)
                 files = _copy_artifacts(reader, run, dest_uri, summary)
                 if result.created:
@@ -314,8 +314,14 @@ def _source_files(reader: MlflowSource, run: MlflowRun) -> tuple[Iterator[Any], 
 def _copy_artifacts(reader: MlflowSource, run: MlflowRun, dest_uri: str,
                     summary: ImportSummary) -> int:
     """Copy the run's files that the destination lacks; returns how many were copied."""
-    if not run.artifact_uri and not isinstance(reader, HasArtifacts):
-        return 0
+    if not isinstance(reader, HasArtifacts):
+        if not run.artifact_uri:
+            return 0
+        if run.artifact_uri.startswith("mlflow-artifacts:"):
+            summary.skip("artifacts", run.run_id,
+                         f"{run.artifact_uri} is kept by the MLflow server; import through the "
+                         "server's URL (http://...) to bring the files")
+            return 0
     dest = artifact_repository(dest_uri)
     copied = 0
     try:

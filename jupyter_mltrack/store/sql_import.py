@@ -38,6 +38,8 @@ class RunImport:
     """What importing one run changed."""
 
     created: bool = False
+    #: where the run keeps its artifacts in this store
+    artifact_uri: str = ""
     points: int = 0
     params: int = 0
     tags: int = 0
@@ -55,7 +57,7 @@ def import_run(store: SqlStore, experiment_id: str, run_id: str, *, run_name: st
 
     def work(conn: Connection) -> RunImport:
         result = RunImport()
-        row = conn.execute(select(t.runs.c.id, t.runs.c.experiment_id)
+        row = conn.execute(select(t.runs.c.id, t.runs.c.experiment_id, t.runs.c.artifact_uri)
                            .where(t.runs.c.run_uuid == run_id)).first()
         if row is None:
             exp = conn.execute(select(t.experiments.c.artifact_location,
@@ -65,11 +67,12 @@ def import_run(store: SqlStore, experiment_id: str, run_id: str, *, run_name: st
                 raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
             if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidState(f"Experiment {experiment_id} is deleted; restore it first.")
+            result.artifact_uri = artifact_uri(exp.artifact_location, run_id)
             pk = new_id(conn.execute(t.runs.insert().values(
                 run_uuid=run_id, experiment_id=exp_int, name=run_name, status=status,
                 start_time=start_time, end_time=end_time,
                 lifecycle_stage=LifecycleStage.ACTIVE.value, user_id=user_id,
-                artifact_uri=artifact_uri(exp.artifact_location, run_id),
+                artifact_uri=result.artifact_uri,
                 parent_run_uuid=tags.get(PARENT_TAG),
                 # No heartbeat: no process of ours writes the run, so a RUNNING one stays
                 # RUNNING (as the source says) instead of being marked KILLED as stale.
@@ -86,6 +89,7 @@ def import_run(store: SqlStore, experiment_id: str, run_id: str, *, run_name: st
                     "not imported again into another experiment."
                 )
             pk = int(row.id)
+            result.artifact_uri = row.artifact_uri
             conn.execute(update(t.runs).where(t.runs.c.id == pk).values(
                 name=run_name, status=status, end_time=end_time, heartbeat=None))
             existing_params = dict(conn.execute(select(t.params.c.key, t.params.c.value)
