@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -51,7 +50,8 @@ def run_mlflow(script: str, *args: str, cwd: Path | None = None, timeout: float 
                           capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise AssertionError(f"MLflow script failed ({done.returncode}):\n"
-                             f"--- stdout\n{done.stdout[-4000:]}\n--- stderr\n{done.stderr[-8000:]}")
+                             f"--- stdout\n{done.stdout[-4000:]}\n"
+                             f"--- stderr\n{done.stderr[-8000:]}")
     return done
 
 
