@@ -282,6 +282,14 @@ def test_postgresql_store_imports_every_run(postgres_uri: str, tmp_path: Path) -
     summary = import_mlflow(postgres_uri, tracking_uri=uri, progress=False)
     assert_imported(expected, client)
     assert summary.runs == 3 and summary.model_versions == 2
+    import sqlalchemy.exc
+
+    reader = open_source(postgres_uri)
+    try:  # its session is read-only
+        with pytest.raises(sqlalchemy.exc.DBAPIError, match="read-only transaction"):
+            reader._conn.exec_driver_sql("DELETE FROM runs")  # type: ignore[attr-defined]
+    finally:
+        reader.close()
 
 
 def _free_port() -> int:
