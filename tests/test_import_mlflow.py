@@ -255,6 +255,20 @@ def test_sqlite_store_imports_every_run(sqlite_store: tuple[Path, dict[str, Any]
     assert artifact_repository(v1.source).read_bytes("weights.bin") == bytes(range(256)) * 40
 
 
+@pytest.mark.postgres
+def test_into_a_postgresql_store(sqlite_store: tuple[Path, dict[str, Any]], postgres_uri: str,
+                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLTRACK_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    folder, expected = sqlite_store
+    source = f"sqlite:///{folder / 'mlflow.db'}"
+    first = import_mlflow(source, tracking_uri=postgres_uri, progress=False)
+    assert (first.runs, first.model_versions) == (3, 2)
+    assert_imported(expected, Client(postgres_uri))
+    again = import_mlflow(source, tracking_uri=postgres_uri, progress=False)
+    assert (again.runs, again.metric_points, again.model_versions,
+            again.registry_changes) == (0, 0, 0, 0)
+
+
 def test_mlruns_folder_imports_every_run(tmp_path: Path) -> None:
     root = tmp_path / "mlruns"
     expected = mlflow_write(root.as_uri(), tmp_path, env={"MLFLOW_ALLOW_FILE_STORE": "true"})
