@@ -69,6 +69,7 @@ from .errors import (
     WriteFailed,
 )
 from .exceptions import MlflowException
+from .interop import import_mlflow
 from .models import (
     ModelInfo,
     ModelSignature,
@@ -301,6 +302,7 @@ __all__ = [
     "get_run",
     "get_tracking_uri",
     "history",
+    "import_mlflow",
     "infer_signature",
     "last_active_run",
     "load_model",

@@ -378,6 +378,7 @@ def test_an_mlflow_database_is_refused_and_untouched(tmp_path: Path, ddl: str) -
         message = str(info.value)
         assert f"{db} is an MLflow" in message, message
         assert "does not write to it" in message and "MLTRACK_TRACKING_URI" in message
+        assert "mltrack import-mlflow" in message  # and how to bring its runs over
         assert "upgrade" not in message
         _reset_fluent()
     assert _fingerprint(db) == before

@@ -71,6 +71,7 @@ def _cell(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+from . import interop as _interop  # noqa: E402,F401
 from . import projects as _projects  # noqa: E402,F401
 from . import registry as _registry  # noqa: E402,F401
 from . import server as _server  # noqa: E402,F401

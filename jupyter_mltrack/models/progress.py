@@ -43,11 +43,13 @@ def _size(n: float) -> str:
 
 
 class Bar:
-    """A one-line bar: ``done`` of ``total`` bytes (or bytes and seconds without a total)."""
+    """A one-line bar: ``done`` of ``total`` bytes (or bytes and seconds without a total);
+    with ``unit``, ``done`` of ``total`` things of that unit ("runs")."""
 
     def __init__(self, desc: str, total: int | None = None, enabled: bool = True,
-                 bytes_known: bool = True):
+                 bytes_known: bool = True, unit: str | None = None):
         self.desc = desc
+        self.unit = unit
         self.bytes_known = bytes_known
         self.total = total
         self.enabled = enabled
@@ -68,8 +70,10 @@ class Bar:
         if self.total:
             frac = min(1.0, self.done / self.total)
             filled = int(frac * _WIDTH)
+            amount = (f"{self.done:,}/{self.total:,} {self.unit}" if self.unit
+                      else f"{_size(self.done)}/{_size(self.total)}")
             text = (f"{self.desc}: [{'#' * filled}{'.' * (_WIDTH - filled)}] {frac:4.0%} "
-                    f"{_size(self.done)}/{_size(self.total)} {elapsed:.1f}s")
+                    f"{amount} {elapsed:.1f}s")
         elif self.bytes_known:
             text = f"{self.desc}: {_size(self.done)} {elapsed:.1f}s"
         else:

@@ -22,10 +22,18 @@ from .changes import (
     RequestChange,
     StageChange,
 )
-from .protocols import HasRegistry, MetricRow, RegistryStore, TrackingStore
+from .protocols import (
+    HasRegistry,
+    ImportsRuns,
+    ImportsVersions,
+    MetricRow,
+    RegistryStore,
+    TrackingStore,
+)
 
 __all__ = [
-    "AliasChange", "DecisionChange", "HasRegistry", "LifecycleChange", "MetricRow",
+    "AliasChange", "DecisionChange", "HasRegistry", "ImportsRuns", "ImportsVersions",
+    "LifecycleChange", "MetricRow",
     "PolicyChange", "RegistryChange", "RegistryPlan", "RegistrySnapshot", "RegistryStore",
     "RequestChange", "StageChange", "StoreFactory", "TrackingStore", "close_stores",
     "open_store", "register_store", "registry_store",

@@ -77,7 +77,8 @@ def check_owned(where: str, tables: Collection[str], revision: str | None,
     if mlflow is not None:
         raise ForeignStore(
             f"{where} is an MLflow {mlflow}; jupyter_mltrack does not write to it (nothing "
-            f"was changed). {_POINT_ELSEWHERE}; importing MLflow stores is planned."
+            f"was changed). {_POINT_ELSEWHERE}; to bring its runs over, import it: "
+            f"mltrack import-mlflow {where}."
         )
     ours = "metric_chunks" in names or ("runs" in names and {"id", "run_uuid"} <= columns("runs"))
     if not ours:  # a table called "tags" or "experiments" alone does not make it ours
@@ -195,7 +196,8 @@ def check_sqlite_path(path: Path) -> None:
                 f"{path.parent} is an MLflow file store (mlruns: experiment folders with "
                 "meta.yaml); jupyter_mltrack does not create its database inside it. Point "
                 "MLTRACK_TRACKING_URI (or set_tracking_uri()) at another folder, such as "
-                "./.mltrack; importing MLflow stores is planned."
+                "./.mltrack; to bring its runs over, import it: mltrack import-mlflow "
+                f"{path.parent}."
             )
         return
     if path.stat().st_size == 0:

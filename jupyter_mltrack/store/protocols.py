@@ -4,7 +4,8 @@ Services (``tracking/``, ``registry/``) talk to a store only through these
 protocols, so a new backend (the team server's REST store, say) implements this
 file and nothing else: :class:`TrackingStore` for experiments and runs,
 :class:`RegistryStore` for the model registry, and :class:`HasRegistry` for a
-tracking store that can hand out the registry that goes with it.
+tracking store that can hand out the registry that goes with it. Importing from
+MLflow needs two optional capabilities: :class:`ImportsRuns` and :class:`ImportsVersions`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from .changes import RegistryPlan
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .mlflow_source import MetricHistory
+    from .sql_import import RunImport
 
 #: One buffered metric point: (run_id, key, value, step, timestamp_ms).
 MetricRow = tuple[str, str, float, int, int]
@@ -230,3 +234,25 @@ class HasRegistry(Protocol):
 
     def registry_store(self) -> RegistryStore:
         """The registry store of this tracking store."""
+
+
+@runtime_checkable
+class ImportsRuns(Protocol):
+    """A tracking store that takes runs made elsewhere, keeping their ids and times."""
+
+    def import_run(self, experiment_id: str, run_id: str, *, run_name: str, status: str,
+                   start_time: int, end_time: int | None, user_id: str,
+                   params: dict[str, str], tags: dict[str, str],
+                   histories: Sequence[MetricHistory]) -> RunImport:
+        """Create the run ``run_id`` (or add to it what it lacks) in one transaction."""
+
+
+@runtime_checkable
+class ImportsVersions(Protocol):
+    """A registry store that takes model versions made elsewhere, keeping their numbers."""
+
+    def import_model_version(self, name: str, version: int, *, source: str,
+                             run_id: str | None, user: str, description: str | None,
+                             tags: dict[str, str], creation_time: int | None,
+                             last_updated_time: int | None) -> bool:
+        """Create version ``version`` of ``name``; False when it exists already."""

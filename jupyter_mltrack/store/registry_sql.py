@@ -247,6 +247,19 @@ class SqlRegistryStore:
         number = self.db.execute_write_fn(work)
         return self.get_model_version(name, number)
 
+    def import_model_version(self, name: str, version: int, *, source: str,
+                             run_id: str | None, user: str, description: str | None,
+                             tags: dict[str, str], creation_time: int | None,
+                             last_updated_time: int | None) -> bool:
+        """Create version ``version`` of ``name`` keeping that number (``ImportsVersions``);
+        False when it exists already."""
+        from .sql_import import import_model_version
+
+        return import_model_version(self, name, version, source=source, run_id=run_id,
+                                    user=user, description=description, tags=tags,
+                                    creation_time=creation_time,
+                                    last_updated_time=last_updated_time, now=now_ms())
+
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         mv = t.model_versions
         with self.db.read() as conn:
