@@ -1,0 +1,1 @@
+"""Server faces: the Jupyter server extension behind the lab extension (``server.lab``)."""
