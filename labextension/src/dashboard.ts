@@ -99,6 +99,14 @@ export class MLTrackDashboard extends Widget {
     }
   }
 
+  /** The periodic refresh: only the runs view follows the store on its own (the run
+   * and registry views keep what the user typed or opened until they act). */
+  async liveRefresh(): Promise<void> {
+    if (this._view === 'runs') {
+      await this.refresh();
+    }
+  }
+
   /** Redraw charts in the current theme's colors. */
   themeChanged(): void {
     this._chartKey = '';
@@ -613,8 +621,14 @@ export class MLTrackDashboard extends Widget {
       {
         class: 'jp-mod-styled mlt-reg-version',
         onchange: () => {
+          // Only the highlight changes: what the user typed stays.
           this._version = Number(versionSelect.value);
-          void this.refresh();
+          for (const row of versionsTable.querySelectorAll('tbody tr')) {
+            row.classList.toggle(
+              'mlt-reg-selected',
+              row.getAttribute('data-version') === String(this._version)
+            );
+          }
         }
       },
       model.versions.map(v =>

@@ -259,7 +259,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         await sidebar.refresh();
       }
       if (dashboard && dashboard.isVisible) {
-        await dashboard.content.refresh();
+        await dashboard.content.liveRefresh();
       }
       await status?.refresh();
       window.setTimeout(tick, Math.max(0.5, interval) * 1000);

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["load_jupyter_server_extension"]
+__all__ = ["OPEN_DASHBOARD_ENV", "load_jupyter_server_extension"]
+
+#: Set to "1" by ``mltrack ui``: the lab opens the dashboard when it starts.
+OPEN_DASHBOARD_ENV = "MLTRACK_UI_OPEN_DASHBOARD"
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:

@@ -27,14 +27,12 @@ from ...entities import ViewType
 from ...errors import InvalidFilter, MLTrackError, http_status_for
 from ...tracking import Client, quote_literal
 from ...uris import TRACKING_URI_ENV, default_tracking_uri, resolve_tracking_uri
-from . import actions, payloads
+from . import OPEN_DASHBOARD_ENV, actions, payloads
 
 T = TypeVar("T")
 
 #: Prefix of every route, under the server's base URL.
 PREFIX = "mltrack/api"
-#: Set by ``mltrack ui``: the lab opens the dashboard on start.
-OPEN_DASHBOARD_ENV = "MLTRACK_UI_OPEN_DASHBOARD"
 #: Tag of a run holding the id of the kernel that made it.
 KERNEL_TAG = "mltrack.notebook.kernel_id"
 MAX_RUNS = 1000
