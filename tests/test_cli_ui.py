@@ -19,14 +19,16 @@ from click.testing import CliRunner
 
 from jupyter_mltrack import Client
 from jupyter_mltrack.cli import main
+from tests import browser_support as bs
 from tests.browser_support import free_port
 
 pytestmark = pytest.mark.slow
 
 
 def _server_extension_enabled() -> bool:
-    done = subprocess.run([sys.executable, "-m", "jupyter", "server", "extension", "list"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_server.extension.serverextension", "list"],
+        capture_output=True, text=True, check=False)
     text = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
     return "jupyter_mltrack.server.lab enabled" in text
 
@@ -36,6 +38,7 @@ def _get(url: str) -> dict:
         return json.loads(response.read())
 
 
+@pytest.mark.browser
 def test_mltrack_ui_serves_the_given_store_with_the_dashboard_open(tmp_path: Path) -> None:
     if not _server_extension_enabled():
         pytest.skip("the jupyter_mltrack server extension is not installed here; pip install "
@@ -68,8 +71,15 @@ def test_mltrack_ui_serves_the_given_store_with_the_dashboard_open(tmp_path: Pat
         assert info["open_dashboard"] is True
         names = [e["name"] for e in _get(f"{base}/experiments?token={token}")]
         assert "from-ui" in names
-        # The kernels it starts log to the same store.
         assert "ML Tracker on sqlite:///" in (tmp_path / "ui.log").read_text()
+        # In the browser the dashboard is open at once, on the given store.
+        with bs.chromium() as browser:
+            page = bs.new_page(browser)
+            page.goto(f"http://127.0.0.1:{port}/lab?reset&token={token}")
+            dashboard = page.locator("#mltrack-dashboard")
+            dashboard.wait_for(state="visible", timeout=90_000)
+            select = dashboard.locator(".mltrack-experiment-select")
+            bs.wait_for(lambda: "from-ui" in select.inner_text(), what="the store's experiment")
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)

@@ -37,7 +37,7 @@ acc = 1 - 1 / epochs"""
 
 
 def _installed() -> bool:
-    done = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"],
+    done = subprocess.run([sys.executable, "-m", "jupyterlab.labextensions", "list"],
                           capture_output=True, text=True, check=False)
     return "jupyter-mltrack" in done.stdout + done.stderr
 
@@ -251,6 +251,10 @@ def test_promote_in_the_dashboard_changes_the_stage_in_the_store(
     assert [x.comment for x in moved] == ["better accuracy"]
     row = pane.locator(".mltrack-versions tr[data-version='2']")
     assert "Production" in row.inner_text()
+    # The sidebar's registry section follows at once.
+    sidebar_v2 = page.locator("#mltrack-sidebar .mltrack-version[data-version='2'] .mlt-badge")
+    bs.wait_for(lambda: sidebar_v2.inner_text().strip() == "Production",
+                what="the sidebar to show v2 in Production")
     bs.screenshot(page, shots / "labext-registry-light.png")
     errors.assert_none()
 

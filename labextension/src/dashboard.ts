@@ -24,7 +24,11 @@ const MAX_CHART_RUNS = 10;
 const MAX_COLUMNS = 8;
 
 export class MLTrackDashboard extends Widget {
-  constructor(private _api: MLTrackApi) {
+  /** `storeChanged` runs after the dashboard changed the store (the sidebar redraws). */
+  constructor(
+    private _api: MLTrackApi,
+    private _storeChanged: () => void = () => undefined
+  ) {
     super();
     this.id = 'mltrack-dashboard';
     this.addClass('mlt');
@@ -694,6 +698,7 @@ export class MLTrackDashboard extends Widget {
                     confirm: true
                   });
                   await this.refresh();
+                  this._storeChanged();
                   this._say(done.message ?? 'Done.', false);
                 } catch (error) {
                   await this.refresh();

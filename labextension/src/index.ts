@@ -81,7 +81,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     let dashboard: MainAreaWidget<MLTrackDashboard> | null = null;
     const openDashboard = (): MLTrackDashboard => {
       if (!dashboard || dashboard.isDisposed) {
-        const content = new MLTrackDashboard(api);
+        const content = new MLTrackDashboard(api, () => void sidebar.refresh());
         dashboard = new MainAreaWidget({ content });
         dashboard.id = 'mltrack-dashboard-panel';
         dashboard.title.label = 'ML Tracker';
