@@ -77,5 +77,6 @@ from . import registry as _registry  # noqa: E402,F401
 from . import server as _server  # noqa: E402,F401
 from . import serving as _serving  # noqa: E402,F401
 from . import tracking as _tracking  # noqa: E402,F401  (registers the commands)
+from . import ui as _ui  # noqa: E402,F401
 
 __all__ = ["client_from", "emit", "main"]

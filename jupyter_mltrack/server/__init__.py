@@ -6,6 +6,9 @@ registry, MLflow 3's logged models), the artifact proxy ``/api/2.0/mlflow-artifa
 and ``/api/2.0/mltrack/...`` for what MLflow lacks, so that the official ``mlflow``
 client works unchanged with ``MLFLOW_TRACKING_URI=http://host:5000``. The routes are
 one declarative table (:mod:`.routes`) from which ``/openapi.json`` is generated.
+
+:mod:`.lab` is the other server face: the Jupyter server extension behind the lab
+extension (authenticated REST routes for the ML Tracker sidebar and dashboard).
 """
 
 from __future__ import annotations

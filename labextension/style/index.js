@@ -1,0 +1,2 @@
+import './widgets.css';
+import './base.css';
