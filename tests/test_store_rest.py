@@ -124,3 +124,18 @@ def test_a_batch_sent_again_after_a_lost_answer_is_applied_once(server: TeamServ
     assert (first, second) == ({"applied": 1, "skipped": 0}, {"applied": 0, "skipped": 1})
     assert [(m.step, m.value) for m in client.get_metric_history(run_id, "acc")] == [
         (1, 0.5), (2, 0.6)]
+
+
+def test_artifacts_through_the_artifact_proxy(tmp_path: Path,
+                                                          server: TeamServer) -> None:
+    client = Client(server.url)
+    run_id = client.create_run(client.create_experiment("files")).info.run_id
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "a.csv").write_text("1,2")
+    client.log_artifact(run_id, tmp_path / "notes.txt")
+    client.log_artifacts(run_id, tmp_path / "plots", "plots")
+    got = Path(client.download_artifacts(run_id, "", tmp_path / "back"))
+    assert (got / "notes.txt").read_text() == "hello"
+    assert (got / "plots" / "a.csv").read_text() == "1,2"
+    assert [p.read_text() for p in (tmp_path / "artifacts").rglob("notes.txt")] == ["hello"]

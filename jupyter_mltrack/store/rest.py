@@ -39,6 +39,14 @@ _VIEW = {ViewType.ACTIVE_ONLY: "ACTIVE_ONLY", ViewType.DELETED_ONLY: "DELETED_ON
          ViewType.ALL: "ALL"}
 
 
+def proxy_uri(server: str, location: str) -> str:
+    """An ``mlflow-artifacts:`` location as a URL of the server's artifact proxy."""
+    if location.startswith("mlflow-artifacts:"):
+        rel = location[len("mlflow-artifacts:"):].lstrip("/")
+        return f"{server}/api/2.0/mlflow-artifacts/artifacts/{rel}".rstrip("/")
+    return location
+
+
 def _pairs(items: list[dict[str, Any]] | None) -> dict[str, str]:
     return {str(p["key"]): str(p.get("value", "")) for p in items or ()}
 
@@ -157,7 +165,7 @@ class RestStore:
         raw = self.http.call("POST", f"{P}/runs/create", {
             "experiment_id": experiment_id, "run_name": run_name, "start_time": start_time,
             "user_id": user_id, "tags": [{"key": k, "value": v} for k, v in all_tags.items()]})
-        return _run(raw["run"]).info
+        return self._run(raw["run"]).info
 
     def update_run(self, run_id: str, status: str | None = None, end_time: int | None = None,
                    run_name: str | None = None) -> None:
@@ -174,7 +182,13 @@ class RestStore:
             raw = self.http.call("GET", f"{P}/runs/get", {"run_id": run_id})
         except NotFound as exc:
             raise RunNotFound(str(exc)) from None
-        return _run(raw["run"])
+        return self._run(raw["run"])
+
+    def _run(self, raw: dict[str, Any]) -> Run:
+        info = raw.get("info", {})
+        if info.get("artifact_uri"):
+            info["artifact_uri"] = proxy_uri(self.uri, info["artifact_uri"])
+        return _run(raw)
 
     def log_batch(self, run_id: str, metrics: Sequence[Metric] = (),
                   params: dict[str, str] | None = None,
@@ -229,7 +243,7 @@ class RestStore:
             "run_view_type": _VIEW[ViewType.parse(view_type)],
             "max_results": min(max_results, 50_000), "order_by": list(order_by or ()),
             **({"page_token": page_token} if page_token else {})})
-        return PagedList([_run(r) for r in raw.get("runs", ())], raw.get("next_page_token"))
+        return PagedList([self._run(r) for r in raw.get("runs", ())], raw.get("next_page_token"))
 
     def search_runs_frame(self, experiment_ids: Sequence[str],
                           filter_string: str | None = None,
