@@ -139,3 +139,25 @@ def test_artifacts_through_the_artifact_proxy(tmp_path: Path,
     assert (got / "notes.txt").read_text() == "hello"
     assert (got / "plots" / "a.csv").read_text() == "1,2"
     assert [p.read_text() for p in (tmp_path / "artifacts").rglob("notes.txt")] == ["hello"]
+
+
+def test_credentials_from_the_environment(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_mltrack.store.rest_http import ServerRefused
+    from tests.team_server import ADMIN
+
+    for name in ("TOKEN", "USERNAME", "PASSWORD"):
+        monkeypatch.delenv("MLTRACK_TRACKING_" + name, raising=False)
+        monkeypatch.delenv("MLFLOW_TRACKING_" + name, raising=False)
+    with TeamServer("sqlite:///" + str(tmp_path / "auth.db"), str(tmp_path / "artifacts"),
+                    tmp_path, auth=True) as server:
+        with pytest.raises(ServerRefused, match="MLTRACK_TRACKING_TOKEN"):
+            RestStore(server.url).create_experiment("nope")
+        monkeypatch.setenv("MLTRACK_TRACKING_USERNAME", ADMIN[0])
+        monkeypatch.setenv("MLTRACK_TRACKING_PASSWORD", ADMIN[1])
+        client = Client(server.url)
+        run = client.create_run(client.create_experiment("yes"))
+        client.log_metric(run.info.run_id, "m", 1.0)
+        client.set_terminated(run.info.run_id)
+        got = client.get_run(run.info.run_id)
+        assert got.info.user_id == ADMIN[0] and got.data.metrics == {"m": 1.0}
