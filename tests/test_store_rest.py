@@ -143,7 +143,7 @@ def test_artifacts_through_the_artifact_proxy(tmp_path: Path,
 
 def test_credentials_from_the_environment(tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from jupyter_mltrack.store.rest_http import ServerRefused
+    from jupyter_mltrack._http import ServerRefused
     from tests.team_server import ADMIN
 
     for name in ("TOKEN", "USERNAME", "PASSWORD"):

@@ -24,7 +24,7 @@ class ProxyArtifactRepository:
     """The files under one root of a team server's artifact proxy."""
 
     def __init__(self, root: str):
-        from ..store.rest_http import HttpSession
+        from .._http import HttpSession
 
         base, sep, rel = root.partition(PROXY_PATH)
         if not sep:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._http import HttpSession, ServerUnreachable
 from ..entities import Experiment, Metric, PagedList, Run, RunData, RunInfo, ViewType
 from ..errors import (
     ExperimentNotFound,
@@ -25,7 +26,6 @@ from ..errors import (
     RunNotFound,
 )
 from .protocols import MetricRow
-from .rest_http import HttpSession, ServerUnreachable
 from .rest_queue import OfflineQueue, QueuedOp
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from ..errors import (
+from .errors import (
     AlreadyExists,
     InvalidParameter,
     InvalidState,
