@@ -324,8 +324,18 @@ def register_artifact_repository(scheme: str, factory: Callable[[str], Any]) -> 
     _FACTORIES[scheme] = factory
 
 
+def _http_repository(root: str) -> Any:
+    from .proxy import PROXY_PATH, ProxyArtifactRepository
+
+    if PROXY_PATH in root:
+        return ProxyArtifactRepository(root)
+    return FsspecArtifactRepository(root)
+
+
 register_artifact_repository("", LocalArtifactRepository)
 register_artifact_repository("file", LocalArtifactRepository)
+register_artifact_repository("http", _http_repository)
+register_artifact_repository("https", _http_repository)
 
 
 def artifact_repository(root: str) -> Any:

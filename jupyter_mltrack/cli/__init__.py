@@ -76,6 +76,7 @@ from . import projects as _projects  # noqa: E402,F401
 from . import registry as _registry  # noqa: E402,F401
 from . import server as _server  # noqa: E402,F401
 from . import serving as _serving  # noqa: E402,F401
+from . import sync as _sync  # noqa: E402,F401
 from . import tracking as _tracking  # noqa: E402,F401  (registers the commands)
 from . import ui as _ui  # noqa: E402,F401
 

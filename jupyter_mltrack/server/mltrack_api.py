@@ -17,7 +17,7 @@ from . import mlflow_json as js
 from .auth import require
 from .http import Call
 from .routes import ADMIN, ANY_USER, Access, Route, on_model, on_run, params
-from .tracking_api import search_runs
+from .tracking_api import _metric, search_runs
 
 M = "/api/2.0/mltrack"
 
@@ -125,6 +125,39 @@ def set_permission(call: Call) -> dict[str, Any]:
     return {}
 
 
+#: The run tag holding the last metric batch a remote client's queue got applied.
+SYNC_TAG = "mltrack.sync."
+
+
+def write_metrics(call: Call) -> dict[str, Any]:
+    """Metric batches of a remote client, each applied once: a batch whose sequence
+    number is not above the one its run last took from that client is skipped."""
+    client_id = call.text("client_id")
+    if not (0 < len(client_id) <= 64 and client_id.isalnum()):
+        raise InvalidParameter("'client_id' is up to 64 letters and digits.")
+    batches = call.get("batches", [])
+    if not isinstance(batches, list) or not all(isinstance(b, dict) for b in batches):
+        raise InvalidParameter("'batches' is a list of {run_id, seq, metrics} objects.")
+    store = call.state.store
+    applied = skipped = 0
+    for batch in batches:
+        run = store.get_run(str(batch.get("run_id", "")))
+        require(call, "experiment", run.info.experiment_id, "EDIT")
+        seq = batch.get("seq")
+        rows = batch.get("metrics")
+        if not isinstance(seq, int) or not isinstance(rows, list):
+            raise InvalidParameter("Each batch has an integer 'seq' and a list 'metrics' of "
+                                   "[key, value, step, timestamp].")
+        if int(run.data.tags.get(SYNC_TAG + client_id, "-1")) >= seq:
+            skipped += 1
+            continue
+        metrics = [_metric({"key": r[0], "value": r[1], "step": r[2], "timestamp": r[3]})
+                   if isinstance(r, list) and len(r) == 4 else _metric(r) for r in rows]
+        store.log_batch(run.info.run_id, metrics, tags={SYNC_TAG + client_id: str(seq)})
+        applied += 1
+    return {"applied": applied, "skipped": skipped}
+
+
 def _on_request(level: str) -> Access:
     return Access("registered_model", level, _request_model)
 
@@ -135,6 +168,9 @@ ROUTES = [
           params(("experiment_ids", "array"), "filter", "run_view_type",
                  ("max_results", "integer"), ("order_by", "array"), "page_token"),
           tag="mltrack"),
+    Route("POST", f"{M}/runs/write-metrics", write_metrics, ANY_USER,
+          "Metric batches of several runs, each applied once per (client, seq); EDIT on "
+          "each run's experiment", params("client_id!", ("batches", "array")), tag="mltrack"),
     Route("GET", f"{M}/runs/provenance", provenance, on_run("READ"),
           "Where a run came from: notebook, cell, git, environment", params("run_id!"),
           tag="mltrack"),

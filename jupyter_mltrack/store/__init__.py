@@ -58,8 +58,16 @@ def _sql_store(uri: str, artifact_root: str | None) -> TrackingStore:
     return SqlStore(uri, artifact_root)
 
 
+def _rest_store(uri: str, artifact_root: str | None) -> TrackingStore:
+    from .rest import RestStore
+
+    return RestStore(uri, artifact_root)
+
+
 for _scheme in ("sqlite", "postgresql"):
     register_store(_scheme, _sql_store)
+for _scheme in ("http", "https"):
+    register_store(_scheme, _rest_store)
 
 
 def open_store(uri: str, artifact_root: str | None = None) -> TrackingStore:
