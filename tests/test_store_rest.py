@@ -72,6 +72,39 @@ def test_the_python_api_over_http(server: TeamServer) -> None:
         client.get_run("0" * 32)
 
 
+def test_dataset_inputs_and_experiment_search_over_http(server: TeamServer,
+                                                        tmp_path: Path) -> None:
+    import pandas as pd
+
+    from jupyter_mltrack import DatasetInput, InputTag
+    from jupyter_mltrack.tracking.datasets import dataset_entity
+
+    client = Client(server.url)
+    for name in ("alpha", "beta", "gamma"):
+        client.create_experiment(name, tags={"team": "b" if name == "beta" else "a"})
+    page = client.search_experiments(filter_string="tags.team = 'a'", order_by=["name DESC"],
+                                     max_results=1)
+    assert [e.name for e in page] == ["gamma"] and page.next_page_token
+    rest = client.search_experiments(filter_string="tags.team = 'a'", order_by=["name DESC"],
+                                     max_results=1, page_token=page.next_page_token)
+    assert [e.name for e in rest] == ["alpha"]
+
+    exp = client.get_experiment_by_name("alpha").experiment_id
+    run_id = client.create_run(exp).info.run_id
+    frame = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
+    inputs = [DatasetInput(dataset_entity(frame, name="train-frame"),
+                           (InputTag("mlflow.data.context", "training"),))]
+    client.log_inputs(run_id, inputs)
+
+    got = client.get_run(run_id).inputs.dataset_inputs
+    assert [(i.dataset.name, i.dataset.digest, i.context) for i in got] == [
+        ("train-frame", inputs[0].dataset.digest, "training")]
+    # The server's own store holds it as a dataset input, searchable as MLflow's are.
+    local = Client("sqlite:///" + str(tmp_path / "server.db"))
+    assert [r.info.run_id for r in local.search_runs(
+        [exp], "datasets.name = 'train-frame' AND datasets.context = 'training'")] == [run_id]
+
+
 def test_a_killed_server_loses_no_point_and_duplicates_none(tmp_path: Path,
                                                             server: TeamServer) -> None:
     client = Client(server.url)

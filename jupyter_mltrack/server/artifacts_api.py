@@ -215,8 +215,8 @@ def search_logged_models(call: Call) -> dict[str, Any]:
     for exp in ids:
         require(call, "experiment", exp, "READ")
     if not ids:
-        ids = readable(call, "experiment", [e.experiment_id for e in
-                                            call.state.store.search_experiments()]) or ["-1"]
+        every = call.state.store.search_experiments(max_results=50_000)
+        ids = readable(call, "experiment", [e.experiment_id for e in every]) or ["-1"]
     limit = call.integer("max_results", 100, low=1, high=10_000)
     offset = call.integer("page_token", 0) if call.get("page_token") else 0
     wanted = _logged_model_filter(call.text("filter", required=False))

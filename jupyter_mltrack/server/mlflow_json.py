@@ -49,9 +49,21 @@ def run(r: Run, state: ServerState, outputs: list[str] | None = None) -> dict[st
             "tags": pairs({k: x for k, x in r.data.tags.items()
                            if k != HEARTBEAT_INTERVAL_TAG}),
         },
-        "inputs": {},
+        "inputs": dataset_inputs(r),
         "outputs": {"model_outputs": [{"model_id": m, "step": 0} for m in outputs or ()]},
     }
+
+
+def dataset_inputs(r: Run) -> dict[str, Any]:
+    """A run's dataset inputs in MLflow's ``RunInputs`` shape."""
+    return {"dataset_inputs": [
+        {"tags": [{"key": t.key, "value": t.value} for t in item.tags],
+         "dataset": {k: v for k, v in (
+             ("name", item.dataset.name), ("digest", item.dataset.digest),
+             ("source_type", item.dataset.source_type), ("source", item.dataset.source),
+             ("schema", item.dataset.schema), ("profile", item.dataset.profile))
+             if v is not None}}
+        for item in r.inputs.dataset_inputs]}
 
 
 def model_version(v: ModelVersion, state: ServerState) -> dict[str, Any]:

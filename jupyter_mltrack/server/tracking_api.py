@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any
 
-from ..entities import Metric, RunStatus, ViewType
+from ..entities import Dataset, DatasetInput, InputTag, Metric, RunStatus, ViewType
 from ..errors import ExperimentNotFound, InvalidParameter, InvalidState
 from ..store.protocols import HEARTBEAT_INTERVAL_TAG
 from ..tracking import validation as v
@@ -82,71 +82,18 @@ _CONDITION = re.compile(
     re.IGNORECASE | re.VERBOSE)
 
 
-def _experiment_filter(text: str | None) -> list[tuple[str, str, str]]:
-    """``name = 'x' AND tags.k LIKE 'v%'`` as (key, op, value) conditions."""
-    if not text or not text.strip():
-        return []
-    out = []
-    for part in re.split(r"\s+AND\s+", text.strip(), flags=re.IGNORECASE):
-        found = _CONDITION.fullmatch(part)
-        if found is None:
-            raise InvalidParameter(
-                f"Cannot read the experiment filter {part.strip()!r}; use name or tags.<key> "
-                "with =, !=, LIKE or ILIKE and a quoted value, joined by AND.")
-        key = found["key"]
-        if key.lower().startswith("tag"):
-            key = "tags." + key.split(".", 1)[1].strip("`\"")
-        out.append((key, found["op"].upper(), found["value"]))
-    return out
-
-
-def _like(pattern: str, text: str, ignore_case: bool) -> bool:
-    regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch)
-                    for ch in pattern)
-    return re.fullmatch(regex, text, re.IGNORECASE if ignore_case else 0) is not None
-
-
-def _matches(exp: Any, conditions: list[tuple[str, str, str]]) -> bool:
-    for key, op, value in conditions:
-        actual = exp.name if key == "name" else exp.tags.get(key[5:])
-        if actual is None:
-            return False
-        if (op == "=" and actual != value) or (op == "!=" and actual == value):
-            return False
-        if op in ("LIKE", "ILIKE") and not _like(value, actual, op == "ILIKE"):
-            return False
-    return True
-
-
-def _sort_key(field: str) -> Any:
-    if field == "name":
-        return lambda e: e.name
-    if field == "experiment_id":
-        return lambda e: int(e.experiment_id) if e.experiment_id.isdigit() else 0
-    return lambda e: getattr(e, field) or 0
-
-
 def search_experiments(call: Call) -> dict[str, Any]:
-    view = _view(call, "view_type")
-    conditions = _experiment_filter(call.text("filter", required=False))
-    limit = call.integer("max_results", 1000, low=1, high=50_000)
-    offset = call.integer("page_token", 0, low=0) if call.get("page_token") else 0
-    found = [e for e in call.state.store.search_experiments(view) if _matches(e, conditions)]
+    """The store's experiment search (MLflow's filter and order grammar), then only those
+    the caller may read: a page can come back shorter than ``max_results``."""
+    page = call.state.store.search_experiments(
+        _view(call, "view_type"), call.integer("max_results", 1000, low=1, high=50_000),
+        call.text("filter", required=False) or None, call.strings("order_by") or None,
+        call.text("page_token", required=False) or None)
+    found = list(page)
     allowed = set(readable(call, "experiment", [e.experiment_id for e in found]))
-    found = [e for e in found if e.experiment_id in allowed]
-    orders = call.strings("order_by")
-    for order in reversed(orders):
-        field, _, direction = order.strip().partition(" ")
-        field = field.removeprefix("attributes.")
-        if field not in ("name", "experiment_id", "creation_time", "last_update_time"):
-            raise InvalidParameter(f"Cannot order experiments by {field!r}; use name, "
-                                   "experiment_id, creation_time or last_update_time.")
-        found.sort(key=_sort_key(field), reverse=direction.strip().upper() == "DESC")
-    if not orders:
-        found.sort(key=lambda e: -(e.creation_time or 0))
-    page = found[offset:offset + limit]
-    token = str(offset + limit) if offset + limit < len(found) else None
-    return {"experiments": [js.experiment(e, call.state) for e in page],
+    token = page.next_page_token
+    return {"experiments": [js.experiment(e, call.state) for e in found
+                            if e.experiment_id in allowed],
             **({"next_page_token": token} if token else {})}
 
 
@@ -318,16 +265,31 @@ def log_inputs(call: Call) -> dict[str, Any]:
     datasets = call.get("datasets", [])
     if not isinstance(datasets, list):
         raise InvalidParameter("'datasets' must be a list.")
-    tags = {}
-    for item in datasets:
-        dataset = item.get("dataset") if isinstance(item, dict) else None
-        if not isinstance(dataset, dict) or not isinstance(dataset.get("name"), str):
-            raise InvalidParameter("Each dataset input needs a dataset with a name.")
-        summary = {k: dataset.get(k) for k in ("digest", "source_type", "source")}
-        tags[f"mltrack.dataset.{dataset['name']}"] = json.dumps(summary)[:8000]
-    if tags:
-        _log(call, _run_id(call), [], {}, tags)
+    call.state.store.log_inputs(_run_id(call), [dataset_input(item) for item in datasets])
     return {}
+
+
+def dataset_input(item: Any) -> DatasetInput:
+    """One of MLflow's ``DatasetInput`` objects, checked."""
+    dataset = item.get("dataset") if isinstance(item, dict) else None
+    if not isinstance(dataset, dict):
+        raise InvalidParameter("Each dataset input needs a 'dataset' object.")
+    fields = {}
+    for key, required in (("name", True), ("digest", True), ("source_type", True),
+                          ("source", True), ("schema", False), ("profile", False)):
+        value = dataset.get(key)
+        if value is None and not required:
+            continue
+        if not isinstance(value, str) or (required and not value):
+            raise InvalidParameter(f"A dataset's {key!r} must be a non-empty string.")
+        fields[key] = value
+    tags = item.get("tags") or []
+    if not isinstance(tags, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("key"), str)
+            and isinstance(t.get("value"), str) for t in tags):
+        raise InvalidParameter("A dataset input's 'tags' is a list of {key, value} strings.")
+    return DatasetInput(Dataset(**fields),
+                        tuple(InputTag(t["key"], t["value"]) for t in tags))
 
 
 def log_outputs(call: Call) -> dict[str, Any]:
@@ -340,7 +302,7 @@ def search_runs(call: Call) -> dict[str, Any]:
     ids = [str(call.state.store.get_or_create_experiment(DEFAULT_EXPERIMENT))
            if e == "0" else e for e in ids]
     if not ids:
-        ids = [e.experiment_id for e in call.state.store.search_experiments(ViewType.ALL)]
+        ids = [e.experiment_id for e in call.state.store.search_experiments(ViewType.ALL, 50_000)]
         ids = readable(call, "experiment", ids) or ["-1"]
     else:
         for exp in ids:

@@ -17,7 +17,19 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._http import HttpSession, ServerUnreachable
-from ..entities import Experiment, Metric, PagedList, Run, RunData, RunInfo, ViewType
+from ..entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    InputTag,
+    Metric,
+    PagedList,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    ViewType,
+)
 from ..errors import (
     ExperimentNotFound,
     InvalidParameter,
@@ -66,12 +78,25 @@ def _run_info(info: dict[str, Any], tags: dict[str, str]) -> RunInfo:
                    info.get("artifact_uri", ""), tags.get("mlflow.parentRunId"))
 
 
+def vars_of(dataset: Dataset) -> dict[str, Any]:
+    return {k: getattr(dataset, k) for k in (
+        "name", "digest", "source_type", "source", "schema", "profile")}
+
+
 def _run(raw: dict[str, Any]) -> Run:
     data = raw.get("data", {})
     tags = _pairs(data.get("tags"))
     metrics = {str(m["key"]): float(m["value"]) for m in data.get("metrics", ())}
+    inputs = tuple(
+        DatasetInput(Dataset(str(d.get("name", "")), str(d.get("digest", "")),
+                             str(d.get("source_type", "")), str(d.get("source", "")),
+                             d.get("schema"), d.get("profile")),
+            tuple(InputTag(t["key"], t["value"]) for t in item.get("tags") or ()))
+        for item in (raw.get("inputs") or {}).get("dataset_inputs") or ()
+        for d in [item.get("dataset") or {}])
     return Run(_run_info(raw["info"], tags),
-               RunData(params=_pairs(data.get("params")), metrics=metrics, tags=tags))
+               RunData(params=_pairs(data.get("params")), metrics=metrics, tags=tags),
+               RunInputs(inputs))
 
 
 class RestStore:
@@ -137,17 +162,17 @@ class RestStore:
             return None
         return _experiment(raw["experiment"])
 
-    def search_experiments(self, view_type: ViewType = ViewType.ACTIVE_ONLY) -> list[Experiment]:
-        found: list[Experiment] = []
-        token = None
-        while True:
-            raw = self.http.call("POST", f"{P}/experiments/search", {
-                "view_type": _VIEW[ViewType.parse(view_type)], "max_results": 50_000,
-                "order_by": ["creation_time ASC"], **({"page_token": token} if token else {})})
-            found += [_experiment(e) for e in raw.get("experiments", ())]
-            token = raw.get("next_page_token")
-            if not token:
-                return found
+    def search_experiments(self, view_type: ViewType = ViewType.ACTIVE_ONLY,
+                           max_results: int = 1000, filter_string: str | None = None,
+                           order_by: Sequence[str] | None = None,
+                           page_token: str | None = None) -> PagedList:
+        raw = self.http.call("POST", f"{P}/experiments/search", {
+            "view_type": _VIEW[ViewType.parse(view_type)], "max_results": max_results,
+            **({"filter": filter_string} if filter_string else {}),
+            **({"order_by": list(order_by)} if order_by else {}),
+            **({"page_token": page_token} if page_token else {})})
+        return PagedList([_experiment(e) for e in raw.get("experiments", ())],
+                         raw.get("next_page_token") or None)
 
     def set_experiment_lifecycle(self, experiment_id: str, deleted: bool) -> None:
         action = "delete" if deleted else "restore"
@@ -201,6 +226,12 @@ class RestStore:
         if metrics:
             self.write_metrics([(run_id, m.key, m.value, m.step, m.timestamp)
                                 for m in metrics])
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        self.http.call("POST", f"{P}/runs/log-inputs", {"run_id": run_id, "datasets": [
+            {"tags": [{"key": t.key, "value": t.value} for t in item.tags],
+             "dataset": {k: v for k, v in vars_of(item.dataset).items() if v is not None}}
+            for item in datasets]})
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.http.call("POST", f"{P}/runs/delete-tag", {"run_id": run_id, "key": key})
@@ -272,7 +303,7 @@ class RestStore:
 
     def deleted_runs(self, older_than: int | None = None) -> list[RunInfo]:
         found = []
-        for exp in self.search_experiments(ViewType.ALL):
+        for exp in self.search_experiments(ViewType.ALL, 50_000):
             token = None
             while True:
                 page = self.search_runs([exp.experiment_id], None, ViewType.DELETED_ONLY,

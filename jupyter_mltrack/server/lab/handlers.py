@@ -137,7 +137,7 @@ class ExperimentsHandler(_Handler):
     async def get(self) -> None:
         client = self.client
         await self.reply(lambda: [payloads.experiment(e)
-                                  for e in client.search_experiments()])
+                                  for e in client.search_experiments(max_results=50_000)])
 
 
 class RunsHandler(_Handler):
