@@ -63,6 +63,7 @@ class Grid(View):
     _empty = traitlets.Unicode("Nothing to show.").tag(sync=True)
     _max_height = traitlets.Int(420).tag(sync=True)
     _sticky = traitlets.Int(1).tag(sync=True)
+    _more = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, frame: pd.DataFrame | None = None, columns: Sequence[Column] = (),
                  id_column: str = "id", *, page_size: int = 50, selection: str = "multi",
@@ -138,8 +139,16 @@ class Grid(View):
         """Ids of the rows on the current page, top to bottom."""
         return list(self._row_ids)
 
-    def set_frame(self, frame: pd.DataFrame, columns: Sequence[Column] | None = None) -> None:
-        """Show new rows (and columns); selection and sort stay where they still apply."""
+    @property
+    def more(self) -> bool:
+        """True while more rows than the frame holds are still being read (the footer
+        says so)."""
+        return self._more
+
+    def set_frame(self, frame: pd.DataFrame, columns: Sequence[Column] | None = None, *,
+                  more: bool = False) -> None:
+        """Show new rows (and columns); selection and sort stay where they still apply.
+        ``more``: rows after these are still being read."""
         with self._lock:
             if self.id_column not in frame.columns:
                 raise InvalidParameter(f"The frame has no id column {self.id_column!r}.")
@@ -159,6 +168,7 @@ class Grid(View):
                 if keep != list(self._selected):
                     self._selected = keep
                 self._total = len(self._frame)
+                self._more = more
                 self._page = min(self._page, self.page_count - 1)
                 self._render_page()
 
