@@ -11,9 +11,11 @@ the table says "loading more runs…" until they arrive. Sorting, paging and the
 take them in as soon as they are read; ``frame`` and :meth:`CompareWidget.wait_loaded`
 wait for them.
 
-The charts are built when the widget is first shown (displayed, or its Charts tab
-drawn by a front end, or ``charts`` read), so that ``compare()`` itself never waits
-for Altair or for chart data.
+The chart widgets are made when a front end first draws the Charts tab (or ``charts``
+is read), so that ``compare()`` itself never waits for Altair or for chart data, and a
+notebook run without a front end (CI, nbconvert) saves no chart specs: those charts
+could not draw there anyway (the chart library comes from the kernel), and the static
+copy shows them as SVG.
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import ipywidgets as w
 import numpy as np
 import pandas as pd
 
 from ..entities import Run, RunStatus
 from ..errors import InvalidFilter, InvalidParameter
 from ..tracking import fluent
+from . import controls as w
 from . import style
 from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
 from .runs import frame_of_ids, run_labels
@@ -373,8 +375,15 @@ class CompareWidget(StaticCopy, w.VBox):
         self._start_live()
 
     def _static_body(self) -> str:
-        self._show_charts()  # drawn before the view, so they arrive with it
         return static_html(self)
+
+    def _static_charts(self) -> dict[str, alt.TopLevelMixin]:
+        """The charts as drawn, or as they will be once shown (for the static copy)."""
+        with self._lock:
+            if self._view_map is not None:
+                return self._built
+            metric = self.metric_picker.value
+            return self._build_charts(metric, self.chart_run_ids) if metric is not None else {}
 
     def close(self) -> None:
         live = getattr(self, "_live", None)
@@ -808,7 +817,8 @@ def static_html(widget: CompareWidget, max_points: int = 150) -> str:
     status = header.index("Status") if "Status" in header else None
     body += style.table(header, rows, numeric, status_column=status)
     metric = widget.metric
-    if metric is not None and widget.charts:
+    built = widget._static_charts() if metric is not None else {}
+    if metric is not None and built:
         from . import charts  # Altair: loaded once charts are drawn
 
         run_ids = widget.chart_run_ids
@@ -818,8 +828,8 @@ def static_html(widget: CompareWidget, max_points: int = 150) -> str:
         drawn = [charts.metric_history(histories, metric, labels=labels, max_points=max_points,
                                        smoothing=float(widget.smoothing.value),
                                        log_scale=bool(widget.log_switch.value))]
-        if "final" in widget.charts:
-            drawn.append(widget.charts["final"])
+        if "final" in built:
+            drawn.append(built["final"])
         body += "".join(chart_svg(chart) for chart in drawn)
     return body
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import traitlets
 
 from ..errors import InvalidParameter
-from .views import View
+from .views import View, shared_view_esm
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,7 +47,7 @@ class Column:
 class Grid(View):
     """The table. Public state is plain Python: ``frame``, ``selected``, ``sort_by``."""
 
-    _esm = (Path(__file__).with_name("grid.js")).read_text(encoding="utf-8")
+    _esm = shared_view_esm("grid")  # grid.js, sent once per page with the stylesheet
 
     _columns: traitlets.List[Any] = traitlets.List().tag(sync=True)
     _rows: traitlets.List[Any] = traitlets.List().tag(sync=True)
