@@ -5,7 +5,7 @@ selection, live status), Altair charts of the selected runs, and a side-by-side
 view of 2-5 runs with the diff of their cell sources. While runs are RUNNING a
 thread in the kernel refreshes table and charts, reading only what changed.
 
-``compare()`` reads the first rows of a search (the first page and more) and returns
+``compare()`` reads the first page of a search (and at least FIRST_ROWS runs) and returns
 with them shown; the other runs are read by a background thread of the kernel, and
 the table says "loading more runs…" until they arrive. Sorting, paging and the charts
 take them in as soon as they are read; ``frame`` and :meth:`CompareWidget.wait_loaded`
@@ -55,7 +55,7 @@ MAX_CHART_RUNS = 20
 #: At most this many runs are loaded into one widget.
 MAX_RUNS_LOADED = 100_000
 #: Runs read before ``compare()`` returns (at least a page); the rest load in the background.
-FIRST_ROWS = 200
+FIRST_ROWS = 50
 
 # One background read of runs at a time in a kernel: two widgets loading at once would
 # only share the same CPU, and a load that a new filter replaced is skipped when it
