@@ -8,6 +8,7 @@ import re
 
 import altair as alt
 import pandas as pd
+import vl_convert as vlc
 
 from jupyter_mltrack.widgets import static, style, vega, views
 from jupyter_mltrack.widgets.charts import metric_history
@@ -74,3 +75,22 @@ def test_static_pages_carry_only_the_rules_they_use() -> None:
     css = style.used_css(body)
     assert ".mlt-badge-Archived" in css and ".mlt-grid-table" not in css
     assert len(style.page(body)) < len(style.CSS) / 2
+
+
+def test_static_svg_keeps_what_shows_and_drops_what_only_the_live_chart_uses() -> None:
+    # Three runs of 40 steps, one of them a single value drawn as a dot: the dots layer
+    # holds a transparent point for every step of the other runs (hover targets).
+    steps = pd.DataFrame({"step": range(40), "value": [1 / (s + 1) for s in range(40)]})
+    one = pd.DataFrame({"step": [0], "value": [0.5]})
+    chart = metric_history({"alpha-run": steps, "bravo-run": steps.assign(value=steps["value"] / 2),
+                            "solo": one}, "loss")
+    full = vlc.vegalite_to_svg(chart.to_dict(validate=False))
+    svg = static.chart_svg(chart)
+    assert re.search(r'\sopacity="0"', full) and not re.search(r'\sopacity="0"', svg)
+    assert full.count("aria-label=") > 40 and svg.count("aria-label=") <= 1
+    assert ' class="' not in svg.split(">", 2)[2] and "pointer-events" not in svg
+    # What a reader sees stays: a line per run, the dot, the legend, the axis titles.
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert {"alpha-run", "bravo-run", "solo", "step", "loss"} <= set(texts)
+    assert svg.count("<path") >= 3 + 1
+    assert len(svg) < len(full) / 2

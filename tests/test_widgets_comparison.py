@@ -6,13 +6,14 @@ import html
 import re
 import subprocess
 import sys
+import threading
 
 import pytest
 import vl_convert as vlc
 
 from jupyter_mltrack.errors import ExperimentNotFound, InvalidFilter, InvalidParameter
-from jupyter_mltrack.widgets import compare
-from jupyter_mltrack.widgets.comparison import MissingKeyWarning
+from jupyter_mltrack.widgets import compare, comparison
+from jupyter_mltrack.widgets.comparison import FIRST_ROWS, MissingKeyWarning
 from tests.widget_runs import fill_many, make_runs
 
 
@@ -216,6 +217,7 @@ def test_static_copy_for_viewers(widget) -> None:
 def test_ten_thousand_runs_with_many_columns(client) -> None:
     fill_many(client, "big", 10_000, n_params=30, n_metrics=20)
     w = compare("big", client=client, refresh_interval=None)
+    assert w.wait_loaded(120)  # the runs after the first rows are read in the background
     assert w.table._total == 10_000
     assert len(w.table._rows) == 50
     assert len(w.table._columns) == 4 + 30 + 20
@@ -321,3 +323,86 @@ def test_compare_resolves_experiments_by_the_clients_one_rule(client) -> None:
     widget = compare(by_id, client=client, refresh_interval=None)
     assert list(widget.frame["run_name"]) == ["in-by-id"]
     widget.close()
+
+
+# -- many runs: the first rows at once, the rest read in the background -------------------
+
+
+@pytest.fixture
+def many(client) -> str:
+    fill_many(client, "many", 600, n_params=3, n_metrics=2)  # run r{i}: m1 = i
+    return "many"
+
+
+@pytest.fixture
+def loads_held():
+    """Keeps background reads waiting (they take one lock, one read at a time) until the
+    test calls the returned function."""
+    comparison._loads.acquire()
+    held = [True]
+
+    def release() -> None:
+        if held[0]:
+            held[0] = False
+            comparison._loads.release()
+
+    yield release
+    release()
+
+
+def test_compare_shows_the_first_rows_at_once_and_reads_the_rest_in_the_background(
+        client, many, loads_held) -> None:
+    w = compare(many, client=client, refresh_interval=None)
+    order = client.search_runs_frame(None, None)[0]["run_id"].tolist()
+    # Returned with the first rows shown: the first page is the one all runs give.
+    assert w.loading and w.table.more
+    assert w.table._total == FIRST_ROWS
+    assert w.table.visible_ids == order[:50]
+    assert f"{FIRST_ROWS}+ runs" in w.header_html and "loading more runs" in w.header_html
+    loads_held()
+    assert w.wait_loaded(60)
+    assert not w.loading and not w.table.more
+    assert w.table._total == 600 and "600 runs" in w.header_html
+    assert "loading" not in w.header_html
+    assert w.frame["run_id"].tolist() == order
+    w.close()
+
+
+def test_frame_waits_for_every_run(client, many, loads_held) -> None:
+    w = compare(many, client=client, refresh_interval=None)
+    assert w.loading
+    threading.Timer(0.3, loads_held).start()
+    assert len(w.frame) == 600  # waited for the background read
+    w.close()
+
+
+def test_a_sort_clicked_while_loading_holds_for_every_run(client, many, loads_held) -> None:
+    w = compare(many, client=client, refresh_interval=None)
+    # The first rows are the newest runs (r599 down to r400): the smallest m1 is later.
+    w.table._sort = {"key": "metrics.m1", "ascending": True}
+    assert w.table._rows[0][0] == f"r{600 - FIRST_ROWS}"
+    loads_held()
+    assert w.wait_loaded(60)
+    assert w.table.sort_by == ("metrics.m1", True)
+    assert w.table._rows[0][0] == "r0"
+    assert w.frame["metrics.m1"].tolist() == sorted(w.frame["metrics.m1"])
+    w.close()
+
+
+def test_a_filter_typed_while_loading_replaces_the_load(client, many, loads_held) -> None:
+    w = compare(many, client=client, refresh_interval=None)
+    w.filter = "metrics.m1 >= 250"  # 350 runs: first rows now, the rest read after
+    assert w.table._total == FIRST_ROWS and w.loading
+    loads_held()
+    assert w.wait_loaded(60)
+    frame = w.frame
+    assert len(frame) == 350 and frame["metrics.m1"].min() == 250
+    # The read of every run (started before the filter) never replaced the filtered table.
+    assert w.table._total == 350 and "350 runs" in w.header_html
+    w.close()
+
+
+def test_a_small_search_loads_at_once(client, runs) -> None:
+    w = compare("sweep", client=client, refresh_interval=None)
+    assert not w.loading and w.table._total == 8 and not w.table.more
+    w.close()

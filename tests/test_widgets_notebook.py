@@ -51,7 +51,11 @@ def test_compare_notebook_runs_in_a_kernel(tmp_path: Path, monkeypatch) -> None:
     assert max(len(str(m)) for m in state.values()) < 100_000  # the bundle is 900 KB
     assert all(len(m["_esm"]) < 5_000 for m in charts)
     drawn = [m["spec"] for m in charts if m["spec"]]
-    assert len(drawn) >= 6 and all("vega-lite" in spec["$schema"] for spec in drawn)
+    # Charts shown by the kernel alone (the composed chart, show_run's panels) are saved;
+    # compare()'s are made when a front end draws its Charts tab, and none did here: the
+    # static copies carry them as SVG.
+    assert len(drawn) >= 2 and all("vega-lite" in spec["$schema"] for spec in drawn)
+    assert not any("mltrack-chart-history" in m.get("_dom_classes", ()) for m in charts)
     # Static copies for nbconvert, notebook viewers and GitHub: an HTML output before
     # each widget, with the charts as inline SVG.
     copies = [o["data"]["text/html"] for o in outputs

@@ -105,3 +105,11 @@ def test_ten_thousand_rows_by_three_hundred_columns_send_one_page() -> None:
     assert grid._rows[0][7] == pytest.approx(frame["m7"].max())
     grid._page = grid.page_count - 1
     assert len(grid._rows) == 50
+
+
+def test_rows_still_being_read_are_announced_until_they_arrive(grid: Grid) -> None:
+    frame = grid.frame
+    grid.set_frame(frame.head(3), more=True)  # the first rows of a longer read
+    assert grid.more and grid._more and grid._total == 3
+    grid.set_frame(frame)
+    assert not grid.more and not grid._more and grid._total == len(frame)

@@ -13,9 +13,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-import ipywidgets as w
-
 from ..errors import MLTrackError
+from . import controls as w
 from . import style
 from .table import Column, Grid
 from .vega import chart_view

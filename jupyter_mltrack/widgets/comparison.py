@@ -5,9 +5,17 @@ selection, live status), Altair charts of the selected runs, and a side-by-side
 view of 2-5 runs with the diff of their cell sources. While runs are RUNNING a
 thread in the kernel refreshes table and charts, reading only what changed.
 
-The charts are built when the widget is first shown (displayed, or its Charts tab
-drawn by a front end, or ``charts`` read), so that ``compare()`` itself never waits
-for Altair or for chart data.
+``compare()`` reads the first page of a search (and at least FIRST_ROWS runs) and returns
+with them shown; the other runs are read by a background thread of the kernel, and
+the table says "loading more runs…" until they arrive. Sorting, paging and the charts
+take them in as soon as they are read; ``frame`` and :meth:`CompareWidget.wait_loaded`
+wait for them.
+
+The chart widgets are made when a front end first draws the Charts tab (or ``charts``
+is read), so that ``compare()`` itself never waits for Altair or for chart data, and a
+notebook run without a front end (CI, nbconvert) saves no chart specs: those charts
+could not draw there anyway (the chart library comes from the kernel), and the static
+copy shows them as SVG.
 """
 
 from __future__ import annotations
@@ -19,13 +27,13 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import ipywidgets as w
 import numpy as np
 import pandas as pd
 
 from ..entities import Run, RunStatus
 from ..errors import InvalidFilter, InvalidParameter
 from ..tracking import fluent
+from . import controls as w
 from . import style
 from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
 from .runs import frame_of_ids, run_labels
@@ -46,6 +54,13 @@ DEFAULT_CHART_RUNS = 10
 MAX_CHART_RUNS = 20
 #: At most this many runs are loaded into one widget.
 MAX_RUNS_LOADED = 100_000
+#: Runs read before ``compare()`` returns (at least a page); the rest load in the background.
+FIRST_ROWS = 50
+
+# One background read of runs at a time in a kernel: two widgets loading at once would
+# only share the same CPU, and a load that a new filter replaced is skipped when it
+# gets its turn.
+_loads = threading.Lock()
 #: Parallel coordinates show at most this many params.
 MAX_PARALLEL_PARAMS = 6
 
@@ -157,6 +172,13 @@ class CompareWidget(StaticCopy, w.VBox):
         self.filter_error: InvalidFilter | None = None
         self._building = True
         self._suspended = 0
+        self._page_size = page_size
+        #: The error of the last background read, if it failed (the widget shows it too).
+        self.load_error: Exception | None = None
+        self._generation = 0  # counts searches; a background read applies to its own only
+        self._more = False  # True while the rest of the current search is being read
+        self._loaded = threading.Event()
+        self._loaded.set()
 
         self._header = Html()
         self.filter_box = w.Text(value=filter or "", placeholder=_FILTER_HINT,
@@ -210,7 +232,7 @@ class CompareWidget(StaticCopy, w.VBox):
         if refresh_interval is not None:
             self._live = LiveLoop(self.poll, refresh_interval, on_error=self._live_failed)
 
-        self._set_frame(self._search(filter or ""))
+        self._load(filter or "")
         self._building = False
         self._update_charts()
         self._update_side()
@@ -233,8 +255,19 @@ class CompareWidget(StaticCopy, w.VBox):
 
     @property
     def frame(self) -> pd.DataFrame:
-        """The runs in the table, in its current order (all pages)."""
+        """The runs in the table, in its current order (all pages; waits until every
+        run of the search has been read)."""
+        self.wait_loaded()
         return self.table.frame
+
+    @property
+    def loading(self) -> bool:
+        """True while the runs after the first rows are being read in the background."""
+        return not self._loaded.is_set()
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Wait until every run of the current search is in the table; False on timeout."""
+        return self._loaded.wait(timeout)
 
     @property
     def filter(self) -> str:
@@ -335,20 +368,32 @@ class CompareWidget(StaticCopy, w.VBox):
     def refresh(self) -> None:
         """Read the runs again (as the Refresh button does) and restart live updates."""
         with self._lock:
-            frame = self._search(self.filter)
+            frame = self._frame
             for run_id in frame.loc[frame["status"] == RunStatus.RUNNING.value, "run_id"]:
                 self._histories.forget(run_id)
-            self._set_frame(frame)
+            self._load(self.filter)
         self._start_live()
 
     def _static_body(self) -> str:
-        self._show_charts()  # drawn before the view, so they arrive with it
         return static_html(self)
+
+    def _static_charts(self) -> dict[str, alt.TopLevelMixin]:
+        """The charts as drawn, or as they will be once shown (for the static copy)."""
+        with self._lock:
+            if self._view_map is not None:
+                return self._built
+            metric = self.metric_picker.value
+            return self._build_charts(metric, self.chart_run_ids) if metric is not None else {}
 
     def close(self) -> None:
         live = getattr(self, "_live", None)
         if live is not None:
             live.stop()
+        if hasattr(self, "_loaded"):
+            with self._lock:
+                self._generation += 1  # a read under way is dropped
+                self._more = False
+                self._loaded.set()
         views = list(self._view_map.values()) if self._view_map is not None else []
         for child in (self.table, self._header, self._message, self._side, self._chart_note,
                       self._keys_note, self._probe, *views):
@@ -357,12 +402,56 @@ class CompareWidget(StaticCopy, w.VBox):
 
     # -- reading runs ------------------------------------------------------------------
 
-    def _search(self, text: str) -> pd.DataFrame:
+    def _load(self, text: str) -> None:
+        """Show the first rows of a search now; read the rest in the background."""
+        first = max(FIRST_ROWS, self._page_size)
+        frame, more = self._search(text, limit=first)  # a bad filter raises here
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            self._more = more
+            self.load_error = None
+            if more:
+                self._loaded.clear()
+            self._set_frame(frame)
+            if not more:
+                self._loaded.set()
+        if more:
+            threading.Thread(target=self._load_rest, args=(text, generation),
+                             name="mltrack-compare-load", daemon=True).start()
+
+    def _load_rest(self, text: str, generation: int) -> None:
+        with _loads:
+            if generation != self._generation:
+                return  # a newer search (or close) replaced this one
+            try:
+                frame, _ = self._search(text)
+            except Exception as exc:  # noqa: BLE001 - shown by the widget, like live errors
+                with self._lock:
+                    if generation == self._generation:
+                        self.load_error = exc
+                        self._more = False
+                        self._message.value = style.notice(
+                            f"Could not read the runs after the first {len(self._frame):,}: "
+                            f"{exc}. Press Refresh to try again.", error=True)
+                        self._update_header()
+                        self._loaded.set()
+                return
+            with self._lock:
+                if generation != self._generation:
+                    return
+                self._more = False
+                self._set_frame(frame)
+                self._loaded.set()
+        self._start_live()
+
+    def _search(self, text: str, limit: int = MAX_RUNS_LOADED) -> tuple[pd.DataFrame, bool]:
+        """The runs matching ``text`` (at most ``limit``) and whether there are more."""
         text = text.strip()
         if self.run_ids is None:
-            frame, _ = self.client.search_runs_frame(self.experiment_ids, text or None,
-                                                     max_results=MAX_RUNS_LOADED)
-            return with_duration(frame)
+            frame, token = self.client.search_runs_frame(self.experiment_ids, text or None,
+                                                         max_results=limit)
+            return with_duration(frame), token is not None and limit < MAX_RUNS_LOADED
         if text:
             # Parse the user's filter alone first, so an error points into their text.
             self.client.search_runs_frame(self.experiment_ids, text, max_results=1)
@@ -374,15 +463,16 @@ class CompareWidget(StaticCopy, w.VBox):
                                                     max_results=MAX_RUNS_LOADED)
             parts.append(part)
         if not parts:
-            return self._frame.head(0)
-        return with_duration(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
+            return self._frame.head(0), False
+        return with_duration(pd.concat(parts, ignore_index=True) if len(parts) > 1
+                             else parts[0]), False
 
     # -- reactions ---------------------------------------------------------------------
 
     def _on_filter(self, change: dict[str, Any]) -> None:
         with self._lock:
             try:
-                frame = self._search(change["new"])
+                self._load(change["new"])
             except InvalidFilter as exc:
                 lines = str(exc).split("\n", 1)
                 self._message.value = style.notice(
@@ -391,8 +481,8 @@ class CompareWidget(StaticCopy, w.VBox):
                 self.filter_error = exc
                 return
             self.filter_error = None
-            self._message.value = ""
-            self._set_frame(frame)
+            if self.load_error is None:
+                self._message.value = ""
         self._start_live()
 
     def _on_selection(self, _change: dict[str, Any]) -> None:
@@ -413,7 +503,7 @@ class CompareWidget(StaticCopy, w.VBox):
         self._labels = run_labels(frame) if len(frame) else {}
         self._suspended += 1  # one chart update at the end, not one per control
         try:
-            self.table.set_frame(frame, self._columns())
+            self.table.set_frame(frame, self._columns(), more=self._more)
             self._set_options()
             self._update_header()
             self._check_keys()
@@ -424,7 +514,7 @@ class CompareWidget(StaticCopy, w.VBox):
 
     def _refresh_columns(self) -> None:
         with self._lock:
-            self.table.set_frame(self._frame, self._columns())
+            self.table.set_frame(self._frame, self._columns(), more=self._more)
 
     def _columns(self) -> list[Column]:
         frame = self._frame
@@ -498,8 +588,10 @@ class CompareWidget(StaticCopy, w.VBox):
         if self.updated_at is not None:
             stamp = time.strftime("%H:%M:%S", time.localtime(self.updated_at))
             extra += f'<span class="mlt-muted">updated {stamp}</span>'
-        self._header.value = style.header(
-            "Compare runs", f"{len(frame):,} runs · {scope}", extra)
+        if self._more:
+            extra += '<span class="mlt-muted">loading more runs…</span>'
+        count = f"{len(frame):,}+" if self._more else f"{len(frame):,}"
+        self._header.value = style.header("Compare runs", f"{count} runs · {scope}", extra)
 
     def _chart_frame(self, run_ids: list[str]) -> pd.DataFrame:
         frame = self._frame.set_index("run_id", drop=False)
@@ -632,6 +724,8 @@ class CompareWidget(StaticCopy, w.VBox):
     def poll(self) -> bool:
         """One live refresh: re-read running runs, pick up new ones, extend histories."""
         with self._lock:
+            if self._more:
+                return True  # the runs are being read; the next tick looks again
             frame = self._frame
             running = frame.loc[frame["status"] == RunStatus.RUNNING.value, "run_id"].tolist()
             updates = [with_duration(frame_of_ids(self.client, running))] if running else []
@@ -716,13 +810,15 @@ def static_html(widget: CompareWidget, max_points: int = 150) -> str:
     header, rows, numeric = _static_rows(widget)
     total = len(widget._frame)
     shown = min(total, 20)
-    body = style.header("Compare runs", f"{total:,} runs" + (
+    count = f"{total:,}+" if widget._more else f"{total:,}"
+    body = style.header("Compare runs", f"{count} runs" + (
         f" (static copy: the first {shown}; run the notebook to interact)"
-        if shown < total else " (static copy; run the notebook to interact)"))
+        if shown < total or widget._more else " (static copy; run the notebook to interact)"))
     status = header.index("Status") if "Status" in header else None
     body += style.table(header, rows, numeric, status_column=status)
     metric = widget.metric
-    if metric is not None and widget.charts:
+    built = widget._static_charts() if metric is not None else {}
+    if metric is not None and built:
         from . import charts  # Altair: loaded once charts are drawn
 
         run_ids = widget.chart_run_ids
@@ -732,8 +828,8 @@ def static_html(widget: CompareWidget, max_points: int = 150) -> str:
         drawn = [charts.metric_history(histories, metric, labels=labels, max_points=max_points,
                                        smoothing=float(widget.smoothing.value),
                                        log_scale=bool(widget.log_switch.value))]
-        if "final" in widget.charts:
-            drawn.append(widget.charts["final"])
+        if "final" in built:
+            drawn.append(built["final"])
         body += "".join(chart_svg(chart) for chart in drawn)
     return body
 

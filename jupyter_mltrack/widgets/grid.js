@@ -286,7 +286,7 @@ function render({ model, el }) {
       const a = page * size + 1;
       const b = Math.min(total, (page + 1) * size);
       info.textContent = `${a.toLocaleString("en-US")}–${b.toLocaleString("en-US")} of ` +
-        `${total.toLocaleString("en-US")}`;
+        `${total.toLocaleString("en-US")}` + (model.get("_more") ? "+ · loading more…" : "");
     }
     footer.appendChild(info);
     if (pages > 1) {
@@ -327,7 +327,7 @@ function render({ model, el }) {
   };
   draw();
   const traits = ["_columns", "_rows", "_row_ids", "_selected", "_sort", "_page", "_page_size",
-    "_total", "_selection", "_max_selected", "_empty", "_max_height", "_sticky"];
+    "_total", "_more", "_selection", "_max_selected", "_empty", "_max_height", "_sticky"];
   for (const t of traits) model.on("change:" + t, schedule);
   return () => {
     for (const t of traits) model.off("change:" + t, schedule);

@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import ipywidgets as w
-
 from .. import registry as reg
 from ..entities import ModelVersion, Stage, TransitionRequest
 from ..errors import MLTrackError
 from ..tracking import quote_literal
+from . import controls as w
 from . import style
 from .static import StaticCopy
 from .views import Html

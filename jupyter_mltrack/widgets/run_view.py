@@ -8,12 +8,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-import ipywidgets as w
 import numpy as np
 
 from ..entities import Run, RunStatus
 from ..errors import InvalidParameter, RunNotFound
 from . import charts, style
+from . import controls as w
 from .artifacts import ArtifactBrowser
 from .downsample import downsample_indices
 from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop

@@ -114,4 +114,25 @@ def chart_svg(chart: Any) -> str:
     svg = re.sub(r"^<\?xml[^>]*>\s*", "", svg)
     # Tenths of a pixel are plenty for paths: a third of the size of vl-convert's output.
     svg = re.sub(r'\bd="([^"]*)"', lambda m: 'd="' + _NUMBER.sub(_tenths, m.group(1)) + '"', svg)
-    return f'<div class="mlt-chart">{svg}</div>'
+    return f'<div class="mlt-chart">{_lean_svg(svg)}</div>'
+
+
+# Marks drawn fully transparent (the hover targets of one-value runs' dots, kept in the
+# spec because some of their points show) draw nothing in a picture.
+_INVISIBLE = re.compile(r'<(?:path|line|rect|circle|text)\b[^>]*\sopacity="0"[^>]*/>')
+# What only the interactive chart uses: hover descriptions of every mark for screen
+# readers exploring it, class names for its event handling, pointer events; and values
+# that are the defaults anyway.
+_INTERACTIVE = re.compile(
+    r'\s(?:aria-label|aria-roledescription|aria-hidden|role|class|pointer-events)="[^"]*"'
+    r'|\stransform="translate\(0,0\)"|\sopacity="1"')
+
+
+def _lean_svg(svg: str) -> str:
+    """The SVG as a static picture needs it: about half the size of vl-convert's output.
+
+    The root element keeps its role and description (the chart's title for screen
+    readers); inner marks lose what only the interactive chart uses.
+    """
+    end = svg.find(">") + 1
+    return svg[:end] + _INTERACTIVE.sub("", _INVISIBLE.sub("", svg[end:]))

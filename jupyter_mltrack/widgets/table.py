@@ -12,14 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import traitlets
 
 from ..errors import InvalidParameter
-from .views import View
+from .views import View, shared_view_esm
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,7 +47,7 @@ class Column:
 class Grid(View):
     """The table. Public state is plain Python: ``frame``, ``selected``, ``sort_by``."""
 
-    _esm = (Path(__file__).with_name("grid.js")).read_text(encoding="utf-8")
+    _esm = shared_view_esm("grid")  # grid.js, sent once per page with the stylesheet
 
     _columns: traitlets.List[Any] = traitlets.List().tag(sync=True)
     _rows: traitlets.List[Any] = traitlets.List().tag(sync=True)
@@ -63,6 +62,7 @@ class Grid(View):
     _empty = traitlets.Unicode("Nothing to show.").tag(sync=True)
     _max_height = traitlets.Int(420).tag(sync=True)
     _sticky = traitlets.Int(1).tag(sync=True)
+    _more = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, frame: pd.DataFrame | None = None, columns: Sequence[Column] = (),
                  id_column: str = "id", *, page_size: int = 50, selection: str = "multi",
@@ -138,8 +138,16 @@ class Grid(View):
         """Ids of the rows on the current page, top to bottom."""
         return list(self._row_ids)
 
-    def set_frame(self, frame: pd.DataFrame, columns: Sequence[Column] | None = None) -> None:
-        """Show new rows (and columns); selection and sort stay where they still apply."""
+    @property
+    def more(self) -> bool:
+        """True while more rows than the frame holds are still being read (the footer
+        says so)."""
+        return self._more
+
+    def set_frame(self, frame: pd.DataFrame, columns: Sequence[Column] | None = None, *,
+                  more: bool = False) -> None:
+        """Show new rows (and columns); selection and sort stay where they still apply.
+        ``more``: rows after these are still being read."""
         with self._lock:
             if self.id_column not in frame.columns:
                 raise InvalidParameter(f"The frame has no id column {self.id_column!r}.")
@@ -159,6 +167,7 @@ class Grid(View):
                 if keep != list(self._selected):
                     self._selected = keep
                 self._total = len(self._frame)
+                self._more = more
                 self._page = min(self._page, self.page_count - 1)
                 self._render_page()
 

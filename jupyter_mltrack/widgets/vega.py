@@ -15,6 +15,7 @@ from typing import Any
 
 import traitlets
 
+from .controls import layout_trait
 from .static import StaticCopy, chart_svg
 from .views import _HIDE_JS
 
@@ -164,6 +165,7 @@ def _chart_view_class() -> Any:
         class ChartView(StaticCopy, alt.JupyterChart):
             _esm = _LOADER_ESM
             _static_for = traitlets.Unicode("").tag(sync=True)
+            layout = layout_trait()
 
             def __init__(self, *args: Any, **kwargs: Any):
                 super().__init__(*args, **kwargs)
