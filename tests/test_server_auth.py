@@ -227,8 +227,8 @@ def test_hosts_origins_content_types_and_body_sizes_are_checked(tmp_path: Path) 
     assert allowed.headers["access-control-allow-origin"] == "https://lab.example"
     big = server.request("POST", create, json_body={"name": "x" * 3000}, headers=admin)
     assert big.status_code == 413 and big.json()["error_code"] == "REQUEST_LIMIT_EXCEEDED"
-    assert [e.name for e in server.app.state.store.search_experiments()] == ["secret",
-                                                                            "from-lab"]
+    assert sorted(e.name for e in server.app.state.store.search_experiments()) == [
+        "from-lab", "secret"]
 
 
 TRAVERSALS = ["../../etc/passwd", "..%2f..%2fetc%2fpasswd", "%2e%2e/%2e%2e/etc/passwd",
