@@ -215,9 +215,16 @@ def test_dashboard_draws_the_chart_of_an_experiment(lab: bs.JupyterLab, browser:
     bs.set_theme(page, "JupyterLab Dark")
     dashboard.locator(".mltrack-tab[data-view='runs']").click()
     bs.wait_for(lambda: lines.count() == 3, what="the chart again")
-    text_color = page.evaluate(
-        "getComputedStyle(document.querySelector('.mltrack-chart svg text')).fill")
-    assert text_color != "rgb(0, 0, 0)", "axis text must follow the dark theme"
+    def brightness(selector: str, prop: str) -> float:
+        color = page.evaluate(
+            f"getComputedStyle(document.querySelector({selector!r}))[{prop!r}]")
+        channels = [float(c) for c in color[color.index("(") + 1:-1].split(",")[:3]]
+        return sum(channels) / 3
+
+    # Axis labels light on the dark background, grid lines dim (not the light theme's).
+    bs.wait_for(lambda: brightness(".mltrack-chart svg .role-axis-label text", "fill") > 150,
+                what="axis labels in the dark theme's text color")
+    assert brightness(".mltrack-chart svg .role-axis-grid line", "stroke") < 128
     bs.screenshot(page, shots / "labext-dashboard-dark.png")
     bs.screenshot(sidebar, shots / "labext-sidebar-dark.png")
     bs.set_theme(page, "JupyterLab Light")

@@ -7,7 +7,7 @@ import { Widget } from '@lumino/widgets';
 import { Result } from 'vega-embed';
 
 import { IModelDetail, IRun, IRunDetail, MLTrackApi } from './api';
-import { RUN_COLORS, lineChart } from './charts';
+import { RUN_COLORS, lineChart, themeConfig } from './charts';
 import {
   badge,
   errorNotice,
@@ -114,9 +114,17 @@ export class MLTrackDashboard extends Widget {
   /** Redraw charts in the current theme's colors. */
   themeChanged(): void {
     this._chartKey = '';
-    if (this._view === 'runs') {
-      void this._drawChart();
-    }
+    // The theme's stylesheet may still be loading when the signal comes: draw now and
+    // once more after the next frames (the key holds the colors, so only a change
+    // redraws).
+    const redraw = (): void => {
+      if (this._view === 'runs') {
+        void this._drawChart();
+      }
+    };
+    redraw();
+    window.setTimeout(redraw, 250);
+    window.setTimeout(redraw, 1000);
   }
 
   protected onCloseRequest(msg: any): void {
@@ -380,7 +388,8 @@ export class MLTrackDashboard extends Widget {
     const key = JSON.stringify([
       this._metric,
       runs.map(r => r.run_id),
-      history
+      history,
+      themeConfig() // the theme's colors: a chart drawn mid-switch is drawn again
     ]);
     if (key === this._chartKey) {
       return;
