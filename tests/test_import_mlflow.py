@@ -30,8 +30,11 @@ from jupyter_mltrack.errors import (
     InvalidParameter,
     RegisteredModelNotFound,
     RunNotFound,
+    StoreError,
 )
 from jupyter_mltrack.interop import open_source
+from jupyter_mltrack.store import mlflow_sql_source
+from jupyter_mltrack.store.mlflow_sql_source import MlflowSqlSource
 from tests.mlflow_env import mlflow_python, run_mlflow
 
 pytestmark = pytest.mark.slow
@@ -253,6 +256,52 @@ def test_sqlite_store_imports_every_run(sqlite_store: tuple[Path, dict[str, Any]
     # the model version whose run's files point into the run: a file of the imported copy
     v1 = client.registry_store.get_model_version("clf", 1)
     assert artifact_repository(v1.source).read_bytes("weights.bin") == bytes(range(256)) * 40
+
+
+def test_worker_processes_read_every_point_exactly(
+        sqlite_store: tuple[Path, dict[str, Any]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    folder, expected = sqlite_store
+    source = f"sqlite:///{folder / 'mlflow.db'}"
+    run_ids = sorted(expected["runs"]) * 2
+    reader = MlflowSqlSource(source, processes=2)
+    try:
+        assert reader._workers(len(run_ids)) == 2
+        together = list(reader.metric_histories_of(run_ids))
+        one_by_one = [reader.metric_histories(run_id) for run_id in run_ids]
+    finally:
+        reader.close()
+    assert len(together) == len(run_ids)
+    for got, want in zip(together, one_by_one, strict=True):
+        assert [(h.key, h.steps.tolist(), h.values.tobytes(), h.timestamps.tolist())
+                for h in got] == [(h.key, h.steps.tolist(), h.values.tobytes(),
+                                   h.timestamps.tolist()) for h in want]
+    # the whole import, its histories read by worker processes
+    monkeypatch.setattr(mlflow_sql_source, "PARALLEL_POINTS", 1)
+    uri, client = _client(tmp_path)
+    import_mlflow(source, tracking_uri=uri, progress=False)
+    assert_imported(expected, client)
+
+
+def test_a_worker_process_that_fails_is_reported(tmp_path: Path) -> None:
+    db = tmp_path / "mlflow.db"
+    conn = sqlite3.connect(db)
+    for table in ("experiments", "runs", "params", "tags"):
+        conn.execute(f"CREATE TABLE {table} (x)")
+    # a history whose step is not a number cannot be read
+    conn.execute("CREATE TABLE metrics (key, value, timestamp, run_uuid, step, is_nan)")
+    conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, 0)",
+                     [("m", 1.0, 1, "r1", 0), ("m", 2.0, 2, "r2", "x")])
+    conn.commit()
+    conn.close()
+    reader = MlflowSqlSource(f"sqlite:///{db}", processes=2)
+    try:
+        found = reader.metric_histories_of(["r1", "r2"])
+        assert [h.key for h in next(found)] == ["m"]
+        with pytest.raises(StoreError, match=r"metric table.*run r2"):
+            next(found)
+    finally:
+        reader.close()
 
 
 @pytest.mark.postgres

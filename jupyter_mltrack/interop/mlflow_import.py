@@ -54,6 +54,7 @@ from ..store.mlflow_source import (
     MlflowModel,
     MlflowRun,
     MlflowSource,
+    ReadsHistoriesInBulk,
 )
 from ..tracking.client import Client
 
@@ -269,9 +270,22 @@ class _Prefetch:
         return self
 
     def _run(self) -> None:
-        for run_id in self.run_ids:
+        if isinstance(self.reader, ReadsHistoriesInBulk):
+            found: Iterator[list[MetricHistory]] = self.reader.metric_histories_of(
+                self.run_ids)
+        else:
+            found = (self.reader.metric_histories(run_id) for run_id in self.run_ids)
+        try:
+            self._hand_over(found)
+        finally:
+            close = getattr(found, "close", None)
+            if close is not None:
+                close()  # ends the source's reading processes, if any
+
+    def _hand_over(self, found: Iterator[list[MetricHistory]]) -> None:
+        for _ in self.run_ids:
             try:
-                item: Any = self.reader.metric_histories(run_id)
+                item: Any = next(found)
             except BaseException as exc:  # noqa: BLE001 - handed to the writer's thread, raised there
                 item = exc
             while not self.stop.is_set():

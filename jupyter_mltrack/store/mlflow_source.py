@@ -7,7 +7,7 @@ Readers never write to the store they read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -117,6 +117,14 @@ class MlflowSource(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class ReadsHistoriesInBulk(Protocol):
+    """A source that reads the metric histories of many runs faster together."""
+
+    def metric_histories_of(self, run_ids: Sequence[str]) -> Iterator[list[MetricHistory]]:
+        """The metric histories of each run of ``run_ids``, in that order."""
 
 
 @runtime_checkable

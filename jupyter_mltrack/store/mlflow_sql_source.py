@@ -3,19 +3,24 @@
 SQLite is opened with ``mode=ro`` and ``PRAGMA query_only``; PostgreSQL sessions are
 read-only (``default_transaction_read_only``). Metric histories are the bulk of a
 store: on SQLite one query per run returns each key's history as three packed columns,
-so Python never builds a row object per point.
+so Python never builds a row object per point. A large SQLite store is read by a few
+worker processes at once (each opens the file read-only too), the runs dealt out in turn.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
 import sqlite3
-from array import array
-from collections.abc import Iterator
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import Any
 
 from ..errors import ForeignStore, InvalidParameter, StoreError
+from . import mlflow_sql_reader
 from .mlflow_source import (
     MetricHistory,
     MlflowExperiment,
@@ -25,39 +30,10 @@ from .mlflow_source import (
 )
 from .sql_engine import safe_uri
 
-if TYPE_CHECKING:
-    import numpy as np
-
 _NEEDED = {"experiments", "runs", "metrics", "params", "tags"}
+#: a SQLite store with at least this many metric points is read by worker processes
+PARALLEL_POINTS = 2_000_000
 _DELETED_VERSION = "Deleted_Internal"  # MLflow's stage of a deleted model version
-
-
-class _Values:
-    """SQLite aggregate: the values of one history as float64 bytes (steps and timestamps
-    come exactly from ``group_concat``; SQLite prints floats with too few digits)."""
-
-    __slots__ = ("step", "values")
-
-    def __init__(self) -> None:
-        self.values = array("d")
-        self.step = self.values.append  # one C call per row
-
-    def finalize(self) -> bytes:
-        return self.values.tobytes()
-
-
-_NAN = float("nan")
-
-
-def _ints(text: str | int, n: int) -> np.ndarray:
-    """``n`` integers from ``group_concat`` text ("1,2,3")."""
-    import numpy as np
-
-    out = np.fromstring(str(text), dtype=np.int64, sep=",")  # C speed; text mode is kept
-    if len(out) != n:
-        raise StoreError(f"Cannot read MLflow's metric table: {n} values expected, "
-                         f"{len(out)} read.")
-    return out
 
 
 def is_mlflow_database(uri: str) -> bool:
@@ -68,8 +44,12 @@ def is_mlflow_database(uri: str) -> bool:
 class MlflowSqlSource:
     """An MLflow tracking database, read-only (an ``MlflowSource``)."""
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, *, processes: int | None = None):
+        """``processes``: how many worker processes read metric histories of a SQLite
+        store (default: one per CPU, at most 4, for stores of ``PARALLEL_POINTS``
+        points or more; 0 reads them in this process)."""
         self.uri = uri
+        self.processes = processes
         self._sqlite: sqlite3.Connection | None = None
         self._engine: Any = None
         self._conn: Any = None
@@ -105,14 +85,10 @@ class MlflowSqlSource:
         if not path.is_file():
             raise InvalidParameter(f"There is no MLflow database at {path}; check the path.")
         try:
-            conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True,
-                                   check_same_thread=False, timeout=30)
-            conn.execute("PRAGMA query_only = ON")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            self._sqlite = mlflow_sql_reader.connect(path)
         except sqlite3.DatabaseError as exc:
             raise ForeignStore(f"{path} is not a SQLite database MLflow wrote: {exc}") from exc
-        conn.create_aggregate("mltrack_values", 1, _Values)  # type: ignore[arg-type]
-        self._sqlite = conn
+        self._path = path
 
     def _open_postgres(self, uri: str) -> None:
         from sqlalchemy import create_engine
@@ -194,23 +170,42 @@ class MlflowSqlSource:
         import numpy as np
 
         if self._sqlite is not None:
-            out = []
-            # One pass per key: the aggregates see the rows in the same order.
-            for key, n, steps, stamps, values, nans in self._rows(
-                    "SELECT key, count(*), group_concat(step), group_concat(timestamp), "
-                    "mltrack_values(value), CASE WHEN max(is_nan) THEN group_concat(is_nan) "
-                    "END FROM metrics WHERE run_uuid = ? GROUP BY key ORDER BY key", (run_id,)):
-                vals = np.frombuffer(values, dtype=np.float64).copy()
-                if nans is not None:  # MLflow stores NaN as 0 with is_nan set
-                    vals[_ints(nans, n).astype(bool)] = np.nan
-                out.append(MetricHistory(key, _ints(steps, n), vals, _ints(stamps, n)))
-            return out
+            try:
+                found = mlflow_sql_reader.histories(self._sqlite, run_id)
+            except mlflow_sql_reader.HistoryError as exc:
+                raise StoreError(f"Cannot read MLflow's metric table: {exc}") from exc
+            return [MetricHistory(*h) for h in found]
         rows = self._rows(
             "SELECT key, array_agg(step), array_agg(CASE WHEN is_nan THEN 'NaN'::float8 "
             "ELSE value END), array_agg(timestamp) FROM metrics WHERE run_uuid = ? "
             "GROUP BY key ORDER BY key", (run_id,))
         return [MetricHistory(key, np.array(s, dtype=np.int64), np.array(v, dtype=np.float64),
                               np.array(t, dtype=np.int64)) for key, s, v, t in rows]
+
+    def metric_histories_of(self, run_ids: Sequence[str]) -> Iterator[list[MetricHistory]]:
+        """The metric histories of each run of ``run_ids``, in that order."""
+        workers = self._workers(len(run_ids))
+        if workers < 2:
+            for run_id in run_ids:
+                yield self.metric_histories(run_id)
+            return
+        procs = [_Worker(self._path, run_ids[i::workers]) for i in range(workers)]
+        try:
+            for i in range(len(run_ids)):
+                yield procs[i % workers].next()
+        finally:
+            for proc in procs:
+                proc.close()
+
+    def _workers(self, runs: int) -> int:
+        if self._sqlite is None or runs < 2:
+            return 0
+        if self.processes is not None:
+            return min(self.processes, runs)
+        points = self._sqlite.execute("SELECT max(rowid) FROM metrics").fetchone()[0] or 0
+        if points < PARALLEL_POINTS:
+            return 0
+        return min(os.cpu_count() or 1, 4, runs)
 
     # -- registry ----------------------------------------------------------------------
 
@@ -250,3 +245,41 @@ class MlflowSqlSource:
             for r in self._rows("SELECT name, creation_time, last_updated_time, description "
                                 "FROM registered_models ORDER BY name")
         ]
+
+
+class _Worker:
+    """A process reading the metric histories of some runs of an MLflow SQLite store
+    (opened read-only), handing them over a pipe in order."""
+
+    def __init__(self, path: Path, run_ids: Sequence[str]):
+        self.errors = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, mlflow_sql_reader.__file__, str(path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors)
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("\n".join(run_ids).encode())
+        self.proc.stdin.close()
+
+    def next(self) -> list[MetricHistory]:
+        assert self.proc.stdout is not None
+        try:
+            ok, item = pickle.load(self.proc.stdout)  # noqa: S301 - our own worker's output
+        except (EOFError, pickle.UnpicklingError) as exc:
+            self.proc.wait()
+            self.errors.seek(0)
+            detail = self.errors.read().decode(errors="replace").strip().splitlines()
+            raise StoreError(
+                "A process reading the MLflow database stopped (exit code "
+                f"{self.proc.returncode}): {detail[-1] if detail else exc}"
+            ) from None
+        if not ok:
+            raise StoreError(f"Cannot read MLflow's metric table: {item}")
+        return [MetricHistory(*h) for h in item]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()  # a reader only: stopping it midway leaves nothing behind
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.errors.close()
