@@ -85,6 +85,12 @@ class MlflowClient(Client):
             return self.get_registered_model(name)
         return registry.update_registered_model(name, description, client=self)
 
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        return registry.rename_registered_model(name, new_name, client=self)
+
+    def delete_registered_model(self, name: str) -> None:
+        registry.delete_registered_model(name, client=self)
+
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
         registry.set_registered_model_tag(name, key, value, client=self)
 

@@ -187,6 +187,15 @@ class Run:
     def run_id(self) -> str:
         return self.info.run_id
 
+    # MLflow's Run keeps its parts as ``_info`` and ``_data``, and its examples read them.
+    @property
+    def _info(self) -> RunInfo:
+        return self.info
+
+    @property
+    def _data(self) -> RunData:
+        return self.data
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "info": {

@@ -10,6 +10,7 @@ interpreter, with this repository kept off its ``sys.path``.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -53,6 +54,18 @@ def run_mlflow(script: str, *args: str, cwd: Path | None = None, timeout: float 
                              f"--- stdout\n{done.stdout[-4000:]}\n"
                              f"--- stderr\n{done.stderr[-8000:]}")
     return done
+
+
+def ported(source: str) -> str:
+    """MLflow code with ``import mlflow`` changed to ``import jupyter_mltrack as mlflow``
+    (``from mlflow...`` and ``import mlflow.<flavor>`` likewise), and nothing else."""
+    out = re.sub(r"^import mlflow$", "import jupyter_mltrack as mlflow", source, flags=re.M)
+    out = re.sub(r"^import mlflow\.", "import jupyter_mltrack.", out, flags=re.M)
+    out = re.sub(r"^from mlflow(\.| )", r"from jupyter_mltrack\1", out, flags=re.M)
+    changed = [new for old, new in zip(source.splitlines(), out.splitlines(), strict=True)
+               if old != new]
+    assert changed and all(line.startswith(("import ", "from ")) for line in changed)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ MLflow, so the scripts are MLflow code and not code bent to fit this package.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_mltrack import Client
-from tests.mlflow_env import run_mlflow
+from tests.mlflow_env import ported, run_mlflow
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -115,18 +114,6 @@ ELASTICNET = textwrap.dedent('''
         champion = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
         print("champion predicts", len(champion.predict(test_x)), "rows")
 ''')
-
-
-def ported(source: str) -> str:
-    """MLflow code with ``import mlflow`` changed to ``import jupyter_mltrack as mlflow``
-    (``from mlflow...`` and ``import mlflow.<flavor>`` likewise), and nothing else."""
-    out = re.sub(r"^import mlflow$", "import jupyter_mltrack as mlflow", source, flags=re.M)
-    out = re.sub(r"^import mlflow\.", "import jupyter_mltrack.", out, flags=re.M)
-    out = re.sub(r"^from mlflow(\.| )", r"from jupyter_mltrack\1", out, flags=re.M)
-    changed = [new for old, new in zip(source.splitlines(), out.splitlines(), strict=True)
-               if old != new]
-    assert changed and all(line.startswith(("import ", "from ")) for line in changed)
-    return out
 
 
 def _run_ported(script: str, folder: Path, *args: str) -> str:

@@ -15,7 +15,16 @@ import pandas as pd
 import pytest
 
 from jupyter_mltrack.entities import Metric, Param, RunTag
-from jupyter_mltrack.errors import InvalidModel, InvalidParameter, NotFound, UntrustedModel
+from jupyter_mltrack.errors import (
+    AlreadyExists,
+    ExperimentNotFound,
+    InvalidModel,
+    InvalidParameter,
+    InvalidState,
+    NotFound,
+    RegisteredModelNotFound,
+    UntrustedModel,
+)
 
 # -- fluent signatures -------------------------------------------------------------------
 
@@ -292,6 +301,87 @@ def test_mlflow_client_registry_methods(tracking_uri: str) -> None:
     assert client.get_model_version("m", 1).deleted
     with pytest.raises(InvalidParameter, match="version= or stage="):
         client.set_model_version_tag("m", key="k", value="v")
+
+
+def test_mlflow_client_renames_an_experiment(tracking_uri: str) -> None:
+    import jupyter_mltrack as mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    exp = client.create_experiment("draft")
+    run = client.create_run(exp)
+    client.rename_experiment(exp, "churn")
+    assert client.get_experiment(exp).name == "churn"
+    assert client.get_experiment_by_name("draft") is None
+    assert client.get_run(run.info.run_id).info.experiment_id == exp  # runs stay with it
+    client.create_experiment("other")
+    with pytest.raises(AlreadyExists, match="other"):
+        client.rename_experiment(exp, "other")
+    with pytest.raises(InvalidParameter, match="name"):
+        client.rename_experiment(exp, " ")
+    with pytest.raises(ExperimentNotFound):
+        client.rename_experiment("424242", "x")
+    assert client.get_experiment(exp).name == "churn"
+
+
+def test_mlflow_client_renames_and_deletes_a_registered_model(tracking_uri: str) -> None:
+    import jupyter_mltrack as mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    run = client.create_run(client.create_experiment("e"))
+    uri = _logged_model(client, run.info.run_id)
+    client.create_model_version("draft", uri, run.info.run_id)
+    client.set_registered_model_alias("draft", "champion", 1)
+    client.transition_model_version_stage("draft", 1, "Staging")
+    renamed = client.rename_registered_model("draft", "churn")
+    assert renamed.name == "churn" and renamed.aliases == {"champion": 1}
+    assert client.get_model_version("churn", 1).name == "churn"
+    assert client.get_model_version("churn", 1).current_stage == "Staging"
+    assert client.get_model_version_by_alias("churn", "champion").version == 1
+    with pytest.raises(RegisteredModelNotFound):
+        client.get_registered_model("draft")
+    client.create_registered_model("taken")
+    with pytest.raises(AlreadyExists, match="taken"):
+        client.rename_registered_model("churn", "taken")
+    with pytest.raises(RegisteredModelNotFound):
+        client.rename_registered_model("nope", "x")
+    # a model with a version in Staging or Production is being used: archive first
+    with pytest.raises(InvalidState, match="Archived"):
+        client.delete_registered_model("churn")
+    assert client.get_model_version("churn", 1).current_stage == "Staging"
+    client.transition_model_version_stage("churn", 1, "Archived")
+    client.delete_registered_model("churn")
+    with pytest.raises(RegisteredModelNotFound):
+        client.get_registered_model("churn")
+    assert list(client.search_model_versions("name = 'churn'")) == []
+    assert [m.name for m in client.search_registered_models()] == ["taken"]
+    # the run and its model files are the run's: they stay
+    assert Path(client.get_run(run.info.run_id).info.artifact_uri, "model", "MLmodel").is_file()
+    client.create_model_version("churn", uri, run.info.run_id)  # the name is free again
+    assert client.get_model_version("churn", 1).version == 1
+    with pytest.raises(RegisteredModelNotFound):
+        client.delete_registered_model("nope")
+
+
+def test_pyfunc_model_unwraps_the_python_model(fluent: ModuleType, tmp_path: Path) -> None:
+    import jupyter_mltrack as mlflow
+
+    class Double(mlflow.pyfunc.PythonModel):
+        factor = 2
+
+        def predict(self, context: object, model_input: pd.DataFrame,
+                    params: dict | None = None) -> pd.DataFrame:
+            return model_input * self.factor
+
+    mlflow.pyfunc.save_model(tmp_path / "double", python_model=Double())
+    loaded = mlflow.pyfunc.load_model(tmp_path / "double", trust=True)
+    unwrapped = loaded.unwrap_python_model()
+    assert isinstance(unwrapped, mlflow.pyfunc.PythonModel) and unwrapped.factor == 2
+    from sklearn.linear_model import LinearRegression
+
+    model = LinearRegression().fit(np.array([[0.0], [1.0]]), np.array([0.0, 1.0]))
+    mlflow.sklearn.save_model(model, tmp_path / "linear")
+    with pytest.raises(InvalidModel, match="get_raw_model"):
+        mlflow.pyfunc.load_model(tmp_path / "linear").unwrap_python_model()
 
 
 # -- the flavor modules ------------------------------------------------------------------

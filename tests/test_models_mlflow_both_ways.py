@@ -185,6 +185,9 @@ LOAD_IN_MLFLOW = textwrap.dedent("""
         X = np.load(folder + ".input.npy")
         data = pd.DataFrame(X, columns=case["columns"]) if case["columns"] else X
         out = {}
+        # what `mlflow models` would pip install into the model's environment
+        with open(mlflow.pyfunc.get_model_dependencies(folder, format="pip")) as handle:
+            out["dependencies"] = handle.read().split()
         for how in ("pyfunc", "native"):
             try:
                 if how == "pyfunc":
@@ -249,6 +252,9 @@ def test_a_folder_written_here_loads_in_mlflow_and_predicts_the_same(
     case, folder = saved_here[name]
     result = json.loads(Path(f"{folder}.mlflow.json").read_text())
     assert result["imported_here"] is False
+    # MLflow's environment for the folder needs only what is on PyPI, not this package
+    assert result["dependencies"], result
+    assert not [d for d in result["dependencies"] if "mltrack" in d.lower()]
     assert result["pyfunc"] == "ok", result["pyfunc"]
     assert result["native"] == "ok", result["native"]
     ours = np.asarray(mltrack.load_model(folder, trust=True).predict(case.data))
@@ -274,6 +280,27 @@ def test_a_folder_written_here_uses_mlflow_names(saved_here: dict[str, tuple[Cas
     if isinstance(case.data, pd.DataFrame) and case.flavor == "sklearn":
         outputs = json.loads(mlmodel["signature"]["outputs"])
         assert outputs == [{"type": "long", "required": True}]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_folder_mlflow_loads_itself_does_not_ask_for_this_package(
+        saved_here: dict[str, tuple[Case, Path]], name: str) -> None:
+    """Platforms that build the environment from the folder's files (``mlflow models
+    serve`` with virtualenv or conda, SageMaker, Azure ML) install each requirement from
+    PyPI: a folder that MLflow's own loader reads must not name jupyter_mltrack there."""
+    from packaging.requirements import Requirement
+
+    case, folder = saved_here[name]
+    lines = (folder / "requirements.txt").read_text().split()
+    names = {Requirement(line).name.lower().replace("_", "-") for line in lines}
+    assert "jupyter-mltrack" not in names
+    framework = {"sklearn": "scikit-learn", "pytorch": "torch"}.get(case.flavor, case.flavor)
+    assert framework in names
+    conda = yaml.safe_load((folder / "conda.yaml").read_text())
+    pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
+    assert not [line for line in pip if "mltrack" in line.lower()]
+    python_env = yaml.safe_load((folder / "python_env.yaml").read_text())
+    assert python_env["dependencies"] == ["-r requirements.txt"]
 
 
 PYMODELS = textwrap.dedent("""

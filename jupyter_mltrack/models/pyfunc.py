@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidModel
 from .example import read_input_example
-from .format import ModelMeta
+from .format import PYFUNC, ModelMeta
 from .signature import ModelSignature, as_table_or_array, enforce_input, enforce_params
 
 
@@ -94,6 +95,15 @@ class PyFuncModel:
 
     def get_raw_model(self) -> Any:
         """The framework object; MLflow's name for :attr:`native`."""
+        return self._native
+
+    def unwrap_python_model(self) -> Any:
+        """The ``PythonModel`` (or function) a python model was logged with."""
+        if self._meta.flavor != PYFUNC:
+            raise InvalidModel(
+                f"This is a {self._meta.flavor} model, not one logged with a PythonModel; "
+                "get_raw_model() returns its framework object."
+            )
         return self._native
 
     @property

@@ -126,13 +126,17 @@ def distribution_of(module: str) -> str | None:
         return dists[0]
 
 
-def pinned(modules: Iterable[str], local: Iterable[str] = ()) -> tuple[list[str], list[str]]:
-    """``name==version`` lines for the modules, and the modules no distribution provides."""
+def pinned(modules: Iterable[str], local: Iterable[str] = (),
+           with_project: bool = True) -> tuple[list[str], list[str]]:
+    """``name==version`` lines for the modules, and the modules no distribution provides.
+
+    ``with_project`` pins this package too (models only its loader reads); without it this
+    package is named only when one of ``modules`` is its own."""
     skip = set(local)
     lines: dict[str, str] = {}
     unknown: list[str] = []
     project = distribution_of("jupyter_mltrack")
-    if project:
+    if project and with_project:
         lines[project.lower()] = f"{project}=={metadata.version(project)}"
     for module in sorted(set(modules)):
         if _skip(module, skip):

@@ -238,7 +238,12 @@ def _write_model(model: Any, folder: Path, signature: Any, input_example: Any,
         modules = [m for m in flavor.modules(model, conf) if m]
         if getattr(flavor, "walks_model", lambda conf: True)(conf):
             modules += sorted(model_modules(model))
-        wanted_requirements, unknown = pinned(modules, local=code_modules)
+        # a folder MLflow's own loader reads (mlflow.sklearn, ...) is rebuilt from these
+        # files by platforms that install each line from PyPI: name this package only
+        # where its loader is the one that reads the folder
+        wanted_requirements, unknown = pinned(
+            modules, local=code_modules,
+            with_project=pyfunc["loader_module"] == OWN_LOADER_MODULE)
         if unknown:
             warnings.warn(
                 f"The model uses module(s) {', '.join(unknown)} that no installed package "

@@ -29,8 +29,10 @@ from .history import history, history_records, version_at, versions_at
 from .policies import delete_registry_policy, get_registry_policy, set_registry_policy
 from .registered import (
     create_registered_model,
+    delete_registered_model,
     delete_registered_model_tag,
     get_registered_model,
+    rename_registered_model,
     search_registered_models,
     set_registered_model_tag,
     update_registered_model,
@@ -57,6 +59,7 @@ __all__ = [
     "delete_alias",
     "delete_model_version",
     "delete_model_version_tag",
+    "delete_registered_model",
     "delete_registered_model_tag",
     "delete_registry_policy",
     "get_latest_versions",
@@ -72,6 +75,7 @@ __all__ = [
     "register_best",
     "register_model",
     "reject",
+    "rename_registered_model",
     "request_transition",
     "requests_frame",
     "resolve_models_uri",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..entities import PagedList, RegisteredModel
+from ..entities import PagedList, RegisteredModel, Stage
+from ..errors import InvalidState
 from ..tracking import fluent
 from ..tracking import validation as v
 from ..tracking.context import current_user
@@ -46,6 +47,31 @@ def update_registered_model(name: str, description: str, *,
     store = fluent.client(client).registry_store
     store.update_registered_model(model_name(name), description=str(description))
     return get_registered_model(name, client=client)
+
+
+def rename_registered_model(name: str, new_name: str, *,
+                            client: Client | None = None) -> RegisteredModel:
+    """Give a registered model another name; ``models:/`` URIs then use the new one."""
+    fluent.client(client).registry_store.rename_registered_model(model_name(name),
+                                                                 model_name(new_name))
+    return get_registered_model(new_name, client=client)
+
+
+def delete_registered_model(name: str, *, client: Client | None = None) -> None:
+    """Delete a registered model with its versions, aliases and history; the runs and
+    files they point at stay. Refused while a version is in Staging or Production."""
+    store = fluent.client(client).registry_store
+    model = store.get_registered_model(model_name(name))
+    serving = sorted(f"version {v.version} in {v.current_stage}"
+                     for v in model.latest_versions
+                     if v.current_stage in (Stage.STAGING.value, Stage.PRODUCTION.value))
+    if serving:
+        raise InvalidState(
+            f"Registered model {name!r} has {', '.join(serving)}; move those versions to "
+            f"Archived first (transition_stage({name!r}, <version>, 'Archived')), then "
+            "delete the model."
+        )
+    store.delete_registered_model(model.name)
 
 
 def set_registered_model_tag(name: str, key: str, value: Any, *,

@@ -77,6 +77,9 @@ class TrackingStore(Protocol):
         experiment_id, creation_time, last_update_time, tags.<key>), newest first unless
         ``order_by`` says otherwise."""
 
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Give an experiment another name; raises AlreadyExists, ExperimentNotFound."""
+
     def set_experiment_lifecycle(self, experiment_id: str, deleted: bool) -> None:
         """Soft-delete or restore an experiment (and the view of its runs)."""
 
@@ -189,6 +192,14 @@ class RegistryStore(Protocol):
                                 set_tags: dict[str, str] | None = None,
                                 delete_tags: Sequence[str] = ()) -> None:
         """Change the description (when given) and tags of a registered model."""
+
+    def rename_registered_model(self, name: str, new_name: str) -> None:
+        """Give a registered model another name; its versions, aliases and history follow.
+        Raises AlreadyExists, RegisteredModelNotFound."""
+
+    def delete_registered_model(self, name: str) -> None:
+        """Delete a registered model with its versions, aliases, requests and history (not
+        the runs or files its versions point at)."""
 
     def create_model_version(self, name: str, source: str, run_id: str | None, user: str,
                              tags: dict[str, str] | None = None,

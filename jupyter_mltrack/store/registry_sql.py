@@ -138,6 +138,29 @@ class SqlRegistryStore:
 
         self.db.execute_write_fn(work)
 
+    def rename_registered_model(self, name: str, new_name: str) -> None:
+        def work(conn: Connection) -> None:
+            row = self._lock_model(conn, name)
+            if new_name != name and conn.execute(
+                    select(t.registered_models.c.id)
+                    .where(t.registered_models.c.name == new_name)).first() is not None:
+                raise _exists(new_name)
+            conn.execute(update(t.registered_models).where(t.registered_models.c.id == row.id)
+                         .values(name=new_name, last_updated_time=now_ms()))
+
+        try:
+            self.db.execute_write_fn(work)
+        except IntegrityError as exc:  # a concurrent creator took the name
+            raise _exists(new_name) from exc
+
+    def delete_registered_model(self, name: str) -> None:
+        def work(conn: Connection) -> None:
+            row = self._lock_model(conn, name)
+            # versions, tags, aliases, audit records, requests and the policy go with it
+            conn.execute(delete(t.registered_models).where(t.registered_models.c.id == row.id))
+
+        self.db.execute_write_fn(work)
+
     def _change_tags(self, conn: Connection, table: Any, owner: str, owner_id: int,
                      set_tags: dict[str, str] | None, delete_tags: Sequence[str],
                      what: str) -> None:

@@ -241,6 +241,27 @@ class SqlStore:
 
         self.db.execute_write_fn(work)
 
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        exp_int = _experiment_int(experiment_id)
+
+        def work(conn: Connection) -> None:
+            taken = conn.execute(select(t.experiments.c.experiment_id)
+                                 .where(t.experiments.c.name == new_name)).first()
+            if taken is not None and taken.experiment_id != exp_int:
+                raise AlreadyExists(f"An experiment named {new_name!r} exists already; "
+                                    "pick another name.")
+            result = conn.execute(
+                update(t.experiments).where(t.experiments.c.experiment_id == exp_int)
+                .values(name=new_name, last_update_time=now_ms()))
+            if result.rowcount == 0:
+                raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
+
+        try:
+            self.db.execute_write_fn(work)
+        except IntegrityError as exc:  # a concurrent writer took the name
+            raise AlreadyExists(f"An experiment named {new_name!r} exists already; "
+                                "pick another name.") from exc
+
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         exp_int = _experiment_int(experiment_id)
         self.get_experiment(experiment_id)

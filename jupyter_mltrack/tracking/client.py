@@ -168,6 +168,11 @@ class Client:
     def delete_experiment(self, experiment_id: str) -> None:
         self.store.set_experiment_lifecycle(str(experiment_id), deleted=True)
 
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Give an experiment another name; its runs stay with it."""
+        v.name_value(new_name, "experiment name")
+        self.store.rename_experiment(str(experiment_id), new_name)
+
     def restore_experiment(self, experiment_id: str) -> None:
         self.store.set_experiment_lifecycle(str(experiment_id), deleted=False)
 
