@@ -90,6 +90,8 @@ def test_dataset_inputs_and_experiment_search_over_http(server: TeamServer,
     assert [e.name for e in rest] == ["alpha"]
 
     exp = client.get_experiment_by_name("alpha").experiment_id
+    client.rename_experiment(exp, "alpha-renamed")
+    assert client.get_experiment(exp).name == "alpha-renamed"
     run_id = client.create_run(exp).info.run_id
     frame = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
     inputs = [DatasetInput(dataset_entity(frame, name="train-frame"),

@@ -97,6 +97,11 @@ def search_experiments(call: Call) -> dict[str, Any]:
             **({"next_page_token": token} if token else {})}
 
 
+def update_experiment(call: Call) -> dict[str, Any]:
+    call.state.store.rename_experiment(experiment_id(call), call.text("new_name"))
+    return {}
+
+
 def delete_experiment(call: Call) -> dict[str, Any]:
     call.state.store.set_experiment_lifecycle(experiment_id(call), deleted=True)
     return {}
@@ -342,9 +347,9 @@ ROUTES = [
           "Delete an experiment", params("experiment_id!")),
     Route("POST", f"{P}/experiments/restore", restore_experiment, on_experiment("MANAGE"),
           "Restore an experiment", params("experiment_id!")),
-    Route("POST", f"{P}/experiments/update", not_supported("Renaming an experiment"),
-          on_experiment("EDIT"), "Rename an experiment (not supported: 501)",
-          params("experiment_id!", "new_name"), tag="unsupported"),
+    Route("POST", f"{P}/experiments/update", update_experiment,
+          on_experiment("EDIT"), "Rename an experiment",
+          params("experiment_id!", "new_name!")),
     Route("POST", f"{P}/experiments/set-experiment-tag", set_experiment_tag,
           on_experiment("EDIT"), "Set an experiment tag",
           params("experiment_id!", "key!", "value")),

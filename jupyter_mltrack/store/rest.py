@@ -174,6 +174,10 @@ class RestStore:
         return PagedList([_experiment(e) for e in raw.get("experiments", ())],
                          raw.get("next_page_token") or None)
 
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self.http.call("POST", f"{P}/experiments/update",
+                       {"experiment_id": experiment_id, "new_name": new_name})
+
     def set_experiment_lifecycle(self, experiment_id: str, deleted: bool) -> None:
         action = "delete" if deleted else "restore"
         self.http.call("POST", f"{P}/experiments/{action}", {"experiment_id": experiment_id})
