@@ -37,7 +37,7 @@ def fill_ours(db_url: str, experiment_id: int, n: int, artifact_root: str) -> fl
     t0 = time.perf_counter()
     with _connect(db_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT coalesce(max(id), 0) FROM runs")
-        base = int(cur.fetchone()[0])  # type: ignore[index]
+        base = int(cur.fetchone()[0])
         series = f"FROM generate_series({base + 1}, {base + n}) AS i"
         cur.execute(
             "INSERT INTO runs (id, run_uuid, experiment_id, name, status, start_time, "
@@ -91,7 +91,7 @@ def count_matches(db_url: str, n: int, threshold: float = 0.9, model: str = "x")
         sql = (f"SELECT count(*) FROM generate_series(1, {n}) AS i "
                f"WHERE {_ACC} > {float(threshold)} AND {_MODEL} = ").replace("%", "%%")
         cur.execute(sql + "%s", (model,))
-        return int(cur.fetchone()[0])  # type: ignore[index]
+        return int(cur.fetchone()[0])
 
 
 def _analyze(db_url: str) -> None:
