@@ -13,6 +13,12 @@ servers speak MLflow's REST API), so the difference is the server. Scenarios: on
 batches for 10 s; ``create_run`` + ``get_run``; a filtered ``search_runs`` over 2,000
 runs; a 1 MB artifact upload and download. Medians over ``--repeat`` fresh server pairs;
 ``--write`` puts the table in benchmarks/README.md between the ``team-server`` markers.
+
+``--million N`` instead fills each server's schema with N runs inside PostgreSQL
+(``million_runs.py``) and times ``search_runs`` with ``metrics.acc > 0.9 and
+params.model = 'x'``, ``max_results=100``, ordered by ``metrics.acc DESC``, through each
+server (medians of 7 calls after one warm-up); the numbers go to
+``results/team_server_million.json``.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ README = HERE / "README.md"
 RESULTS = HERE / "results" / "team_server.json"
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))
 
 from tests._postgres import PostgresServer  # noqa: E402 - the tests' throwaway cluster
 
@@ -44,6 +51,9 @@ ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
        "PYTHONPATH": str(REPO), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
 CLIENTS = 16
 LOAD_SECONDS = 10.0
+#: points per log_batch request in the 16-client scenario (MLflow's log_batch allows 1,000)
+LOAD_BATCH = 1000
+MILLION_FILTER = "metrics.acc > 0.9 and params.model = 'x'"
 SEARCH_RUNS = 2_000
 
 
@@ -128,12 +138,12 @@ def scenarios(url: str, folder: Path) -> dict[str, float]:
         while time.perf_counter() < stop_at:
             try:
                 own.log_batch(rid, metrics=[Metric("load", 1.0, 1, step + i)
-                                            for i in range(200)])
+                                            for i in range(LOAD_BATCH)])
             except Exception as exc:  # counted, not hidden
                 errors.append(type(exc).__name__)
                 return
-            step += 200
-            acked[k] += 200
+            step += LOAD_BATCH
+            acked[k] += LOAD_BATCH
 
     t0 = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(CLIENTS)]
@@ -181,7 +191,7 @@ def scenarios(url: str, folder: Path) -> dict[str, float]:
 ROWS = [  # key, label, unit, higher is better
     ("log_metric_ms", "`log_metric`, one request per point", "ms", False),
     ("log_batch_pts", "`log_batch` of 1,000 points (points/s)", "/s", True),
-    ("load_pts", f"{CLIENTS} clients logging batches of 200 for {LOAD_SECONDS:g} s "
+    ("load_pts", f"{CLIENTS} clients logging batches of {LOAD_BATCH:,} for {LOAD_SECONDS:g} s "
                  "(points/s)", "/s", True),
     ("create_get_ms", "`create_run` + `get_run`", "ms", False),
     ("search_ms", f"filtered `search_runs`, {SEARCH_RUNS:,} runs", "ms", False),
@@ -228,13 +238,66 @@ def write(text: str) -> None:
     README.write_text(readme)
 
 
+def million(pg: PostgresServer, n: int) -> dict[str, dict[str, float]]:
+    """Fill each server's schema with ``n`` runs and time the filtered, ordered search."""
+    import logging
+
+    import million_runs
+    from mlflow import MlflowClient
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    out: dict[str, dict[str, float]] = {}
+    for kind in ("ours", "mlflow"):
+        folder = Path(tempfile.mkdtemp(prefix=f"bench-million-{kind}-"))
+        db = pg.new_database()
+        proc, url = start(kind, db, folder)
+        try:
+            client = MlflowClient(url)
+            exp = client.create_experiment(f"million-{kind}")
+            fill = million_runs.fill_ours if kind == "ours" else million_runs.fill_mlflow
+            seconds = fill(db, int(exp), n, str(folder / "artifacts"))
+            times = []
+            found = 0
+            for k in range(8):
+                t0 = time.perf_counter()
+                found = len(client.search_runs([exp], MILLION_FILTER, max_results=100,
+                                               order_by=["metrics.acc DESC"]))
+                if k:  # the first call warms the caches
+                    times.append(time.perf_counter() - t0)
+            out[kind] = {"fill_s": seconds, "search_ms": median(times) * 1000,
+                         "found": float(found),
+                         "matches": float(million_runs.count_matches(db, n))}
+        finally:
+            stop(proc)
+            pg.drop_database(db)
+        print(kind, out[kind], flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--from-results", action="store_true",
                         help="Render the table from benchmarks/results/team_server.json.")
+    parser.add_argument("--million", type=int, default=0, metavar="N",
+                        help="Only the search over N generated runs (e.g. 1000000).")
     args = parser.parse_args()
+    if args.million:
+        pg = PostgresServer()
+        pg.start()
+        if pg.unavailable:
+            raise SystemExit(pg.unavailable)
+        try:
+            found = million(pg, args.million)
+        finally:
+            pg.stop()
+        found["runs"] = {"n": float(args.million)}
+        (RESULTS.parent / "team_server_million.json").write_text(json.dumps(found, indent=1))
+        ratio = found["mlflow"]["search_ms"] / found["ours"]["search_ms"]
+        print(f"search over {args.million:,} runs: ours {found['ours']['search_ms']:,.0f} ms, "
+              f"MLflow {found['mlflow']['search_ms']:,.0f} ms, ratio {ratio:,.2f}x")
+        return
     if args.from_results:
         saved = json.loads(RESULTS.read_text())
         text = table(saved["results"], saved["repeat"])

@@ -3,6 +3,8 @@ acknowledged; 16 clients logging for 30 s lose nothing (the load test, marked sl
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 import signal
 import threading
@@ -14,6 +16,8 @@ import httpx
 import pytest
 
 from jupyter_mltrack import Client
+from jupyter_mltrack.server.app import TeamServerApp
+from jupyter_mltrack.server.state import ServerConfig
 from tests.team_server import TeamServer
 
 P = "/api/2.0/mlflow"
@@ -52,6 +56,56 @@ class Logger(threading.Thread):
                     return
                 self.acked.extend(range(step, step + self.batch))
                 step += self.batch
+
+
+def _post(app: TeamServerApp, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport,
+                                     base_url="http://127.0.0.1:5000") as client:
+            return await client.post(P + path, json=body)
+    return asyncio.run(go())
+
+
+def test_a_log_batch_is_one_short_transaction_and_still_validates_every_point(
+        store_uri: str, tmp_path: Path) -> None:
+    from sqlalchemy import event
+
+    app = TeamServerApp(ServerConfig(store_uri, str(tmp_path / "artifacts")))
+    store = app.state.store
+    run = store.create_run(store.create_experiment("batch"), "r", 1, "u").run_id
+    statements: list[str] = []
+    event.listen(store.db.engine, "before_cursor_execute",
+                 lambda conn, cursor, sql, *rest: statements.append(sql))
+    metrics = [{"key": "loss", "value": float(i), "step": i, "timestamp": 7}
+               for i in range(1000)]
+    assert _post(app, "/runs/log-batch", {"run_id": run, "metrics": metrics}).status_code == 200
+    # a read of the run, one insert of the history chunk, one of the latest value
+    # (besides BEGIN and the pool's liveness ping): not a full read of the run first
+    work = [s for s in statements if s.split()[0].upper() not in ("BEGIN", "COMMIT")
+            and s.strip().lower() != "select 1"]
+    assert len(work) <= 3, "\n".join(w[:90] for w in work)
+    # the usual shape takes a short path; every other shape is still checked or converted
+    odd = [{"key": "acc", "value": 1, "step": 1.0, "timestamp": 5},
+           {"key": "acc", "value": "NaN", "step": 2, "timestamp": 6},
+           {"key": "acc", "value": 0.5}]
+    assert _post(app, "/runs/log-batch", {"run_id": run, "metrics": odd}).status_code == 200
+    acc = store.get_metric_history(run, "acc")
+    assert acc["step"].tolist() == [0, 1, 2] and acc["value"].tolist()[:2] == [0.5, 1.0]
+    assert math.isnan(acc["value"].tolist()[2])
+    for bad, says in [({"key": "loss", "value": "high", "step": 1, "timestamp": 1}, "number"),
+                      ({"key": "lo$s", "value": 1.0, "step": 1, "timestamp": 1}, "characters"),
+                      ({"key": "loss", "value": 1.0, "step": 2 ** 63, "timestamp": 1}, "64"),
+                      ({"key": "loss", "value": 1.0, "step": True, "timestamp": 1}, "integer"),
+                      ("loss", "object")]:
+        answer = _post(app, "/runs/log-batch", {"run_id": run, "metrics": [*metrics, bad]})
+        assert answer.status_code == 400 and says in answer.json()["message"], answer.text
+    assert len(store.get_metric_history(run, "loss")) == 1000  # refused batches store nothing
+    store.set_run_lifecycle(run, deleted=True)
+    answer = _post(app, "/runs/log-batch", {"run_id": run, "metrics": metrics})
+    assert answer.status_code == 409 and "restore it" in answer.json()["message"]
+    answer = _post(app, "/runs/log-batch", {"run_id": "nope", "metrics": metrics})
+    assert answer.status_code == 404
 
 
 def _group(pgid: int) -> list[int]:
@@ -146,7 +200,7 @@ def test_sixteen_clients_for_thirty_seconds_lose_nothing(postgres_uri: str,
                                                           tmp_path: Path) -> None:
     server = TeamServer(postgres_uri, str(tmp_path / "artifacts"), tmp_path, workers=2)
     with server:
-        result = _load(server, clients=16, seconds=30, batch=200)
+        result = _load(server, clients=16, seconds=30, batch=1000)
     ours = Client(postgres_uri, str(tmp_path / "artifacts"))
     for logger in result["loggers"]:
         assert logger.errors == [], logger.errors[:3]

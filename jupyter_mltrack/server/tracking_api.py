@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from ..entities import Dataset, DatasetInput, InputTag, Metric, RunStatus, ViewType
-from ..errors import ExperimentNotFound, InvalidParameter, InvalidState
+from ..errors import ExperimentNotFound, InvalidParameter
 from ..store.protocols import HEARTBEAT_INTERVAL_TAG
 from ..tracking import validation as v
 from . import mlflow_json as js
@@ -202,6 +202,24 @@ def _metric(item: Any) -> Metric:
                   v.step_value(item.get("step") or 0, key))
 
 
+def _metrics(raw: list[Any]) -> list[Metric]:
+    """The batch's metrics, validated: the usual shape (a known key, a float value, int64
+    step and timestamp) is taken as it is, anything else goes through :func:`_metric`."""
+    out = []
+    known, low, high = v.VALID_KEYS, -v.INT64, v.INT64
+    for item in raw:
+        if item.__class__ is dict:
+            key, value = item.get("key"), item.get("value")
+            stamp, step = item.get("timestamp"), item.get("step")
+            if (key.__class__ is str and key in known and value.__class__ is float
+                    and stamp.__class__ is int and step.__class__ is int
+                    and low <= stamp < high and low <= step < high):
+                out.append(Metric(key, value, stamp, step))
+                continue
+        out.append(_metric(item))
+    return out
+
+
 def _log(call: Call, run_id: str, metrics: list[Metric], params_: dict[str, Any],
          tags: dict[str, Any]) -> None:
     if len(metrics) + len(params_) + len(tags) > 1000 + 100 + 100:
@@ -209,11 +227,8 @@ def _log(call: Call, run_id: str, metrics: list[Metric], params_: dict[str, Any]
     clean_params = {v.validate_key(k, "param key"): v.param_value(x) for k, x in params_.items()}
     clean_tags = {v.validate_key(k, "tag key"): v.tag_value(x) for k, x in tags.items()}
     v.refuse_reserved_tags(clean_tags)
-    store = call.state.store
-    run = store.get_run(run_id)
-    if run.info.lifecycle_stage != "active":
-        raise InvalidState(f"Run {run_id} is deleted; restore it before logging to it.")
-    store.log_batch(run_id, metrics, clean_params, clean_tags)
+    # the store refuses a missing or deleted run inside its write transaction
+    call.state.store.log_batch(run_id, metrics, clean_params, clean_tags)
 
 
 def log_metric(call: Call) -> dict[str, Any]:
@@ -247,7 +262,7 @@ def log_batch(call: Call) -> dict[str, Any]:
     raw = call.get("metrics", [])
     if not isinstance(raw, list):
         raise InvalidParameter("'metrics' must be a list.")
-    metrics = [_metric(m) for m in raw]
+    metrics = _metrics(raw)
     _log(call, _run_id(call), metrics, call.pairs("params"), call.pairs("tags"))
     return {}
 

@@ -26,6 +26,10 @@ _BIG_ENDIAN = sys.byteorder == "big"
 def chunk_rows(rows: list[tuple[int, str, float, int, int]]
                ) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
     """Group points into one history chunk per (run, key), and the latest value of each."""
+    if rows:
+        columns = tuple(zip(*rows, strict=True))
+        if len(set(columns[0])) == 1 and len(set(columns[1])) == 1:
+            return _one_chunk(columns)
     groups: dict[tuple[int, str], list[Any]] = {}
     for pk, key, value, step, ts in rows:
         g = groups.get((pk, key))
@@ -48,6 +52,24 @@ def chunk_rows(rows: list[tuple[int, str, float, int, int]]
         latest.append({"run_id": pk, "key": key, "value": None if nan else value,
                        "step": step, "timestamp": ts, "is_nan": nan})
     return chunks, latest
+
+
+def _one_chunk(columns: tuple[tuple[Any, ...], ...]
+               ) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+    """:func:`chunk_rows` for points of one (run, key), the usual batch, column by column."""
+    pks, keys, values, step_col, stamp_col = columns
+    steps, vals, stamps = array("q", step_col), array("d", values), array("q", stamp_col)
+    # the latest point: highest (step, timestamp), the later one on a tie
+    step, ts, index = max(zip(step_col, stamp_col, range(len(values)), strict=True))
+    value = values[index]
+    if _BIG_ENDIAN:
+        for arr in (steps, vals, stamps):
+            arr.byteswap()
+    nan = value != value
+    return ([(pks[0], keys[0], len(steps), min(step_col), max(step_col), steps.tobytes(),
+              vals.tobytes(), stamps.tobytes())],
+            [{"run_id": pks[0], "key": keys[0], "value": None if nan else value,
+              "step": step, "timestamp": ts, "is_nan": nan}])
 
 
 def latest_upsert_statement(dialect: str) -> Any:
