@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .. import asgi
 from .._version import __version__
 from ..errors import MLTrackError, http_status_for
 from ..tracking.context import acting_as
@@ -319,21 +320,8 @@ def _too_large(size: int, limit: int) -> HttpError:
 
 
 async def _read(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
-    _check_declared(headers, limit)
-    chunks = []
-    total = 0
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        total += len(chunk)
-        if total > limit:
-            raise _too_large(total, limit)
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
+    return await asgi.read_body(receive, limit, headers.get("content-length"),
+                                lambda size: _too_large(size, limit))
 
 
 def _error_reply(exc: MLTrackError) -> Reply:

@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any
 
+from .. import asgi
 from .._importers import import_optional
 from ..errors import InvalidParameter
 from .state import ENV_CONFIG, ServerConfig
@@ -16,21 +17,7 @@ log = logging.getLogger("jupyter_mltrack.server")
 
 def log_config(access_log: bool = False) -> dict[str, Any]:
     """Our messages and uvicorn's to stderr; access lines (JSON) when asked."""
-    handler = {"class": "logging.StreamHandler", "formatter": "plain",
-               "stream": "ext://sys.stderr"}
-    return {
-        "version": 1, "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(message)s"}},
-        "handlers": {"stderr": handler},
-        "loggers": {
-            "jupyter_mltrack.server": {"handlers": ["stderr"], "level": "INFO",
-                                       "propagate": False},
-            "jupyter_mltrack.server.access": {"handlers": ["stderr"] if access_log else [],
-                                              "level": "INFO" if access_log else "WARNING",
-                                              "propagate": False},
-            "uvicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        },
-    }
+    return asgi.log_config("jupyter_mltrack.server", access_log)
 
 
 def prepare(config: ServerConfig) -> None:

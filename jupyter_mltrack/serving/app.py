@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from .. import asgi
 from .._version import __version__
 from ..errors import MLTrackError, http_status_for
 from . import protocol
@@ -119,27 +120,9 @@ class ScoringApp:
 
     async def _read_body(self, receive: Receive, declared: bytes | None) -> bytes:
         limit = self.max_body_bytes
-        if declared is not None:
-            try:
-                size = int(declared)
-            except ValueError:
-                size = 0
-            if size > limit:
-                raise protocol.BodyTooLarge(_too_large(size, limit))
-        chunks = []
-        total = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            if total > limit:
-                raise protocol.BodyTooLarge(_too_large(total, limit))
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        return b"".join(chunks)
+        return await asgi.read_body(
+            receive, limit, declared,
+            lambda size: protocol.BodyTooLarge(_too_large(size, limit)))
 
     def _health(self, model: LoadedModel) -> dict[str, Any]:
         served = self.served

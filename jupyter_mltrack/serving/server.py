@@ -10,6 +10,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from .. import asgi
 from .._importers import import_optional
 from ..errors import InvalidParameter, MLTrackError
 from .app import (
@@ -30,21 +31,7 @@ log = logging.getLogger("jupyter_mltrack.serving")
 
 def log_config(access_log: bool = True) -> dict[str, Any]:
     """Logging for a server process: our JSON lines and uvicorn's own messages to stderr."""
-    handler = {"class": "logging.StreamHandler", "formatter": "plain",
-               "stream": "ext://sys.stderr"}
-    return {
-        "version": 1, "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(message)s"}},
-        "handlers": {"stderr": handler},
-        "loggers": {
-            "jupyter_mltrack.serving": {"handlers": ["stderr"], "level": "INFO",
-                                        "propagate": False},
-            "jupyter_mltrack.serving.access": {"handlers": ["stderr"] if access_log else [],
-                                               "level": "INFO" if access_log else "WARNING",
-                                               "propagate": False},
-            "uvicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        },
-    }
+    return asgi.log_config("jupyter_mltrack.serving", access_log)
 
 
 def _uvicorn() -> Any:
