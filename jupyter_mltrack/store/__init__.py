@@ -81,8 +81,8 @@ def open_store(uri: str, artifact_root: str | None = None) -> TrackingStore:
     if factory is None:
         known = ", ".join(sorted(_FACTORIES))
         raise InvalidParameter(
-            f"No store for {scheme!r} URIs here; known schemes: {known}. "
-            "A team server (http://...) needs the 'server' extra once it ships."
+            f"No store for {scheme!r} URIs here; known schemes: {known} "
+            "(sqlite:///path/mltrack.db, postgresql://user@host/db, http(s)://team-server)."
         )
     with _LOCK:
         store = _OPEN.get(key)
