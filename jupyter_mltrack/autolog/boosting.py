@@ -47,6 +47,26 @@ def with_callback(original: Callable[..., Any], args: tuple[Any, ...], kwargs: d
     return bound.args, bound.kwargs
 
 
+def patch_train(flavor: str, module: Any, make_callback: Callable[[Training], Any],
+                after: Callable[..., None]) -> None:
+    """Patch ``module.train`` (native training of XGBoost or LightGBM): log its params,
+    add ``make_callback(training)`` for per-iteration metrics, then ``after``."""
+
+    def patched(original: Callable[..., Any]) -> Callable[..., Any]:
+        def before(training: Training, args: tuple[Any, ...], kwargs: dict[str, Any]
+                   ) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
+            training.log_params(train_params(original, args, kwargs))
+            args, kwargs = with_callback(original, args, kwargs, make_callback(training))
+            return args, kwargs, None
+
+        def train(*args: Any, **kwargs: Any) -> Any:
+            return call(flavor, original, args, kwargs, before=before, after=after)
+
+        return train
+
+    patching.patch(flavor, module, "train", patched)
+
+
 def log_history(training: Training, history: Mapping[str, Mapping[str, Any]]) -> None:
     """An evaluation history ``{data: {metric: [values]}}`` as ``data-metric`` metrics,
     one step per iteration."""

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from . import boosting, patching
-from .training import ENABLED, Training, call
+from .training import ENABLED, Training
 
 FLAVOR = "lightgbm"
 
@@ -38,25 +38,9 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         log_input_examples, log_model_signatures, log_models, exclusive, silent,
         registered_model_name, extra_tags)
     for module in (lightgbm, lightgbm.engine):
-        patching.patch(FLAVOR, module, "train", _patched_train)
+        boosting.patch_train(FLAVOR, module, _callback, _after)
     boosting.patch_estimators(FLAVOR, lightgbm.LGBMModel,
                               lambda model: model.evals_result_ or {})
-
-
-def _patched_train(original: Callable[..., Any]) -> Callable[..., Any]:
-    def train(*args: Any, **kwargs: Any) -> Any:
-        return call(FLAVOR, original, args, kwargs,
-                    before=lambda training, a, k: _before(training, original, a, k),
-                    after=_after)
-
-    return train
-
-
-def _before(training: Training, original: Callable[..., Any], args: tuple[Any, ...],
-            kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
-    training.log_params(boosting.train_params(original, args, kwargs))
-    args, kwargs = boosting.with_callback(original, args, kwargs, _callback(training))
-    return args, kwargs, None
 
 
 def _callback(training: Training) -> Callable[[Any], None]:

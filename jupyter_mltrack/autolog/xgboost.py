@@ -10,12 +10,11 @@ signature inferred from the first training rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from . import boosting, patching
-from .training import ENABLED, Training, call
+from .training import ENABLED, Training
 
 FLAVOR = "xgboost"
 
@@ -40,24 +39,8 @@ def autolog(importance_types: list[str] | None = None, log_input_examples: bool 
         registered_model_name, extra_tags, importance_types=importance_types or ["weight"],
         model_format=model_format)
     for module in (xgboost, xgboost.training):
-        patching.patch(FLAVOR, module, "train", _patched_train)
+        boosting.patch_train(FLAVOR, module, _callback, _after)
     boosting.patch_estimators(FLAVOR, xgboost.XGBModel, lambda model: model.evals_result())
-
-
-def _patched_train(original: Callable[..., Any]) -> Callable[..., Any]:
-    def train(*args: Any, **kwargs: Any) -> Any:
-        return call(FLAVOR, original, args, kwargs,
-                    before=lambda training, a, k: _before(training, original, a, k),
-                    after=_after)
-
-    return train
-
-
-def _before(training: Training, original: Callable[..., Any], args: tuple[Any, ...],
-            kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
-    training.log_params(boosting.train_params(original, args, kwargs))
-    args, kwargs = boosting.with_callback(original, args, kwargs, _callback(training))
-    return args, kwargs, None
 
 
 def _callback(training: Training) -> Any:
