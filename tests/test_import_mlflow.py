@@ -409,6 +409,62 @@ def test_tracking_server_imports_every_run(tmp_path: Path) -> None:
             server.wait(timeout=30)
 
 
+# -- batches ---------------------------------------------------------------------------------
+
+
+def test_the_runs_of_an_experiment_are_written_in_one_transaction(
+        sqlite_store: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    from sqlalchemy import event
+
+    folder, expected = sqlite_store
+    uri, client = _client(tmp_path)
+    engine = client.store.engine  # type: ignore[attr-defined]
+    begun = [0]
+    runs_written_in: list[int] = []
+
+    def begin(conn: Any) -> None:
+        begun[0] += 1
+
+    def statement(conn: Any, cursor: Any, sql: str, params: Any, context: Any,
+                  many: bool) -> None:
+        if sql.startswith("INSERT INTO runs "):
+            runs_written_in.append(begun[0])
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        summary = import_mlflow(f"sqlite:///{folder / 'mlflow.db'}", tracking_uri=uri,
+                                progress=False)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "begin", begin)
+    assert summary.runs == 3
+    # exp-a's two runs in one transaction (one statement), exp-b's run in another
+    assert len(runs_written_in) == 2 and len(set(runs_written_in)) == 2
+    assert_imported(expected, client)
+
+
+def test_a_refused_run_leaves_the_rest_of_its_batch(
+        sqlite_store: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    expected = sqlite_store[1]
+    child = next(r for r, w in expected["runs"].items() if w["name"] == "child")
+    running = next(r for r, w in expected["runs"].items() if w["name"] == "still-running")
+    uri, client = _client(tmp_path)
+    import_mlflow(f"sqlite:///{sqlite_store[0] / 'mlflow.db'}", experiments=["exp-a"],
+                  tracking_uri=uri, progress=False)
+    # a copy of the store where the child run has moved to exp-b: it is in exp-a here
+    source, copy = _copy(sqlite_store, tmp_path)
+    with sqlite3.connect(copy / "mlflow.db") as conn:
+        conn.execute("UPDATE runs SET experiment_id = (SELECT experiment_id FROM "
+                     "experiments WHERE name = 'exp-b') WHERE run_uuid = ?", (child,))
+    summary = import_mlflow(source, experiments=["exp-b"], tracking_uri=uri, progress=False)
+    assert summary.runs == 1
+    refused = [s for s in summary.skipped if s.name == child]
+    assert refused and "exists already in experiment" in refused[0].reason
+    assert client.get_run(running).data.params == {"x": "1"}
+    assert client.get_experiment(client.get_run(child).info.experiment_id).name == "exp-a"
+
+
 # -- a second import, reading only, hostile input ------------------------------------------
 
 

@@ -26,15 +26,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..artifacts import artifact_repository, clean_artifact_path
 from ..entities import LifecycleStage, Stage
 from ..errors import (
-    AlreadyExists,
     ArtifactError,
     InvalidParameter,
-    InvalidState,
     MLTrackError,
     NotFound,
     RegisteredModelNotFound,
@@ -58,7 +56,13 @@ from ..store.mlflow_source import (
 )
 from ..tracking.client import Client
 
+if TYPE_CHECKING:
+    from ..store.sql_import import RunImport
+
 IMPORT_USER = "mlflow-import"
+#: runs are written in transactions of about this many metric points, or runs
+BATCH_POINTS = 1_000_000
+BATCH_RUNS = 200
 _COMMENT = "imported from MLflow"
 
 
@@ -219,38 +223,56 @@ def _import_tracking(client: Client, store: ImportsRuns, reader: MlflowSource,
     imported: dict[str, tuple[str, str]] = {}
     work = [(exp_id, run) for exp_id, runs in plan for run in runs]
     with _Prefetch(reader, [run.run_id for _, run in work]) as histories:
-        for exp_id, run in work:
-            try:
-                result = store.import_run(
-                    exp_id, run.run_id, run_name=run.run_name, status=run.status,
-                    start_time=run.start_time or 0, end_time=run.end_time,
-                    user_id=run.user_id, params=run.params, tags=run.tags,
-                    histories=histories.next())
-            except (AlreadyExists, InvalidParameter, InvalidState) as exc:
-                summary.skip("run", run.run_id, str(exc))
-            else:
-                dest_uri = result.artifact_uri
-                imported[run.run_id] = (run.artifact_uri, dest_uri)
-                files = _copy_artifacts(reader, run, dest_uri, summary)
-                if result.created:
-                    summary.runs += 1
-                elif result.points or result.params or result.tags or files:
-                    summary.runs_updated += 1
-                else:
-                    summary.runs_unchanged += 1
-                summary.metric_points += result.points
-                summary.params += result.params
-                summary.tags += result.tags
-                for key in result.conflicts:
-                    summary.skip("param", f"{run.run_id}/{key}",
-                                 "the run has this param with another value already "
-                                 "(params are immutable; kept the value imported first)")
-            bar.done += 1
+        for exp_id, batch in _batches(work, histories):
+            results = store.import_runs(exp_id, batch)
+            for (run, _), result in zip(batch, results, strict=True):
+                _record(reader, run, result, summary, imported)
+            bar.done += len(batch)
             if bar.enabled and (time.monotonic() - drawn > 0.2 or bar.done == total):
                 bar.update(bar.done)
                 drawn = time.monotonic()
     bar.close()
     return imported
+
+
+def _batches(work: list[tuple[str, MlflowRun]], histories: _Prefetch
+             ) -> Iterator[tuple[str, list[tuple[MlflowRun, list[MetricHistory]]]]]:
+    """The runs with their histories, in batches of one experiment written in one
+    transaction each: about ``BATCH_POINTS`` metric points or ``BATCH_RUNS`` runs."""
+    batch: list[tuple[MlflowRun, list[MetricHistory]]] = []
+    points = 0
+    for i, (exp_id, run) in enumerate(work):
+        found = histories.next()
+        batch.append((run, found))
+        points += sum(len(h) for h in found)
+        if (i + 1 == len(work) or work[i + 1][0] != exp_id or points >= BATCH_POINTS
+                or len(batch) >= BATCH_RUNS):
+            yield exp_id, batch
+            batch, points = [], 0
+
+
+def _record(reader: MlflowSource, run: MlflowRun, result: RunImport, summary: ImportSummary,
+            imported: dict[str, tuple[str, str]]) -> None:
+    """Count what importing ``run`` changed and copy its artifact files."""
+    if result.refused is not None:
+        summary.skip("run", run.run_id, result.refused)
+        return
+    dest_uri = result.artifact_uri
+    imported[run.run_id] = (run.artifact_uri, dest_uri)
+    files = _copy_artifacts(reader, run, dest_uri, summary)
+    if result.created:
+        summary.runs += 1
+    elif result.points or result.params or result.tags or files:
+        summary.runs_updated += 1
+    else:
+        summary.runs_unchanged += 1
+    summary.metric_points += result.points
+    summary.params += result.params
+    summary.tags += result.tags
+    for key in result.conflicts:
+        summary.skip("param", f"{run.run_id}/{key}",
+                     "the run has this param with another value already "
+                     "(params are immutable; kept the value imported first)")
 
 
 class _Prefetch:

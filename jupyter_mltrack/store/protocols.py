@@ -32,7 +32,7 @@ from .changes import RegistryPlan
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .mlflow_source import MetricHistory
+    from .mlflow_source import MetricHistory, MlflowRun
     from .sql_import import RunImport
 
 #: One buffered metric point: (run_id, key, value, step, timestamp_ms).
@@ -251,11 +251,12 @@ class HasRegistry(Protocol):
 class ImportsRuns(Protocol):
     """A tracking store that takes runs made elsewhere, keeping their ids and times."""
 
-    def import_run(self, experiment_id: str, run_id: str, *, run_name: str, status: str,
-                   start_time: int, end_time: int | None, user_id: str,
-                   params: dict[str, str], tags: dict[str, str],
-                   histories: Sequence[MetricHistory]) -> RunImport:
-        """Create the run ``run_id`` (or add to it what it lacks) in one transaction."""
+    def import_runs(self, experiment_id: str,
+                    runs: Sequence[tuple[MlflowRun, Sequence[MetricHistory]]]
+                    ) -> list[RunImport]:
+        """Create the runs, keeping their ids (or add to those imported before what they
+        lack), in one transaction; one result per run, in order, saying what changed
+        or why the run was refused."""
 
 
 @runtime_checkable

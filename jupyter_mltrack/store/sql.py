@@ -51,7 +51,7 @@ from .sql_metrics import chunk_rows, decode_history, latest_upsert_statement
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .mlflow_source import MetricHistory
+    from .mlflow_source import MetricHistory, MlflowRun
     from .registry_sql import SqlRegistryStore
     from .sql_import import RunImport
 
@@ -687,17 +687,14 @@ class SqlStore:
                 )
             ).scalar_one())
 
-    def import_run(self, experiment_id: str, run_id: str, *, run_name: str, status: str,
-                   start_time: int, end_time: int | None, user_id: str,
-                   params: dict[str, str], tags: dict[str, str],
-                   histories: Sequence[MetricHistory]) -> RunImport:
-        """Create the run ``run_id`` with its data (or add what it lacks), in one
-        transaction (``ImportsRuns``)."""
-        from .sql_import import import_run
+    def import_runs(self, experiment_id: str,
+                    runs: Sequence[tuple[MlflowRun, Sequence[MetricHistory]]]
+                    ) -> list[RunImport]:
+        """Create the runs with their data (or add what they lack), in one transaction
+        (``ImportsRuns``)."""
+        from .sql_import import import_runs
 
-        return import_run(self, experiment_id, run_id, run_name=run_name, status=status,
-                          start_time=start_time, end_time=end_time, user_id=user_id,
-                          params=params, tags=tags, histories=histories)
+        return import_runs(self, experiment_id, runs)
 
     def registry_store(self) -> SqlRegistryStore:
         """The model registry in the same database (a ``RegistryStore``)."""

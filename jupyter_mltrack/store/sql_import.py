@@ -1,10 +1,11 @@
 """Runs and model versions made elsewhere (an MLflow store), written in bulk with the
 ids, numbers and times they had there.
 
-A run is written in one transaction: the row, its params and tags, and each metric
-history as a few chunks. Importing again adds only what is new: params the run lacks,
-tags (overwritten with the source's value), and metric points whose (step, timestamp,
-value) the run's history does not hold yet.
+Runs come in batches, one transaction each: the new runs' rows, params, tags, metric
+chunks and latest values go in as one multi-row statement per table, so the cost per
+run is the data, not the statements. Importing again adds only what is new: params the
+run lacks, tags (overwritten with the source's value), and metric points whose
+(step, timestamp, value) the run's history does not hold yet.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, select, update
 
 from ..entities import LifecycleStage, RunStatus, Stage
-from ..errors import AlreadyExists, ExperimentNotFound, InvalidState
+from ..errors import ExperimentNotFound, InvalidParameter
 from . import schema as t
 from .database import upsert
-from .mlflow_source import MetricHistory
+from .mlflow_source import MetricHistory, MlflowRun
 from .registry_changes import audit, new_id
 from .sql_metrics import decode_history
 
@@ -45,95 +46,139 @@ class RunImport:
     tags: int = 0
     #: params the run had already with another value (kept as they were)
     conflicts: list[str] = field(default_factory=list)
+    #: why the run was not imported (then nothing of it was written)
+    refused: str | None = None
 
 
-def import_run(store: SqlStore, experiment_id: str, run_id: str, *, run_name: str,
-               status: str, start_time: int, end_time: int | None, user_id: str,
-               params: dict[str, str], tags: dict[str, str],
-               histories: Sequence[MetricHistory]) -> RunImport:
-    """Create (or complete) the run ``run_id`` of ``experiment_id`` in one transaction."""
+def import_runs(store: SqlStore, experiment_id: str,
+                runs: Sequence[tuple[MlflowRun, Sequence[MetricHistory]]]) -> list[RunImport]:
+    """Create the runs (or complete those imported before) in ``experiment_id``, in one
+    transaction; one result per run, in order."""
     exp_int = int(experiment_id)
-    status = RunStatus.parse(status).value
 
-    def work(conn: Connection) -> RunImport:
-        result = RunImport()
-        row = conn.execute(select(t.runs.c.id, t.runs.c.experiment_id, t.runs.c.artifact_uri)
-                           .where(t.runs.c.run_uuid == run_id)).first()
-        if row is None:
-            exp = conn.execute(select(t.experiments.c.artifact_location,
-                                      t.experiments.c.lifecycle_stage)
-                               .where(t.experiments.c.experiment_id == exp_int)).first()
-            if exp is None:
-                raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
-            if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
-                raise InvalidState(f"Experiment {experiment_id} is deleted; restore it first.")
-            result.artifact_uri = artifact_uri(exp.artifact_location, run_id)
-            pk = new_id(conn.execute(t.runs.insert().values(
-                run_uuid=run_id, experiment_id=exp_int, name=run_name, status=status,
-                start_time=start_time, end_time=end_time,
-                lifecycle_stage=LifecycleStage.ACTIVE.value, user_id=user_id,
-                artifact_uri=result.artifact_uri,
-                parent_run_uuid=tags.get(PARENT_TAG),
-                # No heartbeat: no process of ours writes the run, so a RUNNING one stays
-                # RUNNING (as the source says) instead of being marked KILLED as stale.
-                heartbeat=None,
-            )))
-            result.created = True
-            existing_params: dict[str, str] = {}
-            existing_tags: dict[str, str] = {}
-            counts: dict[str, int] = {}
-        else:
-            if int(row.experiment_id) != exp_int:
-                raise AlreadyExists(
-                    f"Run {run_id} exists already in experiment {row.experiment_id}; it is "
-                    "not imported again into another experiment."
-                )
-            pk = int(row.id)
-            result.artifact_uri = row.artifact_uri
-            conn.execute(update(t.runs).where(t.runs.c.id == pk).values(
-                name=run_name, status=status, end_time=end_time, heartbeat=None))
-            existing_params = dict(conn.execute(select(t.params.c.key, t.params.c.value)
-                                                .where(t.params.c.run_id == pk)).all())
-            existing_tags = dict(conn.execute(select(t.tags.c.key, t.tags.c.value)
-                                              .where(t.tags.c.run_id == pk)).all())
-            mc = t.metric_chunks.c
-            counts = {k: int(n) for k, n in conn.execute(
-                select(mc.key, func.sum(mc.n)).where(mc.run_id == pk).group_by(mc.key)).all()}
-        from .sql import param_number
-
-        new_params = []
-        for key, value in params.items():
-            if key not in existing_params:
-                new_params.append({"run_id": pk, "key": key, "value": value,
-                                   "num": param_number(value)})
-            elif existing_params[key] != value:
-                result.conflicts.append(key)
-        if new_params:
-            conn.execute(t.params.insert(), new_params)
-        result.params = len(new_params)
-        changed = {k: v for k, v in tags.items() if existing_tags.get(k) != v}
-        if result.created and changed:
-            conn.execute(t.tags.insert(),
-                         [{"run_id": pk, "key": k, "value": v} for k, v in changed.items()])
-        else:
-            for key, value in changed.items():
-                upsert(conn, t.tags, {"run_id": pk, "key": key}, {"value": value})
-        result.tags = len(changed)
-        chunks: list[tuple[Any, ...]] = []
-        latest: list[dict[str, Any]] = []
-        for history in histories:
-            points = history
-            if counts.get(history.key):
-                points = _new_points(store, conn, pk, history)
-            if len(points):
-                _encode(pk, points, chunks, latest)
-                result.points += len(points)
-        if chunks:
-            conn.exec_driver_sql(store._insert_chunk_sql, chunks)
-            conn.execute(store._upsert_latest, latest)
-        return result
+    def work(conn: Connection) -> list[RunImport]:
+        exp = conn.execute(select(t.experiments.c.artifact_location,
+                                  t.experiments.c.lifecycle_stage)
+                           .where(t.experiments.c.experiment_id == exp_int)).first()
+        if exp is None:
+            raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
+        r = t.runs.c
+        found = {row.run_uuid: row for row in conn.execute(
+            select(r.id, r.run_uuid, r.experiment_id, r.artifact_uri)
+            .where(r.run_uuid.in_({run.run_id for run, _ in runs})))}
+        results = [RunImport() for _ in runs]
+        new: list[tuple[MlflowRun, Sequence[MetricHistory], RunImport]] = []
+        seen: set[str] = set()
+        for (run, histories), result in zip(runs, results, strict=True):
+            try:
+                status = RunStatus.parse(run.status).value
+            except InvalidParameter as exc:
+                result.refused = str(exc)
+                continue
+            row = found.get(run.run_id)
+            if run.run_id in seen:
+                result.refused = f"Run {run.run_id} is listed twice; it is imported once."
+            elif row is None:
+                if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                    result.refused = f"Experiment {experiment_id} is deleted; restore it first."
+                else:
+                    result.created = True
+                    result.artifact_uri = artifact_uri(exp.artifact_location, run.run_id)
+                    new.append((run, histories, result))
+            elif int(row.experiment_id) != exp_int:
+                result.refused = (f"Run {run.run_id} exists already in experiment "
+                                  f"{row.experiment_id}; it is not imported again into "
+                                  "another experiment.")
+            else:
+                result.artifact_uri = row.artifact_uri
+                _complete(store, conn, int(row.id), run, status, histories, result)
+            seen.add(run.run_id)
+        if new:
+            _create(store, conn, exp_int, new)
+        return results
 
     return store.db.execute_write_fn(work)
+
+
+def _create(store: SqlStore, conn: Connection, exp_int: int,
+            new: list[tuple[MlflowRun, Sequence[MetricHistory], RunImport]]) -> None:
+    """Insert new runs with all they hold: one multi-row statement per table."""
+    from .sql import param_number
+
+    active = LifecycleStage.ACTIVE.value
+    conn.execute(t.runs.insert(), [
+        # No heartbeat: no process of ours writes the run, so a RUNNING one stays
+        # RUNNING (as the source says) instead of being marked KILLED as stale.
+        {"run_uuid": run.run_id, "experiment_id": exp_int, "name": run.run_name,
+         "status": RunStatus.parse(run.status).value, "start_time": run.start_time or 0,
+         "end_time": run.end_time, "lifecycle_stage": active, "user_id": run.user_id,
+         "artifact_uri": result.artifact_uri, "parent_run_uuid": run.tags.get(PARENT_TAG),
+         "heartbeat": None}
+        for run, _, result in new])
+    pks = dict(conn.execute(select(t.runs.c.run_uuid, t.runs.c.id).where(
+        t.runs.c.run_uuid.in_([run.run_id for run, _, _ in new]))).all())
+    params: list[dict[str, Any]] = []
+    tags: list[dict[str, Any]] = []
+    chunks: list[tuple[Any, ...]] = []
+    latest: list[dict[str, Any]] = []
+    for run, histories, result in new:
+        pk = int(pks[run.run_id])
+        params += [{"run_id": pk, "key": k, "value": v, "num": param_number(v)}
+                   for k, v in run.params.items()]
+        tags += [{"run_id": pk, "key": k, "value": v} for k, v in run.tags.items()]
+        result.params, result.tags = len(run.params), len(run.tags)
+        for history in histories:
+            if len(history):
+                _encode(pk, history, chunks, latest)
+                result.points += len(history)
+    if params:
+        conn.execute(t.params.insert(), params)
+    if tags:
+        conn.execute(t.tags.insert(), tags)
+    if chunks:
+        conn.exec_driver_sql(store._insert_chunk_sql, chunks)
+        conn.execute(store._upsert_latest, latest)
+
+
+def _complete(store: SqlStore, conn: Connection, pk: int, run: MlflowRun, status: str,
+              histories: Sequence[MetricHistory], result: RunImport) -> None:
+    """Bring a run imported before up to date: its status and end time, the params it
+    lacks, the source's tags, and the metric points it does not hold."""
+    conn.execute(update(t.runs).where(t.runs.c.id == pk).values(
+        name=run.run_name, status=status, end_time=run.end_time, heartbeat=None))
+    have_params = dict(conn.execute(select(t.params.c.key, t.params.c.value)
+                                    .where(t.params.c.run_id == pk)).all())
+    have_tags = dict(conn.execute(select(t.tags.c.key, t.tags.c.value)
+                                  .where(t.tags.c.run_id == pk)).all())
+    mc = t.metric_chunks.c
+    counts = {k: int(n) for k, n in conn.execute(
+        select(mc.key, func.sum(mc.n)).where(mc.run_id == pk).group_by(mc.key)).all()}
+    from .sql import param_number
+
+    new_params = []
+    for key, value in run.params.items():
+        if key not in have_params:
+            new_params.append({"run_id": pk, "key": key, "value": value,
+                               "num": param_number(value)})
+        elif have_params[key] != value:
+            result.conflicts.append(key)
+    if new_params:
+        conn.execute(t.params.insert(), new_params)
+    result.params = len(new_params)
+    changed = {k: v for k, v in run.tags.items() if have_tags.get(k) != v}
+    for key, value in changed.items():
+        upsert(conn, t.tags, {"run_id": pk, "key": key}, {"value": value})
+    result.tags = len(changed)
+    chunks: list[tuple[Any, ...]] = []
+    latest: list[dict[str, Any]] = []
+    for history in histories:
+        points = _new_points(store, conn, pk, history) if counts.get(history.key) else history
+        if len(points):
+            _encode(pk, points, chunks, latest)
+            result.points += len(points)
+    if chunks:
+        conn.exec_driver_sql(store._insert_chunk_sql, chunks)
+        conn.execute(store._upsert_latest, latest)
 
 
 def artifact_uri(artifact_location: str, run_id: str) -> str:
