@@ -283,6 +283,40 @@ def test_worker_processes_read_every_point_exactly(
     assert_imported(expected, client)
 
 
+def test_histories_keep_every_value_bit_for_bit(tmp_path: Path) -> None:
+    # MLflow's metrics table: NaN is stored as 0 with is_nan set; a run whose histories
+    # hold no NaN and one where a single key does
+    db = tmp_path / "mlflow.db"
+    conn = sqlite3.connect(db)
+    for table in ("experiments", "runs", "params", "tags"):
+        conn.execute(f"CREATE TABLE {table} (x)")
+    conn.execute("CREATE TABLE metrics (key, value, timestamp, run_uuid, step, is_nan)")
+    conn.execute("CREATE INDEX index_metrics_run_uuid_key_step ON metrics (run_uuid, key, step)")
+    odd = [1 / 3, -0.0, 5e-324, -1e-310, 1.7976931348623157e308, 0.1 + 0.2, -2.5]
+    rows = [("a", v, 100 + i, "r1", i, 0) for i, v in enumerate(odd)]
+    rows += [("a", v, 200 + i, "r2", i, 0) for i, v in enumerate(odd)]
+    rows += [("b", 0.0, 300, "r2", 0, 1), ("b", 1 / 7, 301, "r2", 1, 0),
+             ("b", 0.0, 302, "r2", 2, 1), ("b", 0.0, 303, "r2", 3, 0)]
+    conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", rows)
+    conn.commit()
+    conn.close()
+    reader = MlflowSqlSource(f"sqlite:///{db}", processes=2)
+    try:
+        by_worker = list(reader.metric_histories_of(["r1", "r2"]))
+        here = [reader.metric_histories("r1"), reader.metric_histories("r2")]
+    finally:
+        reader.close()
+    for found in (by_worker, here):
+        got = {(run, h.key): (h.steps.tolist(), h.timestamps.tolist(),
+                              [_point(0, 0, v)[2] for v in h.values.tolist()])
+               for run, hs in zip(("r1", "r2"), found, strict=True) for h in hs}
+        bits = [v.hex() for v in odd]
+        assert got == {("r1", "a"): (list(range(7)), list(range(100, 107)), bits),
+                       ("r2", "a"): (list(range(7)), list(range(200, 207)), bits),
+                       ("r2", "b"): ([0, 1, 2, 3], [300, 301, 302, 303],
+                                     ["nan", (1 / 7).hex(), "nan", (0.0).hex()])}
+
+
 def test_a_worker_process_that_fails_is_reported(tmp_path: Path) -> None:
     db = tmp_path / "mlflow.db"
     conn = sqlite3.connect(db)

@@ -59,16 +59,25 @@ def _ints(text: str | int, n: int) -> np.ndarray:
     return out
 
 
+#: one pass per run, grouped by key, so that the aggregates of a key see its rows in the
+#: same order; MLflow stores NaN as 0 with ``is_nan`` set, which the last column says
+_HISTORIES = ("SELECT key, count(*), group_concat(step), group_concat(timestamp), "
+              "mltrack_values(value), {nans} FROM metrics WHERE run_uuid = ? "
+              "GROUP BY key ORDER BY key")
+_ANY_NAN = _HISTORIES.format(nans="max(is_nan)")
+_WHERE_NAN = _HISTORIES.format(nans="CASE WHEN max(is_nan) THEN group_concat(is_nan) END")
+
+
 def histories(conn: sqlite3.Connection, run_id: str) -> list[History]:
     """Every metric history of ``run_id``, by key."""
+    rows = conn.execute(_ANY_NAN, (run_id,)).fetchall()
+    has_nans = any(row[5] for row in rows)
+    if has_nans:  # rare: read the run again, with where the NaNs are
+        rows = conn.execute(_WHERE_NAN, (run_id,)).fetchall()
     out = []
-    # One pass per key: the aggregates see the rows in the same order.
-    for key, n, steps, stamps, values, nans in conn.execute(
-            "SELECT key, count(*), group_concat(step), group_concat(timestamp), "
-            "mltrack_values(value), CASE WHEN max(is_nan) THEN group_concat(is_nan) "
-            "END FROM metrics WHERE run_uuid = ? GROUP BY key ORDER BY key", (run_id,)):
+    for key, n, steps, stamps, values, nans in rows:
         vals = np.frombuffer(values, dtype=np.float64).copy()
-        if nans is not None:  # MLflow stores NaN as 0 with is_nan set
+        if has_nans and nans is not None:
             vals[_ints(nans, n).astype(bool)] = np.nan
         out.append((key, _ints(steps, n), vals, _ints(stamps, n)))
     return out
@@ -78,6 +87,9 @@ def _serve(path: str) -> None:
     run_ids = sys.stdin.read().split()
     out = sys.stdout.buffer
     conn = connect(Path(path))
+    # Pages straight from the file's memory map, not copied into SQLite's cache (a
+    # process of its own: a file cut short under it ends this process, not the import).
+    conn.execute("PRAGMA mmap_size = 2147418112")
     try:
         for run_id in run_ids:
             try:
