@@ -362,8 +362,10 @@ def _copy_artifacts(reader: MlflowSource, run: MlflowRun, dest_uri: str,
     copied = 0
     try:
         files, source = _source_files(reader, run)
-        there = _sizes(dest)
+        there: dict[str, int] | None = None
         for path, size in files:
+            if there is None:  # a run without files costs no listing of the destination
+                there = _sizes(dest)
             try:
                 rel = clean_artifact_path(path)
                 if size is not None and there.get(rel) == size:

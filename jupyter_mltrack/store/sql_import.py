@@ -219,7 +219,8 @@ def _encode(pk: int, history: MetricHistory, chunks: list[tuple[Any, ...]],
     values = np.ascontiguousarray(history.values, dtype="<f8")
     stamps = np.ascontiguousarray(history.timestamps, dtype="<i8")
     for lo in range(0, len(steps), CHUNK_POINTS):
-        s, v, ts = (a[lo:lo + CHUNK_POINTS] for a in (steps, values, stamps))
+        s, v, ts = ((a[lo:lo + CHUNK_POINTS] if len(a) > CHUNK_POINTS else a)
+                    for a in (steps, values, stamps))
         chunks.append((pk, history.key, len(s), int(s.min()), int(s.max()), s.tobytes(),
                        v.tobytes(), ts.tobytes()))
     last = _last(steps, stamps)
@@ -233,10 +234,10 @@ def _last(steps: np.ndarray, stamps: np.ndarray) -> int:
     """Index of the point with the highest (step, timestamp), the last such on ties."""
     import numpy as np
 
-    top = steps.max()
-    candidates = np.nonzero(steps == top)[0]
-    best = candidates[stamps[candidates] == stamps[candidates].max()]
-    return int(best[-1])
+    at = np.flatnonzero(steps == steps.max())
+    if len(at) > 1:
+        at = at[stamps[at] == stamps[at].max()]
+    return int(at[-1])
 
 
 # -- registry ------------------------------------------------------------------------------
