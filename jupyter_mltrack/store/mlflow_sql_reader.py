@@ -87,9 +87,6 @@ def _serve(path: str) -> None:
     run_ids = sys.stdin.read().split()
     out = sys.stdout.buffer
     conn = connect(Path(path))
-    # Pages straight from the file's memory map, not copied into SQLite's cache (a
-    # process of its own: a file cut short under it ends this process, not the import).
-    conn.execute("PRAGMA mmap_size = 2147418112")
     try:
         for run_id in run_ids:
             try:
