@@ -13,6 +13,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from . import errors
 from .errors import (
     AlreadyExists,
     InvalidParameter,
@@ -144,6 +145,9 @@ def error_for(status: int, body: dict[str, Any], what: str) -> MLTrackError:
     code = str(body.get("error_code", ""))
     message = str(body.get("message") or f"{what} failed with HTTP {status}")
     cls = _ERRORS.get(code)
+    named = getattr(errors, str(body.get("mltrack_error", "")), None)
+    if isinstance(named, type) and cls is not None and issubclass(named, cls):
+        cls = named  # the server's own error, e.g. StageTransitionDenied
     if cls is None:
         cls = NotFound if status == 404 else InvalidParameter if status < 500 else StoreError
     if cls is ServerRefused:

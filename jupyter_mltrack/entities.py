@@ -7,7 +7,9 @@ database handles and can be pickled, compared and printed.
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,6 +168,21 @@ class DatasetInput:
     def context(self) -> str | None:
         """The ``mlflow.data.context`` tag ("training", "eval"...), or None."""
         return next((t.value for t in self.tags if t.key == DATASET_CONTEXT_TAG), None)
+
+
+#: Run tag prefix: ``mltrack.modelDigest.<artifact path>`` holds what log_model wrote there.
+RUN_DIGEST_PREFIX = "mltrack.modelDigest."
+_PLAIN_KEY = re.compile(r"^[\w\-. /:]+\Z")
+_MAX_TAG_KEY = 250
+
+
+def digest_tag(artifact_path: str) -> str:
+    """The run tag holding the digest of the model log_model wrote at ``artifact_path``."""
+    key = RUN_DIGEST_PREFIX + artifact_path
+    if len(key) <= _MAX_TAG_KEY and _PLAIN_KEY.match(artifact_path):
+        return key
+    # a path a tag key cannot spell: name it by its hash instead
+    return RUN_DIGEST_PREFIX + "sha256-" + hashlib.sha256(artifact_path.encode()).hexdigest()
 
 
 #: The input tag naming what a run used a dataset for (MLflow's key).

@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import stat
 from pathlib import Path
 
-#: Run tag prefix: ``mltrack.modelDigest.<artifact path>`` holds what log_model wrote there.
-RUN_DIGEST_PREFIX = "mltrack.modelDigest."
+from ..entities import RUN_DIGEST_PREFIX as RUN_DIGEST_PREFIX
+from ..entities import digest_tag as digest_tag
+
 #: Model version tag: the digest of the files trusted when the version was registered.
 VERSION_DIGEST_TAG = "mltrack.model.digest"
 #: Model version tag: the folder or URL a version was copied from when registered.
@@ -33,18 +33,7 @@ VERSION_ORIGIN_TAG = "mltrack.model.origin"
 #: Version tags only the registry writes (set_model_version_tag refuses them).
 RESERVED_VERSION_TAG_PREFIX = "mltrack.model."
 
-_PLAIN_KEY = re.compile(r"^[\w\-. /:]+\Z")
-_MAX_KEY = 250
 _CHUNK = 1 << 20
-
-
-def digest_tag(artifact_path: str) -> str:
-    """The run tag holding the digest of the model log_model wrote at ``artifact_path``."""
-    key = RUN_DIGEST_PREFIX + artifact_path
-    if len(key) <= _MAX_KEY and _PLAIN_KEY.match(artifact_path):
-        return key
-    # a path a tag key cannot spell: name it by its hash instead
-    return RUN_DIGEST_PREFIX + "sha256-" + hashlib.sha256(artifact_path.encode()).hexdigest()
 
 
 def folder_digest(folder: str | os.PathLike[str]) -> str | None:

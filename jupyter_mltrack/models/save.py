@@ -39,7 +39,7 @@ from .format import (
     REQUIREMENTS_FILE,
     ModelMeta,
 )
-from .provenance import digest_tag, folder_digest
+from .provenance import folder_digest
 from .requirements import model_modules, normalise, pinned
 from .signature import ModelSignature, enforce_input, infer_schema
 from .transfer import reaching, upload
@@ -364,9 +364,8 @@ def _record_on_run(client: Any, run_id: str, meta: ModelMeta, digest: str | None
     models = [m for m in models if m.get("artifact_path") != meta.artifact_path] + [entry]
     while len(json.dumps(models)) > 5000 and len(models) > 1:
         models.pop(0)
-    tags = {LOGGED_MODELS_TAG: json.dumps(models)}
+    client.store.log_batch(run_id, tags={LOGGED_MODELS_TAG: json.dumps(models)})
     if digest is not None and meta.artifact_path is not None:
-        tags[digest_tag(meta.artifact_path)] = digest
-    # straight to the store: the Client refuses digest tags from users (only log_model
-    # may vouch for the files it wrote)
-    client.store.log_batch(run_id, tags=tags)
+        # straight to the store: the Client refuses digest tags from users (only
+        # log_model may vouch for the files it wrote)
+        client.store.record_model_digest(run_id, meta.artifact_path, digest)

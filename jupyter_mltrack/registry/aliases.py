@@ -10,6 +10,7 @@ from ..errors import InvalidParameter, NotFound
 from ..store.changes import AliasChange, RegistrySnapshot, RequestChange
 from ..tracking import fluent
 from ..tracking.context import current_user
+from .plans import Plan
 from .policies import check_gates, source_metrics
 from .rules import live_version
 from .validation import MAX_NAME, comment_text, model_name, version_number
@@ -36,6 +37,52 @@ def alias_name(alias: Any) -> str:
     return alias
 
 
+class SetAlias(Plan):
+    """Point an alias at a version, or open a request when the policy asks for approval."""
+
+    kind = "set_alias"
+
+    def __init__(self, name: str, *, user: str, client: Client | None = None,
+                 alias: Any = None, version: Any = None, comment: Any = None) -> None:
+        super().__init__(name, user=user, client=client, alias=alias_name(alias),
+                         version=version_number(version), comment=comment_text(comment))
+
+    def changes(self, snapshot: RegistrySnapshot) -> list[Any]:
+        from .stages import refuse_duplicate
+
+        alias, number, note = self.args["alias"], self.args["version"], self.args["comment"]
+        current = live_version(snapshot, number)
+        policy = snapshot.policy
+        if snapshot.model.aliases.get(alias) == number:
+            return []
+        target = "@" + alias
+        check_gates(policy, target, current, lambda: source_metrics(current, self.client))
+        if policy is not None and policy.needs_approval(target):
+            refuse_duplicate(snapshot, number, "alias", alias)
+            self.out["opened"] = True
+            return [RequestChange(number, "alias", alias, False, note)]
+        return [AliasChange(alias, number, note)]
+
+
+class DeleteAlias(Plan):
+    """Remove an alias."""
+
+    kind = "delete_alias"
+
+    def __init__(self, name: str, *, user: str, client: Client | None = None,
+                 alias: Any = None, comment: Any = None) -> None:
+        super().__init__(name, user=user, client=client, alias=alias_name(alias),
+                         comment=comment_text(comment))
+
+    def changes(self, snapshot: RegistrySnapshot) -> list[Any]:
+        alias = self.args["alias"]
+        if alias not in snapshot.model.aliases:
+            known = ", ".join(sorted(snapshot.model.aliases)) or "none"
+            raise NotFound(f"Registered model {self.name!r} has no alias {alias!r} "
+                           f"(its aliases: {known}).")
+        return [AliasChange(alias, None, self.args["comment"])]
+
+
 def set_alias(name: str, alias: str, version: int | str, comment: str | None = None, *,
               client: Client | None = None) -> ModelVersion | TransitionRequest:
     """Point ``alias`` at a version (moving it from the one it pointed at).
@@ -43,50 +90,20 @@ def set_alias(name: str, alias: str, version: int | str, comment: str | None = N
     When the policy lists ``"@<alias>"`` in ``require_approval_for`` a pending
     request is opened and returned instead; gates guarding ``"@<alias>"`` apply.
     """
-    name, number = model_name(name), version_number(version)
-    alias = alias_name(alias)
-    note = comment_text(comment)
+    plan = SetAlias(name, user=current_user(), client=client, alias=alias, version=version,
+                    comment=comment)
     store = fluent.client(client).registry_store
-    version_obj = store.get_model_version(name, number)
-    target = "@" + alias
-    opened: list[bool] = []
-
-    def plan(snapshot: RegistrySnapshot) -> list[Any]:
-        from .stages import refuse_duplicate
-
-        opened.clear()
-        current = live_version(snapshot, number)
-        policy = snapshot.policy
-        if snapshot.model.aliases.get(alias) == number:
-            return []
-        check_gates(policy, target, current, lambda: source_metrics(version_obj, client))
-        if policy is not None and policy.needs_approval(target):
-            refuse_duplicate(snapshot, number, "alias", alias)
-            opened.append(True)
-            return [RequestChange(number, "alias", alias, False, note)]
-        return [AliasChange(alias, number, note)]
-
-    results = store.change_registry(name, plan, current_user())
-    if opened:
+    results = store.change_registry(plan.name, plan, plan.user)
+    if plan.out.get("opened"):
         return store.get_transition_request(results[0])
-    return store.get_model_version(name, number)
+    return store.get_model_version(plan.name, plan.args["version"])
 
 
 def delete_alias(name: str, alias: str, comment: str | None = None, *,
                  client: Client | None = None) -> None:
     """Remove an alias; recorded in the history. ``models:/name@alias`` stops resolving."""
-    name = model_name(name)
-    alias = alias_name(alias)
-    note = comment_text(comment)
-
-    def plan(snapshot: RegistrySnapshot) -> list[Any]:
-        if alias not in snapshot.model.aliases:
-            known = ", ".join(sorted(snapshot.model.aliases)) or "none"
-            raise NotFound(f"Registered model {name!r} has no alias {alias!r} "
-                           f"(its aliases: {known}).")
-        return [AliasChange(alias, None, note)]
-
-    fluent.client(client).registry_store.change_registry(name, plan, current_user())
+    plan = DeleteAlias(name, user=current_user(), client=client, alias=alias, comment=comment)
+    fluent.client(client).registry_store.change_registry(plan.name, plan, plan.user)
 
 
 def get_model_version_by_alias(name: str, alias: str, *,

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..entities import RequestStatus, Stage, TransitionRequest
-from ..errors import InvalidParameter, InvalidState, StageTransitionDenied
+from ..errors import InvalidParameter, InvalidState, NotFound, StageTransitionDenied
 from ..store.changes import AliasChange, DecisionChange, RegistrySnapshot, RequestChange
 from ..tracking import fluent
 from ..tracking.context import current_user
 from .aliases import alias_name
+from .plans import Plan
 from .policies import check_gates, source_metrics
 from .rules import check_approver, live_version, stage_changes
 from .stages import refuse_duplicate
@@ -27,45 +28,63 @@ if TYPE_CHECKING:
     from ..tracking.client import Client
 
 
-def request_transition(name: str, version: int | str, stage: str,
-                       archive_existing: bool = False, comment: str | None = None, *,
-                       client: Client | None = None) -> TransitionRequest:
-    """Ask for a version to enter ``stage`` (or ``"@alias"``), whatever the policy says."""
-    name, number = model_name(name), version_number(version)
-    kind, target = _target(stage)
-    note = comment_text(comment)
-    store = fluent.client(client).registry_store
-    version_obj = store.get_model_version(name, number)
-    label = target if kind == "stage" else "@" + target
+class RequestTransition(Plan):
+    """Open a pending request for a version to enter a stage or take an alias."""
 
-    def plan(snapshot: RegistrySnapshot) -> list[Any]:
+    kind = "request_transition"
+
+    def __init__(self, name: str, *, user: str, client: Client | None = None,
+                 version: Any = None, stage: Any = None, archive_existing: Any = False,
+                 comment: Any = None) -> None:
+        kind, target = _target(stage)
+        if not isinstance(archive_existing, bool):
+            raise InvalidParameter(f"'archive_existing' is true or false, not "
+                                   f"{archive_existing!r}.")
+        super().__init__(name, user=user, client=client, version=version_number(version),
+                         stage=target if kind == "stage" else "@" + target,
+                         archive_existing=archive_existing, comment=comment_text(comment))
+
+    def changes(self, snapshot: RegistrySnapshot) -> list[Any]:
+        number = self.args["version"]
+        kind, target = _target(self.args["stage"])
+        label = target if kind == "stage" else "@" + target
         current = live_version(snapshot, number)
-        check_gates(snapshot.policy, label, current, lambda: source_metrics(version_obj, client))
+        check_gates(snapshot.policy, label, current,
+                    lambda: source_metrics(current, self.client))
         refuse_duplicate(snapshot, number, kind, target)
-        return [RequestChange(number, kind, target, archive_existing, note)]
-
-    request_id = store.change_registry(name, plan, current_user())[0]
-    return store.get_transition_request(request_id)
+        return [RequestChange(number, kind, target, self.args["archive_existing"],
+                              self.args["comment"])]
 
 
-def _target(stage: str) -> tuple[str, str]:
-    if isinstance(stage, str) and stage.startswith("@"):
-        return "alias", alias_name(stage[1:])
-    parsed = Stage.parse(stage)
-    return "stage", parsed.value
+class Decide(Plan):
+    """Approve, reject or cancel a pending request of the model."""
 
+    kind = "decide"
 
-def _decide(request_id: int | str, status: RequestStatus, comment: str | None,
-            client: Client | None) -> TransitionRequest:
-    number = _request_number(request_id)
-    note = comment_text(comment)
-    store = fluent.client(client).registry_store
-    request = store.get_transition_request(number)
-    user = current_user()
-    version_obj = store.get_model_version(request.name, request.version)
+    def __init__(self, name: str, *, user: str, client: Client | None = None,
+                 request_id: Any = None, status: Any = None, comment: Any = None) -> None:
+        try:
+            decision = RequestStatus(status)
+        except ValueError:
+            decision = None
+        if decision is None or decision is RequestStatus.PENDING:
+            raise InvalidParameter(f"A decision is APPROVED, REJECTED or CANCELLED, not "
+                                   f"{status!r}.")
+        super().__init__(name, user=user, client=client,
+                         request_id=_request_number(request_id), status=decision.value,
+                         comment=comment_text(comment))
 
-    def plan(snapshot: RegistrySnapshot) -> list[Any]:
-        current = snapshot.requests[number]
+    def permission(self) -> str:
+        """Withdrawing one's own request needs EDIT; deciding on others' needs MANAGE."""
+        return "EDIT" if self.args["status"] == RequestStatus.CANCELLED.value else "MANAGE"
+
+    def changes(self, snapshot: RegistrySnapshot) -> list[Any]:
+        number, note = self.args["request_id"], self.args["comment"]
+        status = RequestStatus(self.args["status"])
+        user = self.user
+        current = snapshot.requests.get(number)
+        if current is None:
+            raise NotFound(f"Registered model {self.name!r} has no request {number}.")
         if not current.is_pending:
             raise InvalidState(
                 f"Request {number} was {current.status.lower()} already by "
@@ -82,7 +101,7 @@ def _decide(request_id: int | str, status: RequestStatus, comment: str | None,
         check_approver(snapshot.policy, current.requested_by, user, number)
         version = live_version(snapshot, current.version)
         check_gates(snapshot.policy, current.target_label, version,
-                    lambda: source_metrics(version_obj, client))
+                    lambda: source_metrics(version, self.client))
         why = current.comment or f"request {number} approved"
         if current.kind == "stage":
             changes += stage_changes(snapshot, current.version, Stage.parse(current.target),
@@ -91,7 +110,34 @@ def _decide(request_id: int | str, status: RequestStatus, comment: str | None,
             changes.append(AliasChange(current.target, current.version, why, number))
         return changes
 
-    store.change_registry(request.name, plan, user)
+
+def request_transition(name: str, version: int | str, stage: str,
+                       archive_existing: bool = False, comment: str | None = None, *,
+                       client: Client | None = None) -> TransitionRequest:
+    """Ask for a version to enter ``stage`` (or ``"@alias"``), whatever the policy says."""
+    plan = RequestTransition(name, user=current_user(), client=client, version=version,
+                             stage=stage, archive_existing=bool(archive_existing),
+                             comment=comment)
+    store = fluent.client(client).registry_store
+    request_id = store.change_registry(plan.name, plan, plan.user)[0]
+    return store.get_transition_request(request_id)
+
+
+def _target(stage: str) -> tuple[str, str]:
+    if isinstance(stage, str) and stage.startswith("@"):
+        return "alias", alias_name(stage[1:])
+    parsed = Stage.parse(stage)
+    return "stage", parsed.value
+
+
+def _decide(request_id: int | str, status: RequestStatus, comment: str | None,
+            client: Client | None) -> TransitionRequest:
+    number = _request_number(request_id)
+    store = fluent.client(client).registry_store
+    request = store.get_transition_request(number)
+    plan = Decide(request.name, user=current_user(), client=client, request_id=number,
+                  status=status.value, comment=comment)
+    store.change_registry(plan.name, plan, plan.user)
     return store.get_transition_request(number)
 
 

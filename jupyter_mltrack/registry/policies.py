@@ -24,6 +24,7 @@ from ..errors import InvalidParameter, StageTransitionDenied
 from ..store.changes import PolicyChange, RegistrySnapshot
 from ..tracking import fluent
 from ..tracking.context import current_user
+from .plans import Plan
 from .validation import model_name
 
 if TYPE_CHECKING:
@@ -90,6 +91,46 @@ def _targets(values: Iterable[str] | str | None, what: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+class SetPolicy(Plan):
+    """Set (``policy`` given) or remove the model's policy."""
+
+    kind = "set_policy"
+    level = "MANAGE"
+
+    def __init__(self, name: str, *, user: str, client: Client | None = None,
+                 require_approval_for: Any = None, gates: Any = None,
+                 gated_stages: Any = None, allow_self_approval: Any = False) -> None:
+        clean_gates: dict[str, str] = {}
+        if gates is not None and not isinstance(gates, Mapping):
+            raise InvalidParameter('"gates" maps metrics.<key> to a condition such as '
+                                   '">= 0.9".')
+        for field, condition in (gates or {}).items():
+            key, op, number = parse_gate(field, condition)
+            clean_gates[f"metrics.{key}"] = f"{op} {number:g}"
+        super().__init__(
+            name, user=user, client=client,
+            require_approval_for=list(_targets(require_approval_for,
+                                               "require_approval_for")),
+            gates=clean_gates, gated_stages=list(_targets(gated_stages, "gated_stages")),
+            allow_self_approval=bool(allow_self_approval))
+
+    def changes(self, snapshot: RegistrySnapshot) -> list[Any]:
+        return [PolicyChange(RegistryPolicy(
+            name=self.name, require_approval_for=tuple(self.args["require_approval_for"]),
+            gates=dict(self.args["gates"]), gated_stages=tuple(self.args["gated_stages"]),
+            allow_self_approval=self.args["allow_self_approval"]))]
+
+
+class DeletePolicy(Plan):
+    """Remove the model's policy (nothing to do when it has none)."""
+
+    kind = "delete_policy"
+    level = "MANAGE"
+
+    def changes(self, snapshot: RegistrySnapshot) -> list[Any]:
+        return [PolicyChange(None)] if snapshot.policy is not None else []
+
+
 def set_registry_policy(name: str, require_approval_for: Iterable[str] | str | None = None,
                         gates: Mapping[str, str] | None = None,
                         gated_stages: Iterable[str] | str | None = None,
@@ -100,21 +141,15 @@ def set_registry_policy(name: str, require_approval_for: Iterable[str] | str | N
     ``require_approval_for`` lists stages (and aliases as ``"@champion"``) whose changes
     become requests; ``gates`` maps ``metrics.<key>`` to a condition such as ``">= 0.9"``.
     """
-    name = model_name(name)
-    clean_gates: dict[str, str] = {}
-    for field, condition in (gates or {}).items():
-        key, op, number = parse_gate(field, condition)
-        clean_gates[f"metrics.{key}"] = f"{op} {number:g}"
-    policy = RegistryPolicy(
-        name=name,
-        require_approval_for=_targets(require_approval_for, "require_approval_for"),
-        gates=clean_gates,
-        gated_stages=_targets(gated_stages, "gated_stages"),
-        allow_self_approval=bool(allow_self_approval),
-    )
+    plan = SetPolicy(name, user=current_user(), client=client,
+                     require_approval_for=require_approval_for,
+                     gates=dict(gates) if gates is not None else None,
+                     gated_stages=gated_stages, allow_self_approval=allow_self_approval)
     store = fluent.client(client).registry_store
-    store.change_registry(name, lambda _s: [PolicyChange(policy)], current_user())
-    return get_registry_policy(name, client=client) or policy
+    store.change_registry(plan.name, plan, plan.user)
+    policy = get_registry_policy(plan.name, client=client)
+    assert policy is not None
+    return policy
 
 
 def get_registry_policy(name: str, *, client: Client | None = None) -> RegistryPolicy | None:
@@ -124,10 +159,8 @@ def get_registry_policy(name: str, *, client: Client | None = None) -> RegistryP
 
 def delete_registry_policy(name: str, *, client: Client | None = None) -> None:
     """Remove the rules of a registered model; recorded in its history."""
-    def plan(snapshot: RegistrySnapshot) -> list[Any]:
-        return [PolicyChange(None)] if snapshot.policy is not None else []
-
-    fluent.client(client).registry_store.change_registry(model_name(name), plan, current_user())
+    plan = DeletePolicy(name, user=current_user(), client=client)
+    fluent.client(client).registry_store.change_registry(plan.name, plan, plan.user)
 
 
 def source_metrics(version: ModelVersion, client: Client | None) -> dict[str, float] | None:

@@ -5,16 +5,67 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..entities import ModelVersion, Stage, TransitionRequest
-from ..errors import AlreadyExists
+from ..errors import AlreadyExists, InvalidParameter
 from ..store.changes import RegistrySnapshot, RequestChange
 from ..tracking import fluent
 from ..tracking.context import current_user
+from .plans import Plan
 from .policies import check_gates, source_metrics
 from .rules import live_version, rollback_changes, stage_changes
-from .validation import comment_text, model_name, version_number
+from .validation import comment_text, version_number
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
+
+
+class TransitionStage(Plan):
+    """Move a version to a stage, or open a request when the policy asks for approval."""
+
+    kind = "transition_stage"
+
+    def __init__(self, name: str, *, user: str, client: Client | None = None,
+                 version: Any = None, stage: Any = None, archive_existing: Any = False,
+                 comment: Any = None) -> None:
+        super().__init__(name, user=user, client=client, version=version_number(version),
+                         stage=Stage.parse(stage).value,
+                         archive_existing=_flag(archive_existing, "archive_existing"),
+                         comment=comment_text(comment))
+        self._metrics: _Metrics | None = None
+
+    def changes(self, snapshot: RegistrySnapshot) -> list[Any]:
+        number, target = self.args["version"], self.args["stage"]
+        archive, note = self.args["archive_existing"], self.args["comment"]
+        current = live_version(snapshot, number)
+        if self._metrics is None or self._metrics.version.run_id != current.run_id:
+            self._metrics = _Metrics(current, self.client)
+        policy = snapshot.policy
+        if current.current_stage == target and not archive:
+            return []
+        if policy is not None and policy.needs_approval(target) \
+                and current.current_stage != target:
+            check_gates(policy, target, current, self._metrics.get)
+            refuse_duplicate(snapshot, number, "stage", target)
+            self.out["opened"] = True
+            return [RequestChange(number, "stage", target, archive, note)]
+        check_gates(policy, target, current, self._metrics.get)
+        return stage_changes(snapshot, number, Stage(target), archive, note)
+
+
+class Rollback(Plan):
+    """Put back the version that held a stage before the current one."""
+
+    kind = "rollback"
+
+    def __init__(self, name: str, *, user: str, client: Client | None = None,
+                 stage: Any = "Production", comment: Any = None) -> None:
+        super().__init__(name, user=user, client=client, stage=Stage.parse(stage).value,
+                         comment=comment_text(comment))
+
+    def changes(self, snapshot: RegistrySnapshot) -> list[Any]:
+        number, _, changes = rollback_changes(snapshot, Stage(self.args["stage"]),
+                                              self.args["comment"])
+        self.out["restored"] = number
+        return changes
 
 
 def transition_stage(name: str, version: int | str, stage: str,
@@ -28,32 +79,14 @@ def transition_stage(name: str, version: int | str, stage: str,
     failing a gate of the policy is refused with the reason
     (``StageTransitionDenied``). Every change is recorded in ``history(name)``.
     """
-    name, number = model_name(name), version_number(version)
-    target = Stage.parse(stage)
-    note = comment_text(comment)
+    plan = TransitionStage(name, user=current_user(), client=client, version=version,
+                           stage=stage, archive_existing=bool(archive_existing),
+                           comment=comment)
     store = fluent.client(client).registry_store
-    metrics = _Metrics(store.get_model_version(name, number), client)
-    opened: list[bool] = []
-
-    def plan(snapshot: RegistrySnapshot) -> list[Any]:
-        opened.clear()
-        current = live_version(snapshot, number)
-        policy = snapshot.policy
-        if current.current_stage == target.value and not archive_existing:
-            return []
-        if policy is not None and policy.needs_approval(target.value) \
-                and current.current_stage != target.value:
-            check_gates(policy, target.value, current, metrics.get)
-            refuse_duplicate(snapshot, number, "stage", target.value)
-            opened.append(True)
-            return [RequestChange(number, "stage", target.value, archive_existing, note)]
-        check_gates(policy, target.value, current, metrics.get)
-        return stage_changes(snapshot, number, target, archive_existing, note)
-
-    results = store.change_registry(name, plan, current_user())
-    if opened:
+    results = store.change_registry(plan.name, plan, plan.user)
+    if plan.out.get("opened"):
         return store.get_transition_request(results[0])
-    return store.get_model_version(name, number)
+    return store.get_model_version(plan.name, plan.args["version"])
 
 
 def promote(name: str, version: int | str, stage: str = "Production",
@@ -75,19 +108,16 @@ def rollback(name: str, stage: str = "Production", comment: str | None = None, *
     again (an emergency must not wait for a reviewer); it is recorded with the
     action "rollback". Returns the restored version.
     """
-    name = model_name(name)
-    target = Stage.parse(stage)
-    note = comment_text(comment)
-    restored: list[int] = []
-
-    def plan(snapshot: RegistrySnapshot) -> list[Any]:
-        number, _, changes = rollback_changes(snapshot, target, note)
-        restored[:] = [number]
-        return changes
-
+    plan = Rollback(name, user=current_user(), client=client, stage=stage, comment=comment)
     store = fluent.client(client).registry_store
-    store.change_registry(name, plan, current_user())
-    return store.get_model_version(name, restored[0])
+    store.change_registry(plan.name, plan, plan.user)
+    return store.get_model_version(plan.name, int(plan.out["restored"]))
+
+
+def _flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidParameter(f"{what!r} is true or false, not {value!r}.")
+    return value
 
 
 def refuse_duplicate(snapshot: RegistrySnapshot, number: int, kind: str, target: str) -> None:

@@ -22,6 +22,7 @@ from ..store.search import quote_literal
 from ..tracking import fluent
 from ..tracking.context import current_user
 from ..uris import parse_runs_uri
+from .plans import Plan
 from .registered import _order, clean_tags
 from .validation import comment_text, model_name, version_number
 
@@ -209,17 +210,19 @@ def delete_model_version_tag(name: str, version: int | str, key: str, *,
     store.update_model_version(model_name(name), version_number(version), delete_tags=[key])
 
 
-def delete_model_version(name: str, version: int | str, comment: str | None = None, *,
-                         client: Client | None = None) -> ModelVersion:
-    """Soft-delete a version: it keeps its number and history and can be restored.
+class DeleteVersion(Plan):
+    """Soft-delete a version, removing its aliases and cancelling its pending requests."""
 
-    A version in Staging or Production is refused (archive it first); its
-    aliases are removed and its pending requests cancelled, each recorded.
-    """
-    name, number = model_name(name), version_number(version)
-    note = comment_text(comment)
+    kind = "delete_version"
+    level = "MANAGE"
 
-    def plan(snapshot: RegistrySnapshot) -> list[Any]:
+    def __init__(self, name: str, *, user: str, client: Client | None = None,
+                 version: Any = None, comment: Any = None) -> None:
+        super().__init__(name, user=user, client=client, version=version_number(version),
+                         comment=comment_text(comment))
+
+    def changes(self, snapshot: RegistrySnapshot) -> list[Any]:
+        name, number = self.name, self.args["version"]
         found = snapshot.versions.get(number)
         if found is None:
             raise NotFound(f"Registered model {name!r} has no version {number}.")
@@ -236,21 +239,44 @@ def delete_model_version(name: str, version: int | str, comment: str | None = No
         changes += [DecisionChange(r.request_id, RequestStatus.CANCELLED.value,
                                    f"version {number} deleted")
                     for r in snapshot.requests.values() if r.version == number and r.is_pending]
-        changes.append(LifecycleChange(number, True, note))
+        changes.append(LifecycleChange(number, True, self.args["comment"]))
         return changes
 
-    fluent.client(client).registry_store.change_registry(name, plan, current_user())
-    return get_model_version(name, number, client=client)
+
+class RestoreVersion(Plan):
+    """Undo a soft delete."""
+
+    kind = "restore_version"
+
+    def __init__(self, name: str, *, user: str, client: Client | None = None,
+                 version: Any = None, comment: Any = None) -> None:
+        super().__init__(name, user=user, client=client, version=version_number(version),
+                         comment=comment_text(comment))
+
+    def changes(self, snapshot: RegistrySnapshot) -> list[Any]:
+        return [LifecycleChange(self.args["version"], False, self.args["comment"])]
+
+
+def delete_model_version(name: str, version: int | str, comment: str | None = None, *,
+                         client: Client | None = None) -> ModelVersion:
+    """Soft-delete a version: it keeps its number and history and can be restored.
+
+    A version in Staging or Production is refused (archive it first); its
+    aliases are removed and its pending requests cancelled, each recorded.
+    """
+    plan = DeleteVersion(name, user=current_user(), client=client, version=version,
+                         comment=comment)
+    fluent.client(client).registry_store.change_registry(plan.name, plan, plan.user)
+    return get_model_version(plan.name, plan.args["version"], client=client)
 
 
 def restore_model_version(name: str, version: int | str, comment: str | None = None, *,
                           client: Client | None = None) -> ModelVersion:
     """Undo ``delete_model_version``; the version comes back in the stage it had."""
-    name, number = model_name(name), version_number(version)
-    note = comment_text(comment)
-    fluent.client(client).registry_store.change_registry(
-        name, lambda _s: [LifecycleChange(number, False, note)], current_user())
-    return get_model_version(name, number, client=client)
+    plan = RestoreVersion(name, user=current_user(), client=client, version=version,
+                          comment=comment)
+    fluent.client(client).registry_store.change_registry(plan.name, plan, plan.user)
+    return get_model_version(plan.name, plan.args["version"], client=client)
 
 
 #: How far a stage is from serving; register_best moves a version only upwards unless forced.

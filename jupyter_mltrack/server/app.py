@@ -26,7 +26,7 @@ from .. import asgi
 from .._version import __version__
 from ..errors import MLTrackError, http_status_for
 from ..tracking.context import acting_as
-from . import artifacts_api, mltrack_api, registry_api, tracking_api
+from . import artifacts_api, mltrack_api, registry_api, registry_rpc, tracking_api
 from .auth import authenticate, authorize
 from .http import Call, HttpError, Reply, dumps, error_body, error_code_for
 from .routes import ANY_USER, PUBLIC, Route, RouteTable
@@ -91,6 +91,7 @@ ROUTES: list[Route] = [
     *artifacts_api.ROUTES,
     *registry_api.ROUTES,
     *mltrack_api.ROUTES,
+    *registry_rpc.ROUTES,
     *_catch_all(),
 ]
 TABLE = RouteTable(ROUTES)
@@ -329,7 +330,8 @@ def _error_reply(exc: MLTrackError) -> Reply:
     headers = list(exc.headers) if isinstance(exc, HttpError) else []
     if status >= 500 and not isinstance(exc, HttpError):
         log.error("Store error: %s", exc)
-    return Reply(error_body(error_code_for(exc), str(exc)), _JSON, status=status,
+    kind = None if isinstance(exc, HttpError) else type(exc).__name__
+    return Reply(error_body(error_code_for(exc), str(exc), kind), _JSON, status=status,
                  headers=headers)
 
 

@@ -209,5 +209,8 @@ def dumps(payload: Any) -> bytes:
         return json.dumps(_finite(payload), separators=(",", ":")).encode()
 
 
-def error_body(code: str, message: str) -> bytes:
-    return dumps({"error_code": code, "message": message})
+def error_body(code: str, message: str, kind: str | None = None) -> bytes:
+    """MLflow's error body; ``kind`` (our error's class name) lets our client raise the
+    same error as a local store would."""
+    return dumps({"error_code": code, "message": message,
+                  **({"mltrack_error": kind} if kind else {})})

@@ -158,6 +158,30 @@ def write_metrics(call: Call) -> dict[str, Any]:
     return {"applied": applied, "skipped": skipped}
 
 
+def record_model(call: Call) -> dict[str, Any]:
+    """The digest tag ``log_model`` writes after uploading a model: recomputed here from
+    the files as the server has them, and written only when it matches the client's."""
+    from ..artifacts.paths import clean_artifact_path
+    from ..models import model_files_digest
+    from ..models.provenance import digest_tag
+
+    run = call.state.store.get_run(call.text("run_id"))
+    path = clean_artifact_path(call.text("artifact_path"))
+    if not path:
+        raise InvalidParameter("'artifact_path' names the model's folder in the run, "
+                               "e.g. 'model'.")
+    claimed = call.text("digest")
+    digest = model_files_digest(f"runs:/{run.info.run_id}/{path}", client=call.state.client,
+                                progress=False)
+    if digest is None or digest != claimed:
+        raise InvalidParameter(
+            f"The files under {path!r} of run {run.info.run_id} are not the ones log_model "
+            "wrote (their digest differs): they changed since, or did not arrive whole. "
+            "Log the model again.")
+    call.state.store.log_batch(run.info.run_id, tags={digest_tag(path): digest})
+    return {"digest": digest}
+
+
 def _on_request(level: str) -> Access:
     return Access("registered_model", level, _request_model)
 
@@ -206,6 +230,9 @@ ROUTES = [
     Route("POST", f"{M}/transition-requests/cancel", decide("cancel"),
           _on_request("EDIT"), "Withdraw one's own request",
           params(("request_id", "integer"), "comment"), tag="mltrack"),
+    Route("POST", f"{M}/runs/record-model", record_model, on_run("EDIT"),
+          "Record the digest of a model log_model uploaded (checked against the files)",
+          params("run_id!", "artifact_path!", "digest!"), tag="mltrack"),
     Route("GET", f"{M}/users/me", whoami, ANY_USER, "Who the caller is", tag="mltrack"),
     Route("POST", f"{M}/users/create", create_user, ADMIN, "Create a user (admins)",
           params("username!", "password!", ("is_admin", "boolean")), tag="mltrack"),

@@ -125,6 +125,10 @@ class TrackingStore(Protocol):
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove one tag of a run; raises NotFound when it has no such tag."""
 
+    def record_model_digest(self, run_id: str, artifact_path: str, digest: str) -> None:
+        """Pin the digest of the model files ``log_model`` just wrote at ``artifact_path``
+        (the run tag that lets them load without ``trust=True``)."""
+
     def write_metrics(self, rows: Sequence[MetricRow]) -> None:
         """Append metric points for any runs in one transaction (the writer's hot path)."""
 

@@ -43,6 +43,8 @@ from .rest_queue import OfflineQueue, QueuedOp
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .rest_registry import RestRegistryStore
+
 P = "/api/2.0/mlflow"
 M = "/api/2.0/mltrack"
 #: Points per metric request (the server takes bodies up to 16 MiB).
@@ -106,7 +108,8 @@ class RestStore:
                  queue: OfflineQueue | None = None, replay_interval: float = 1.0):
         self.uri = uri.rstrip("/")
         self.http = HttpSession(self.uri)
-        self.artifact_root = artifact_root or "mlflow-artifacts:/"
+        #: where copies of registered folders go: the server's artifact proxy
+        self.artifact_root = proxy_uri(self.uri, artifact_root or "mlflow-artifacts:/")
         self.queue = queue or OfflineQueue(self.uri)
         #: this process's id in metric batches; the server applies each (id, seq) once
         self.client_id = uuid.uuid4().hex
@@ -322,11 +325,17 @@ class RestStore:
         raise InvalidState("Runs on a team server are purged on the server: run "
                            "`mltrack gc` there against its database.")
 
-    def registry_store(self) -> Any:
-        """The registry over HTTP is not built yet: a clear refusal."""
-        raise InvalidState(
-            f"The model registry of {self.uri} is not reachable through this client yet; "
-            "use the MLflow client or the server's /api/2.0/mlflow/registered-models routes.")
+    def registry_store(self) -> RestRegistryStore:
+        """The server's model registry, over the same session."""
+        from .rest_registry import RestRegistryStore
+
+        return RestRegistryStore(self.http, self.uri)
+
+    def record_model_digest(self, run_id: str, artifact_path: str, digest: str) -> None:
+        """The server checks the files it holds against ``digest`` before pinning it, so
+        this is never queued: the upload just finished, and a refusal must surface."""
+        self.http.call("POST", f"{M}/runs/record-model",
+                       {"run_id": run_id, "artifact_path": artifact_path, "digest": digest})
 
     # -- writes that survive an unreachable server --------------------------------------
 

@@ -29,6 +29,7 @@ from ..entities import (
     RunInfo,
     RunStatus,
     ViewType,
+    digest_tag,
 )
 from ..errors import (
     AlreadyExists,
@@ -529,6 +530,9 @@ class SqlStore:
                 )
 
         self.db.execute_write_fn(work)
+
+    def record_model_digest(self, run_id: str, artifact_path: str, digest: str) -> None:
+        self.log_batch(run_id, tags={digest_tag(artifact_path): digest})
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         def work(conn: Connection) -> None:
