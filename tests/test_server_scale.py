@@ -177,6 +177,43 @@ def test_workers_share_the_database_and_a_killed_server_loses_nothing_acknowledg
         assert run["info"]["status"] == "RUNNING"
 
 
+@pytest.mark.postgres
+def test_one_batch_sent_at_once_to_two_workers_is_applied_once(postgres_uri: str,
+                                                                 tmp_path: Path) -> None:
+    server = TeamServer(postgres_uri, str(tmp_path / "artifacts"), tmp_path, workers=2)
+    senders = 8
+    with server:
+        exp = _experiment(server.url, "twice")
+        run = httpx.post(server.url + f"{P}/runs/create", json={"experiment_id": exp}
+                         ).json()["run"]["info"]["run_id"]
+        answers: list[dict[str, Any]] = []
+        for seq in range(1, 21):
+            body = {"client_id": "c0ffee", "batches": [{
+                "run_id": run, "seq": seq, "series": [{
+                    "key": "loss", "steps": list(range(seq * 100, seq * 100 + 100)),
+                    "values": [seq + i / 100 for i in range(100)],
+                    "timestamps": [seq] * 100}]}]}
+            start = threading.Barrier(senders)
+
+            def send(body: dict[str, Any] = body, start: threading.Barrier = start) -> None:
+                with httpx.Client(timeout=60) as http:
+                    start.wait()
+                    answer = http.post(server.url + "/api/2.0/mltrack/runs/write-metrics",
+                                       json=body)
+                    answers.append(answer.json())
+            threads = [threading.Thread(target=send) for _ in range(senders)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+    assert len(answers) == 20 * senders
+    assert sum(a.get("applied", 0) for a in answers) == 20, answers[:senders]
+    assert sum(a.get("skipped", 0) for a in answers) == 20 * (senders - 1)
+    history = Client(postgres_uri, str(tmp_path / "artifacts")).store.get_metric_history(
+        run, "loss")
+    assert history["step"].tolist() == list(range(100, 2100))  # each point once
+
+
 def _load(server: TeamServer, clients: int, seconds: float, batch: int) -> dict[str, Any]:
     exp = _experiment(server.url, f"load-{clients}")
     loggers = [Logger(server.url, exp, batch) for _ in range(clients)]

@@ -6,7 +6,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -44,9 +44,15 @@ from ..uris import default_artifact_root
 from . import schema as t
 from .database import Database, upsert
 from .migrate import ensure_schema
-from .protocols import HEARTBEAT_INTERVAL_TAG, STALE_BEATS, MetricRow
+from .protocols import HEARTBEAT_INTERVAL_TAG, STALE_BEATS, MetricBatch, MetricRow
 from .sql_engine import safe_uri
-from .sql_metrics import chunk_rows, decode_history, latest_upsert_statement
+from .sql_metrics import (
+    chunk_rows,
+    decode_history,
+    latest_upsert_statement,
+    tag_upsert_statement,
+    write_batches,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,6 +103,7 @@ class SqlStore:
             "timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
         self._upsert_latest = latest_upsert_statement(self.dialect)
+        self._upsert_tag = tag_upsert_statement(self.dialect)
 
     def __repr__(self) -> str:
         return f"SqlStore({safe_uri(self.uri)!r})"
@@ -612,6 +619,16 @@ class SqlStore:
                 for row in rows:
                     self._run_pk.pop(row[0], None)
             self.db.execute_write_fn(work)
+
+    def write_metric_batches(self, batches: Sequence[MetricBatch], client_id: str | None = None,
+                             allow: Callable[[str], None] | None = None) -> list[bool]:
+        """Store metric series of many runs in one transaction (see
+        :class:`~.protocols.WritesMetricBatches`); returns which batches were applied."""
+        if not batches:
+            return []
+        return self.db.execute_write_fn(lambda conn: write_batches(
+            conn, batches, client_id, allow, self._insert_chunk_sql, self._upsert_latest,
+            self._upsert_tag))
 
     def get_metric_history(self, run_id: str, key: str, min_step: int | None = None
                            ) -> pd.DataFrame:
