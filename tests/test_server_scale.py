@@ -4,6 +4,7 @@ acknowledged; 16 clients logging for 30 s lose nothing (the load test, marked sl
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import signal
@@ -26,33 +27,51 @@ P = "/api/2.0/mlflow"
 class Logger(threading.Thread):
     """One client: a run, then batches of metric points until stopped or refused.
 
-    ``acked`` holds the steps of every batch the server answered 200 to.
+    ``wire`` is MLflow's ``log-batch`` (an object per point) or our ``write-metrics``
+    (a column per field, the form the remote store sends). ``acked`` holds the steps of
+    every batch the server answered 200 to; the value of a step is ``step / 8``.
     """
 
-    def __init__(self, url: str, experiment_id: str, batch: int = 50):
+    def __init__(self, url: str, experiment_id: str, batch: int = 50,
+                 wire: str = "log-batch"):
         super().__init__(daemon=True)
-        self.url, self.experiment_id, self.batch = url, experiment_id, batch
+        self.url, self.experiment_id, self.batch, self.wire = url, experiment_id, batch, wire
         self.stop = threading.Event()
         self.acked: list[int] = []
         self.errors: list[str] = []
         self.run_id = ""
 
+    def body(self, step: int) -> tuple[str, bytes]:
+        steps = range(step, step + self.batch)
+        now = time.time_ns() // 1_000_000
+        if self.wire == "log-batch":
+            return f"{P}/runs/log-batch", json.dumps({"run_id": self.run_id, "metrics": [
+                {"key": "loss", "value": s / 8, "step": s, "timestamp": now} for s in steps]
+            }).encode()
+        return "/api/2.0/mltrack/runs/write-metrics", json.dumps({
+            "client_id": self.run_id, "batches": [{"run_id": self.run_id, "seq": step,
+                                                   "series": [{
+                "key": "loss", "steps": list(steps), "values": [s / 8 for s in steps],
+                "timestamps": [now] * self.batch}]}]}).encode()
+
     def run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=30) as http:
+        headers = {"content-type": "application/json"}
+        with httpx.Client(base_url=self.url, timeout=60) as http:
             created = http.post(f"{P}/runs/create", json={"experiment_id": self.experiment_id})
             self.run_id = created.json()["run"]["info"]["run_id"]
             step = 0
             while not self.stop.is_set():
-                metrics = [{"key": "loss", "value": float(step + i), "step": step + i,
-                            "timestamp": 1} for i in range(self.batch)]
+                path, body = self.body(step)
                 try:
-                    answer = http.post(f"{P}/runs/log-batch",
-                                       json={"run_id": self.run_id, "metrics": metrics})
+                    answer = http.post(path, content=body, headers=headers)
                 except httpx.HTTPError as exc:
                     self.errors.append(type(exc).__name__)
                     return
                 if answer.status_code != 200:
                     self.errors.append(f"{answer.status_code} {answer.text[:200]}")
+                    return
+                if self.wire != "log-batch" and answer.json() != {"applied": 1, "skipped": 0}:
+                    self.errors.append(f"not applied once: {answer.text[:200]}")
                     return
                 self.acked.extend(range(step, step + self.batch))
                 step += self.batch
@@ -130,6 +149,11 @@ def _experiment(url: str, name: str) -> str:
 def _stored_steps(client: Client, run_id: str) -> set[int]:
     frame = client.store.get_metric_history(run_id, "loss")
     return set(frame["step"].to_numpy().tolist())
+
+
+def _stored_points(client: Client, run_id: str) -> list[tuple[int, float]]:
+    frame = client.store.get_metric_history(run_id, "loss")
+    return sorted(zip(frame["step"].tolist(), frame["value"].tolist(), strict=True))
 
 
 @pytest.mark.slow
@@ -214,9 +238,10 @@ def test_one_batch_sent_at_once_to_two_workers_is_applied_once(postgres_uri: str
     assert history["step"].tolist() == list(range(100, 2100))  # each point once
 
 
-def _load(server: TeamServer, clients: int, seconds: float, batch: int) -> dict[str, Any]:
+def _load(server: TeamServer, clients: int, seconds: float, batch: int,
+          wire: str = "log-batch") -> dict[str, Any]:
     exp = _experiment(server.url, f"load-{clients}")
-    loggers = [Logger(server.url, exp, batch) for _ in range(clients)]
+    loggers = [Logger(server.url, exp, batch, wire) for _ in range(clients)]
     started = time.perf_counter()
     for logger in loggers:
         logger.start()
@@ -233,15 +258,18 @@ def _load(server: TeamServer, clients: int, seconds: float, batch: int) -> dict[
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_sixteen_clients_for_thirty_seconds_lose_nothing(postgres_uri: str,
-                                                          tmp_path: Path) -> None:
+@pytest.mark.parametrize("wire", ["write-metrics", "log-batch"])
+def test_sixteen_clients_for_thirty_seconds_lose_nothing(postgres_uri: str, tmp_path: Path,
+                                                          wire: str) -> None:
     server = TeamServer(postgres_uri, str(tmp_path / "artifacts"), tmp_path, workers=2)
     with server:
-        result = _load(server, clients=16, seconds=30, batch=1000)
+        result = _load(server, clients=16, seconds=30, batch=1000, wire=wire)
     ours = Client(postgres_uri, str(tmp_path / "artifacts"))
     for logger in result["loggers"]:
         assert logger.errors == [], logger.errors[:3]
-        assert _stored_steps(ours, logger.run_id) == set(logger.acked)
-    print(f"\n16 clients, 30 s: {result['points']:,} points acknowledged and stored, "
-          f"{result['rate']:,.0f} points/s")
+        # every acknowledged point stored exactly once, with its value
+        assert _stored_points(ours, logger.run_id) == [(s, s / 8) for s in logger.acked]
+    print(f"\n16 clients ({wire}), 30 s: {result['points']:,} points acknowledged and "
+          f"stored once, {result['rate']:,.0f} points/s, load average "
+          f"{os.getloadavg()[0]:.1f}")
     assert result["points"] > 0

@@ -46,13 +46,7 @@ from .database import Database, upsert
 from .migrate import ensure_schema
 from .protocols import HEARTBEAT_INTERVAL_TAG, STALE_BEATS, MetricBatch, MetricRow
 from .sql_engine import safe_uri
-from .sql_metrics import (
-    chunk_rows,
-    decode_history,
-    latest_upsert_statement,
-    tag_upsert_statement,
-    write_batches,
-)
+from .sql_metrics import BatchWriter, chunk_rows, decode_history, latest_upsert_statement
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,7 +97,7 @@ class SqlStore:
             "timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
         self._upsert_latest = latest_upsert_statement(self.dialect)
-        self._upsert_tag = tag_upsert_statement(self.dialect)
+        self._batches = BatchWriter(self.dialect, self.db.driver_sql)
 
     def __repr__(self) -> str:
         return f"SqlStore({safe_uri(self.uri)!r})"
@@ -626,9 +620,8 @@ class SqlStore:
         :class:`~.protocols.WritesMetricBatches`); returns which batches were applied."""
         if not batches:
             return []
-        return self.db.execute_write_fn(lambda conn: write_batches(
-            conn, batches, client_id, allow, self._insert_chunk_sql, self._upsert_latest,
-            self._upsert_tag))
+        return self.db.execute_write_fn(
+            lambda conn: self._batches.write(conn, batches, client_id, allow))
 
     def get_metric_history(self, run_id: str, key: str, min_step: int | None = None
                            ) -> pd.DataFrame:

@@ -13,7 +13,8 @@ from array import array
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, or_
+from sqlalchemy.exc import DBAPIError
 
 from ..entities import LifecycleStage
 from ..errors import InvalidState, RunNotFound, StoreError
@@ -75,9 +76,9 @@ def _one_chunk(columns: tuple[tuple[Any, ...], ...]
               "step": step, "timestamp": ts, "is_nan": nan}])
 
 
-def series_chunk(pk: int, series: MetricSeries
-                 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """One history chunk row of a non-empty series, and its latest point."""
+def series_chunk(pk: int, series: MetricSeries) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """One history chunk row of a non-empty series, and its latest point as a row of
+    ``latest_metrics`` (run_id, key, value, step, timestamp, is_nan)."""
     steps, vals, stamps = series.steps, series.values, series.timestamps
     top = max(steps)
     index = steps.index(top)
@@ -91,83 +92,112 @@ def series_chunk(pk: int, series: MetricSeries
     nan = value != value
     return ((pk, series.key, len(steps), min(steps), top, steps.tobytes(), vals.tobytes(),
              stamps.tobytes()),
-            {"run_id": pk, "key": series.key, "value": None if nan else value, "step": top,
-             "timestamp": ts, "is_nan": nan})
+            (pk, series.key, None if nan else value, top, ts, nan))
 
 
-def _newer(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return (b["step"], b["timestamp"]) >= (a["step"], a["timestamp"])
-
-
-def write_batches(conn: Connection, batches: Sequence[MetricBatch], client_id: str | None,
-                  allow: Callable[[str], None] | None, insert_chunk_sql: str,
-                  upsert_latest: Any, upsert_tag: Any) -> list[bool]:
-    """:meth:`SqlStore.write_metric_batches` inside the caller's write transaction.
+class BatchWriter:
+    """:meth:`SqlStore.write_metric_batches` for one database, in the driver's own SQL (a
+    batch is a handful of statements, and building them would cost more than the points).
 
     The runs' rows are locked first (in id order, so that two writers never wait on each
-    other crosswise), which makes the check of a client's last seq and its update one
-    step: a second copy of a batch waits, then finds the seq taken.
+    other crosswise); the client's last seq is then read and updated under that lock, so
+    a second copy of a batch, arriving at once on another worker, waits and finds the seq
+    taken.
     """
-    runs = t.runs.c
-    rows = conn.execute(
-        select(runs.id, runs.run_uuid, runs.experiment_id, runs.lifecycle_stage)
-        .where(runs.run_uuid.in_(sorted({b.run_id for b in batches})))
-        .order_by(runs.id).with_for_update(key_share=True)).all()
-    found = {row[1]: row for row in rows}
-    for batch in batches:
-        row = found.get(batch.run_id)
-        if row is None:
-            raise RunNotFound(f"No run with id {batch.run_id!r}.")
-        if row[3] != LifecycleStage.ACTIVE.value:
-            raise InvalidState(f"Run {batch.run_id} is deleted; restore it before logging "
-                               "to it.")
-    if allow is not None:
-        for experiment in sorted({str(row[2]) for row in rows}):
-            allow(experiment)
-    sync_key = None if client_id is None else SYNC_TAG + client_id
-    last: dict[int, int] = {}
-    if sync_key is not None:
-        # a statement of its own: on PostgreSQL it sees what the writer we may have
-        # waited for committed (the locking one saw the tags as they were before)
-        tags = t.tags.c
-        last = {pk: int(value) for pk, value in conn.execute(
-            select(tags.run_id, tags.value).where(tags.run_id.in_([row[0] for row in rows]),
-                                                  tags.key == sync_key))}
-    applied = []
-    taken: dict[int, int] = {}
-    chunks = []
-    latest: dict[tuple[int, str], dict[str, Any]] = {}
-    for batch in batches:
-        pk = found[batch.run_id][0]
-        if sync_key is not None and batch.seq is not None:
-            before = last.get(pk)
-            if before is not None and before >= batch.seq:
-                applied.append(False)
-                continue
-            last[pk] = taken[pk] = batch.seq
-        applied.append(True)
-        for series in batch.series:
-            if not len(series.steps):
-                continue
-            chunk, point = series_chunk(pk, series)
-            chunks.append(chunk)
-            known = latest.get((pk, series.key))
-            if known is None or _newer(known, point):
-                latest[(pk, series.key)] = point
-    if chunks:
-        conn.exec_driver_sql(insert_chunk_sql, chunks)
-        conn.execute(upsert_latest, [latest[k] for k in sorted(latest)])
-    if taken:
-        conn.execute(upsert_tag, [{"run_id": pk, "key": sync_key, "value": str(seq)}
-                                  for pk, seq in sorted(taken.items())])
-    return applied
+
+    def __init__(self, dialect: str, driver_sql: Callable[[str], str]):
+        self._sql = driver_sql
+        self._lock_suffix = " ORDER BY id FOR NO KEY UPDATE" if dialect == "postgresql" \
+            else " ORDER BY id"
+        self._insert_chunk = driver_sql(
+            "INSERT INTO metric_chunks (run_id, key, n, min_step, max_step, steps, vals, "
+            "timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        self._upsert_latest = driver_sql(
+            'INSERT INTO latest_metrics (run_id, "key", value, step, timestamp, is_nan) '
+            'VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, "key") DO UPDATE SET '
+            "value = excluded.value, step = excluded.step, timestamp = excluded.timestamp, "
+            "is_nan = excluded.is_nan WHERE excluded.step > latest_metrics.step OR "
+            "(excluded.step = latest_metrics.step AND "
+            "excluded.timestamp >= latest_metrics.timestamp)")
+        self._upsert_tag = driver_sql(
+            'INSERT INTO tags (run_id, "key", value) VALUES (?, ?, ?) '
+            'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value')
+
+    def write(self, conn: Connection, batches: Sequence[MetricBatch], client_id: str | None,
+              allow: Callable[[str], None] | None) -> list[bool]:
+        """Store the batches in the caller's write transaction; which were applied."""
+        dbapi = conn.dialect.loaded_dbapi
+        try:
+            return self._write(conn, batches, client_id, allow)
+        except dbapi.Error as exc:  # as SQLAlchemy would raise it: the retries know those
+            raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc
+
+    def _write(self, conn: Connection, batches: Sequence[MetricBatch], client_id: str | None,
+               allow: Callable[[str], None] | None) -> list[bool]:
+        run_ids = sorted({b.run_id for b in batches})
+        marks = ", ".join("?" * len(run_ids))
+        cursor = conn.connection.cursor()  # the driver's own: no per-statement set-up
+        cursor.execute(self._sql(
+            "SELECT id, run_uuid, experiment_id, lifecycle_stage FROM runs WHERE run_uuid IN "
+            f"({marks})" + self._lock_suffix), tuple(run_ids))
+        rows = cursor.fetchall()
+        found = {row[1]: row for row in rows}
+        for batch in batches:
+            row = found.get(batch.run_id)
+            if row is None:
+                raise RunNotFound(f"No run with id {batch.run_id!r}.")
+            if row[3] != LifecycleStage.ACTIVE.value:
+                raise InvalidState(f"Run {batch.run_id} is deleted; restore it before "
+                                   "logging to it.")
+        if allow is not None:
+            for experiment in sorted({str(row[2]) for row in rows}):
+                allow(experiment)
+        sync_key = None if client_id is None else SYNC_TAG + client_id
+        last: dict[int, int] = {}
+        if sync_key is not None:
+            # a statement of its own: on PostgreSQL it sees what the writer we may have
+            # waited for committed (the locking one saw the tags as they were before)
+            cursor.execute(self._sql(
+                f'SELECT run_id, value FROM tags WHERE "key" = ? AND run_id IN ({marks})'),
+                (sync_key, *(row[0] for row in rows)))
+            last = {pk: int(value) for pk, value in cursor.fetchall()}
+        applied = []
+        taken: dict[int, int] = {}
+        chunks = []
+        latest: dict[tuple[int, str], tuple[Any, ...]] = {}
+        for batch in batches:
+            pk = found[batch.run_id][0]
+            if sync_key is not None and batch.seq is not None:
+                before = last.get(pk)
+                if before is not None and before >= batch.seq:
+                    applied.append(False)
+                    continue
+                last[pk] = taken[pk] = batch.seq
+            applied.append(True)
+            for series in batch.series:
+                if not len(series.steps):
+                    continue
+                chunk, point = series_chunk(pk, series)
+                chunks.append(chunk)
+                known = latest.get((pk, series.key))
+                if known is None or (point[3], point[4]) >= (known[3], known[4]):
+                    latest[(pk, series.key)] = point
+        if chunks:
+            _execute(cursor, self._insert_chunk, chunks)
+            _execute(cursor, self._upsert_latest, [latest[k] for k in sorted(latest)])
+        if taken:
+            _execute(cursor, self._upsert_tag, [(pk, sync_key, str(seq))
+                                                for pk, seq in sorted(taken.items())])
+        cursor.close()
+        return applied
 
 
-def tag_upsert_statement(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT that overwrites a run tag's value."""
-    stmt = _dialect_insert(dialect)(t.tags)
-    return stmt.on_conflict_do_update(index_elements=[t.tags.c.run_id, t.tags.c.key],
-                                      set_={"value": stmt.excluded.value})
+def _execute(cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """One statement per row; a single row without the driver's executemany set-up."""
+    if len(rows) == 1:
+        cursor.execute(sql, rows[0])
+    else:
+        cursor.executemany(sql, rows)
 
 
 def _dialect_insert(dialect: str) -> Any:
