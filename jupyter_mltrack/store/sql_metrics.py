@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, or_
@@ -107,6 +108,7 @@ class BatchWriter:
 
     def __init__(self, dialect: str, driver_sql: Callable[[str], str]):
         self._sql = driver_sql
+        self._pipelined = dialect == "postgresql"
         self._lock_suffix = " ORDER BY id FOR NO KEY UPDATE" if dialect == "postgresql" \
             else " ORDER BY id"
         self._insert_chunk = driver_sql(
@@ -136,11 +138,26 @@ class BatchWriter:
                allow: Callable[[str], None] | None) -> list[bool]:
         run_ids = sorted({b.run_id for b in batches})
         marks = ", ".join("?" * len(run_ids))
-        cursor = conn.connection.cursor()  # the driver's own: no per-statement set-up
-        cursor.execute(self._sql(
-            "SELECT id, run_uuid, experiment_id, lifecycle_stage FROM runs WHERE run_uuid IN "
-            f"({marks})" + self._lock_suffix), tuple(run_ids))
-        rows = cursor.fetchall()
+        sync_key = None if client_id is None else SYNC_TAG + client_id
+        driver = conn.connection.dbapi_connection  # no per-statement set-up
+        assert driver is not None
+        # PostgreSQL: the statements of each step go out together, answered at once
+        with driver.pipeline() if self._pipelined else nullcontext():
+            runs = driver.cursor()
+            runs.execute(self._sql(
+                "SELECT id, run_uuid, experiment_id, lifecycle_stage FROM runs WHERE "
+                f"run_uuid IN ({marks})" + self._lock_suffix), tuple(run_ids))
+            seqs = None
+            if sync_key is not None:
+                # after the lock, as a statement of its own: on PostgreSQL it sees what a
+                # writer we waited for committed (the locking one saw the tags before)
+                seqs = driver.cursor()
+                seqs.execute(self._sql(
+                    "SELECT t.run_id, t.value FROM tags t JOIN runs r ON r.id = t.run_id "
+                    f'WHERE t."key" = ? AND r.run_uuid IN ({marks})'), (sync_key, *run_ids))
+            rows = runs.fetchall()
+            last: dict[int, int] = {} if seqs is None else {
+                pk: int(value) for pk, value in seqs.fetchall()}
         found = {row[1]: row for row in rows}
         for batch in batches:
             row = found.get(batch.run_id)
@@ -152,15 +169,6 @@ class BatchWriter:
         if allow is not None:
             for experiment in sorted({str(row[2]) for row in rows}):
                 allow(experiment)
-        sync_key = None if client_id is None else SYNC_TAG + client_id
-        last: dict[int, int] = {}
-        if sync_key is not None:
-            # a statement of its own: on PostgreSQL it sees what the writer we may have
-            # waited for committed (the locking one saw the tags as they were before)
-            cursor.execute(self._sql(
-                f'SELECT run_id, value FROM tags WHERE "key" = ? AND run_id IN ({marks})'),
-                (sync_key, *(row[0] for row in rows)))
-            last = {pk: int(value) for pk, value in cursor.fetchall()}
         applied = []
         taken: dict[int, int] = {}
         chunks = []
@@ -182,13 +190,14 @@ class BatchWriter:
                 known = latest.get((pk, series.key))
                 if known is None or (point[3], point[4]) >= (known[3], known[4]):
                     latest[(pk, series.key)] = point
-        if chunks:
-            _execute(cursor, self._insert_chunk, chunks)
-            _execute(cursor, self._upsert_latest, [latest[k] for k in sorted(latest)])
-        if taken:
-            _execute(cursor, self._upsert_tag, [(pk, sync_key, str(seq))
-                                                for pk, seq in sorted(taken.items())])
-        cursor.close()
+        with driver.pipeline() if self._pipelined else nullcontext():
+            cursor = driver.cursor()
+            if chunks:
+                _execute(cursor, self._insert_chunk, chunks)
+                _execute(cursor, self._upsert_latest, [latest[k] for k in sorted(latest)])
+            if taken:
+                _execute(cursor, self._upsert_tag, [(pk, sync_key, str(seq))
+                                                    for pk, seq in sorted(taken.items())])
         return applied
 
 
