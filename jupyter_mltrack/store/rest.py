@@ -251,7 +251,7 @@ class RestStore:
                 part = points[start:start + BATCH_POINTS]
                 self._write("metrics", {"client_id": self.client_id, "batches": [{
                     "run_id": run_id, "seq": self._next_seq(),
-                    "series": _series((r[1], r[2], r[3], r[4]) for r in part)}]})
+                    "series": _series(part)}]})
 
     def get_metric_history(self, run_id: str, key: str, min_step: int | None = None
                            ) -> pd.DataFrame:
@@ -407,14 +407,15 @@ def series_batches(body: dict[str, Any]) -> dict[str, Any]:
         return body
     return {**body, "batches": [
         {k: x for k, x in batch.items() if k != "metrics"} | {"series": _series(
-            batch["metrics"])} if "metrics" in batch else batch
+            (None, *row) for row in batch["metrics"])} if "metrics" in batch else batch
         for batch in body["batches"]]}
 
 
 def _series(points: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
-    """(key, value, step, timestamp) points as one {key, steps, values, timestamps} per key."""
+    """Points (run_id, key, value, step, timestamp) as one {key, steps, values,
+    timestamps} per key."""
     out: dict[str, dict[str, Any]] = {}
-    for key, value, step, ts in points:
+    for _, key, value, step, ts in points:
         series = out.get(key)
         if series is None:
             series = out[key] = {"key": key, "steps": [], "values": [], "timestamps": []}
