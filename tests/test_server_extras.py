@@ -3,7 +3,10 @@ approvals over HTTP, as the authenticated users."""
 
 from __future__ import annotations
 
+import math
+import struct
 from pathlib import Path
+from typing import Any
 
 from tests.team_server import ADMIN
 from tests.test_server_auth import ALICE, BOB, InProcess, _basic
@@ -113,3 +116,96 @@ def test_admins_create_users_and_managers_grant(tmp_path: Path) -> None:
     carol = _basic(("carol", "carol-password-1"))
     assert server.request("GET", "/api/2.0/mlflow/registered-models/get", headers=carol,
                           params={"name": "secret-model"}).status_code == 200
+
+
+def _columns(run: str, seq: int, key: str, steps: list[Any], values: list[Any],
+             timestamps: list[Any]) -> dict[str, Any]:
+    return {"client_id": "abc123", "batches": [{"run_id": run, "seq": seq, "series": [
+        {"key": key, "steps": steps, "values": values, "timestamps": timestamps}]}]}
+
+
+def test_write_metrics_takes_columns_exactly_once_per_seq_on_runs_one_may_edit(
+        tmp_path: Path) -> None:
+    server = _server(tmp_path)
+    alice, bob = _basic(ALICE), _basic(BOB)
+    store = server.app.state.store
+    run = server.run
+    exact = [0.1, -0.0, 5e-324, 1.7976931348623157e308, 1 / 3, 7, "NaN", "Infinity",
+             "-Infinity"]
+    body = _columns(run, 5, "loss", list(range(9)), exact, [1000 + i for i in range(9)])
+    path = f"{M}/runs/write-metrics"
+    assert server.request("POST", path, headers=bob, json_body=body).status_code == 403
+    assert store.metric_keys(run) == []  # refused: nothing stored
+    first = server.request("POST", path, headers=alice, json_body=body)
+    again = server.request("POST", path, headers=alice, json_body=body)
+    assert (first.json(), again.json()) == ({"applied": 1, "skipped": 0},
+                                            {"applied": 0, "skipped": 1})
+    history = store.get_metric_history(run, "loss")
+    stored = history["value"].tolist()
+    assert [struct.pack("<d", x) for x in stored[:6]] == \
+        [struct.pack("<d", float(x)) for x in exact[:6]]  # bit for bit, -0.0 too
+    assert math.isnan(stored[6]) and stored[7:] == [math.inf, -math.inf]
+    assert history["step"].tolist() == list(range(9))
+    assert history["timestamp"].tolist() == [1000 + i for i in range(9)]
+    assert math.isinf(store.get_run(run).data.metrics["loss"])  # the latest: step 8
+    # the first form (rows of [key, value, step, timestamp]) is still taken
+    rows = {"client_id": "abc123", "batches": [
+        {"run_id": run, "seq": 6, "metrics": [["acc", 0.5, 1, 10], ["acc", "NaN", 2, 11]]}]}
+    assert server.request("POST", path, headers=alice, json_body=rows).json() == \
+        {"applied": 1, "skipped": 0}
+    acc = store.get_metric_history(run, "acc")["value"].tolist()
+    assert acc[0] == 0.5 and math.isnan(acc[1])
+    older = _columns(run, 4, "loss", [99], [1.0], [1])  # below the last seq: skipped
+    assert server.request("POST", path, headers=alice, json_body=older).json() == \
+        {"applied": 0, "skipped": 1}
+    assert len(store.get_metric_history(run, "loss")) == 9
+
+
+def test_write_metrics_refuses_malformed_columns_with_a_400_and_stores_nothing(
+        tmp_path: Path) -> None:
+    server = _server(tmp_path)
+    admin = _basic(ADMIN)
+    store = server.app.state.store
+    run = server.run
+    path = f"{M}/runs/write-metrics"
+
+    def batch(**fields: Any) -> dict[str, Any]:
+        return {"client_id": "abc123", "batches": [{"run_id": run, "seq": 9, **fields}]}
+
+    good = {"key": "loss", "steps": [1, 2], "values": [0.5, 0.25], "timestamps": [1, 2]}
+    cases = [
+        (batch(series={"key": "loss"}), "'series' is a list"),
+        (batch(series=["loss"]), "object"),
+        (batch(series=[{**good, "key": "lo$s"}]), "characters"),
+        (batch(series=[{**good, "key": None}]), "string"),
+        (batch(series=[{**good, "steps": [1]}]), "1 steps, 2 values and 2 timestamps"),
+        (batch(series=[{**good, "values": None}]), "lists"),
+        (batch(series=[{**good, "values": [0.5, "high"]}]), "numbers"),
+        (batch(series=[{**good, "values": [0.5, [1]]}]), "number"),
+        (batch(series=[{**good, "steps": [1, 1.5]}]), "integer"),
+        (batch(series=[{**good, "steps": [1, 2 ** 63]}]), "64-bit"),
+        (batch(series=[{**good, "timestamps": [1, True]}]), "milliseconds"),
+        (batch(series=[{**good, "timestamps": [1, None]}]), "milliseconds"),
+        (batch(series=[good], metrics=[["loss", 1.0, 3, 3]]), "not both"),
+        (batch(), "'series'"),
+        ({"client_id": "abc123", "batches": [{"run_id": run, "seq": "9",
+                                              "series": [good]}]}, "integer 'seq'"),
+        ({"client_id": "abc123", "batches": [{"run_id": run, "seq": True,
+                                              "series": [good]}]}, "integer 'seq'"),
+        ({"client_id": "abc123", "batches": [{"run_id": run, "seq": 9, "series": [good]},
+                                             {"run_id": run, "seq": 10,
+                                              "series": [{**good, "steps": [1]}]}]},
+         "batch 1"),
+        ({"client_id": "ab-c", "batches": [{"run_id": run, "seq": 9, "series": [good]}]},
+         "client_id"),
+    ]
+    for body, says in cases:
+        answer = server.request("POST", path, headers=admin, json_body=body)
+        assert answer.status_code == 400, (body, answer.text)
+        assert says in answer.json()["message"], (says, answer.json()["message"])
+    assert store.metric_keys(run) == []  # the good batch beside a bad one was not stored
+    missing = batch(series=[good])
+    missing["batches"][0]["run_id"] = "0" * 32
+    assert server.request("POST", path, headers=admin, json_body=missing).status_code == 404
+    assert server.request("POST", path, headers=admin, json_body=batch(series=[good])
+                          ).json() == {"applied": 1, "skipped": 0}

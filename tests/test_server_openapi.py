@@ -28,6 +28,10 @@ def test_the_document_lists_every_served_route_with_its_parameters() -> None:
     create = doc["paths"]["/api/2.0/mlflow/experiments/create"]["post"]
     assert create["requestBody"]["content"]["application/json"]["schema"]["required"] == \
         ["name"]
+    batches = doc["paths"]["/api/2.0/mltrack/runs/write-metrics"]["post"]["requestBody"][
+        "content"]["application/json"]["schema"]["properties"]["batches"]
+    assert batches["items"] == {"type": "object"}
+    assert "series: [{key, steps: [int], values: [number" in batches["description"]
     assert doc["paths"]["/health"]["get"]["security"] == []
     assert set(doc["components"]["securitySchemes"]) == {"basic", "bearer"}
 

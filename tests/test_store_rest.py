@@ -3,6 +3,8 @@ and its offline queue when that server is killed mid-run."""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import signal
 import subprocess
@@ -145,6 +147,44 @@ def test_a_killed_server_loses_no_point_and_duplicates_none(tmp_path: Path,
         assert [m.step for m in history] == list(range(10_000))
         assert client.get_run(run_id).info.status == "FINISHED"
     assert len(store.queue) == 0
+
+
+def test_metric_batches_are_sent_and_queued_as_columns_and_old_queued_rows_replay(
+        tmp_path: Path) -> None:
+    from jupyter_mltrack.store.rest import series_batches
+    from tests.team_server import free_port
+
+    port = free_port()
+    server = TeamServer("sqlite:///" + str(tmp_path / "server.db"),
+                        str(tmp_path / "artifacts"), tmp_path)
+    server.port, server.url = port, f"http://127.0.0.1:{port}"
+    with server:
+        run_id = Client(server.url).create_run(
+            Client(server.url).create_experiment("cols")).info.run_id
+    store = RestStore(server.url, replay_interval=3600)  # the server is down now
+    store.write_metrics([(run_id, "loss", 0.5, 1, 10), (run_id, "acc", float("nan"), 1, 10),
+                         (run_id, "loss", float("inf"), 2, 11), (run_id, "acc", 0.1, 2, 11)])
+    rows = store.queue._conn.execute("SELECT body FROM ops").fetchall()
+    queued = json.loads(rows[0][0])
+    assert queued["batches"][0]["series"] == [
+        {"key": "loss", "steps": [1, 2], "values": [0.5, "Infinity"], "timestamps": [10, 11]},
+        {"key": "acc", "steps": [1, 2], "values": ["NaN", 0.1], "timestamps": [10, 11]}]
+    # a row queued by an earlier version, in the first form, is replayed as columns
+    old = {"client_id": "earlier", "batches": [{"run_id": run_id, "seq": 1,
+                                                      "metrics": [["f1", 0.25, 5, 12]]}]}
+    store.queue.append("metrics", old)
+    assert store.queue.summary()["metric_points"] == 5
+    assert series_batches(old)["batches"][0] == {"run_id": run_id, "seq": 1, "series": [
+        {"key": "f1", "steps": [5], "values": [0.25], "timestamps": [12]}]}
+    with server:
+        assert store.replay() == 2
+        client = Client(server.url)
+        loss = [(m.step, m.value) for m in client.get_metric_history(run_id, "loss")]
+        assert loss == [(1, 0.5), (2, float("inf"))]
+        acc = [m.value for m in client.get_metric_history(run_id, "acc")]
+        assert math.isnan(acc[0]) and acc[1] == 0.1
+        assert [m.value for m in client.get_metric_history(run_id, "f1")] == [0.25]
+    store.close()
 
 
 def test_a_batch_sent_again_after_a_lost_answer_is_applied_once(server: TeamServer) -> None:

@@ -524,3 +524,47 @@ def test_stale_heartbeat_marks_run_killed(store: SqlStore) -> None:
     assert store.get_run(dead).info.status == "KILLED"
     assert store.mark_stale_runs(2_000) == []
     assert store.heartbeat([], 1) is None
+
+
+def test_metric_batches_apply_once_per_client_seq_in_one_transaction(store: SqlStore) -> None:
+    from array import array
+
+    from jupyter_mltrack.store.protocols import MetricBatch, MetricSeries
+
+    def series(key: str, steps: list[int], values: list[float],
+               stamps: list[int]) -> MetricSeries:
+        return MetricSeries(key, array("q", steps), array("d", values), array("q", stamps))
+
+    a, b = _run(store, "a"), _run(store, "b")
+    first = [MetricBatch(a, [series("m", [1, 3, 3], [0.1, 0.3, NAN], [10, 30, 30]),
+                             series("m", [2], [0.2], [99]), series("e", [], [], [])], 5),
+             MetricBatch(b, [series("m", [7], [INF], [1])], 1),
+             MetricBatch(a, [series("m", [4], [0.4], [1])], 5)]  # same seq again: skipped
+    assert store.write_metric_batches(first, "c1") == [True, True, False]
+    history = store.get_metric_history(a, "m")
+    assert history["step"].tolist() == [1, 2, 3, 3]
+    # the latest is the highest step, the later point on a tie: NaN at step 3
+    assert math.isnan(store.get_run(a).data.metrics["m"])
+    assert store.get_run(b).data.metrics == {"m": INF}
+    assert "e" not in store.get_run(a).data.metrics  # an empty series stores nothing
+    # a lower seq from the same client is skipped; another client's is not
+    assert store.write_metric_batches([MetricBatch(a, [series("m", [5], [0.5], [1])], 4)],
+                                      "c1") == [False]
+    assert store.write_metric_batches([MetricBatch(a, [series("m", [5], [0.5], [1])], 4)],
+                                      "c2") == [True]
+    assert store.get_run(a).data.tags["mltrack.sync.c1"] == "5"
+
+    def refuse(experiment_id: str) -> None:
+        raise InvalidParameter(f"not on {experiment_id}")
+
+    more = [MetricBatch(a, [series("m", [6], [0.6], [1])], 6)]
+    with pytest.raises(InvalidParameter, match="not on"):
+        store.write_metric_batches(more, "c1", allow=refuse)
+    with pytest.raises(RunNotFound):
+        store.write_metric_batches([*more, MetricBatch("0" * 32, [], 1)], "c1")
+    store.set_run_lifecycle(b, deleted=True)
+    with pytest.raises(InvalidState, match="restore it"):
+        store.write_metric_batches([*more, MetricBatch(b, [], 2)], "c1")
+    # none of the refused requests stored anything, nor took the seq
+    assert store.get_metric_history(a, "m")["step"].tolist() == [1, 2, 3, 3, 5]
+    assert store.write_metric_batches(more, "c1") == [True]

@@ -8,16 +8,19 @@ authenticated user.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Any
 
 from .. import registry as reg
 from ..errors import InvalidParameter
+from ..store.protocols import MetricBatch, MetricSeries, WritesMetricBatches
+from ..tracking import validation as v
 from . import mlflow_json as js
 from .auth import require
 from .http import Call
 from .routes import ADMIN, ANY_USER, Access, Route, on_model, on_run, params
-from .tracking_api import _metric, search_runs
+from .tracking_api import metric_series, search_runs
 
 M = "/api/2.0/mltrack"
 
@@ -125,37 +128,72 @@ def set_permission(call: Call) -> dict[str, Any]:
     return {}
 
 
-#: The run tag holding the last metric batch a remote client's queue got applied.
-SYNC_TAG = "mltrack.sync."
-
-
 def write_metrics(call: Call) -> dict[str, Any]:
     """Metric batches of a remote client, each applied once: a batch whose sequence
-    number is not above the one its run last took from that client is skipped."""
+    number is not above the one its run last took from that client is skipped. All
+    batches of a request are stored in one transaction, or none is."""
     client_id = call.text("client_id")
     if not (0 < len(client_id) <= 64 and client_id.isalnum()):
         raise InvalidParameter("'client_id' is up to 64 letters and digits.")
-    batches = call.get("batches", [])
-    if not isinstance(batches, list) or not all(isinstance(b, dict) for b in batches):
-        raise InvalidParameter("'batches' is a list of {run_id, seq, metrics} objects.")
+    raw = call.get("batches", [])
+    if not isinstance(raw, list) or not all(isinstance(b, dict) for b in raw):
+        raise InvalidParameter("'batches' is a list of {run_id, seq, series} objects.")
+    batches = []
+    for index, item in enumerate(raw):
+        try:
+            batches.append(_batch(item))
+        except InvalidParameter as exc:
+            raise InvalidParameter(f"In batch {index}: {exc}") from None
     store = call.state.store
-    applied = skipped = 0
-    for batch in batches:
-        run = store.get_run(str(batch.get("run_id", "")))
-        require(call, "experiment", run.info.experiment_id, "EDIT")
-        seq = batch.get("seq")
-        rows = batch.get("metrics")
-        if not isinstance(seq, int) or not isinstance(rows, list):
-            raise InvalidParameter("Each batch has an integer 'seq' and a list 'metrics' of "
-                                   "[key, value, step, timestamp].")
-        if int(run.data.tags.get(SYNC_TAG + client_id, "-1")) >= seq:
-            skipped += 1
-            continue
-        metrics = [_metric({"key": r[0], "value": r[1], "step": r[2], "timestamp": r[3]})
-                   if isinstance(r, list) and len(r) == 4 else _metric(r) for r in rows]
-        store.log_batch(run.info.run_id, metrics, tags={SYNC_TAG + client_id: str(seq)})
-        applied += 1
-    return {"applied": applied, "skipped": skipped}
+    if not isinstance(store, WritesMetricBatches):  # pragma: no cover - SQL stores do
+        raise InvalidParameter("This server's store cannot take metric batches.")
+
+    def allow(experiment_id: str) -> None:
+        require(call, "experiment", experiment_id, "EDIT")
+    done = store.write_metric_batches(batches, client_id,
+                                      None if call.principal.is_admin else allow)
+    return {"applied": sum(done), "skipped": len(done) - sum(done)}
+
+
+def _batch(item: dict[str, Any]) -> MetricBatch:
+    run_id, seq = item.get("run_id"), item.get("seq")
+    if not isinstance(run_id, str) or not run_id:
+        raise InvalidParameter("Each batch names its run in a string 'run_id'.")
+    if seq.__class__ is not int:
+        raise InvalidParameter("Each batch has an integer 'seq' (the client's batch number).")
+    series, rows = item.get("series"), item.get("metrics")
+    if series is not None and rows is not None:
+        raise InvalidParameter("A batch has 'series' or 'metrics', not both.")
+    if series is not None:
+        if not isinstance(series, list):
+            raise InvalidParameter("'series' is a list of {key, steps, values, timestamps} "
+                                   "objects.")
+        return MetricBatch(run_id, [_series(s) for s in series], seq)
+    if rows is None:
+        raise InvalidParameter(
+            "A batch needs 'series': [{key, steps: [...], values: [...], timestamps: "
+            "[...]}] (or the first form, 'metrics': [[key, value, step, timestamp], ...]).")
+    if not isinstance(rows, list):
+        raise InvalidParameter("'metrics' is a list of [key, value, step, timestamp].")
+    return MetricBatch(run_id, _row_series(rows), seq)
+
+
+def _series(item: Any) -> MetricSeries:
+    if not isinstance(item, dict):
+        raise InvalidParameter("Each item of 'series' is an object {key, steps, values, "
+                               "timestamps}.")
+    key = v.validate_key(item.get("key"), "metric key")
+    return MetricSeries(key, *v.metric_columns(key, item.get("steps"), item.get("values"),
+                                               item.get("timestamps")))
+
+
+def _row_series(rows: list[Any]) -> list[MetricSeries]:
+    """The first form, rows of [key, value, step, timestamp] (or MLflow metric objects)."""
+    now = time.time_ns() // 1_000_000
+    return metric_series([
+        {"key": r[0], "value": r[1], "step": 0 if r[2] is None else r[2],
+         "timestamp": now if r[3] is None else r[3]}
+        if r.__class__ is list and len(r) == 4 else r for r in rows])
 
 
 def record_model(call: Call) -> dict[str, Any]:
@@ -193,8 +231,17 @@ ROUTES = [
                  ("max_results", "integer"), ("order_by", "array"), "page_token"),
           tag="mltrack"),
     Route("POST", f"{M}/runs/write-metrics", write_metrics, ANY_USER,
-          "Metric batches of several runs, each applied once per (client, seq); EDIT on "
-          "each run's experiment", params("client_id!", ("batches", "array")), tag="mltrack"),
+          "Metric batches of several runs, each applied once per (client, seq), all in one "
+          "transaction; EDIT on each run's experiment",
+          params("client_id!", ("batches", "array", "object"), docs={
+              "client_id": "The sending process: up to 64 letters and digits",
+              "batches": "[{run_id, seq, series: [{key, steps: [int], values: [number or "
+                         "\"NaN\", \"Infinity\", \"-Infinity\"], timestamps: [int ms]}]}]; "
+                         "the columns of a series have equal lengths. A batch is applied "
+                         "once: a seq not above the run's last one from this client is "
+                         "skipped. The first form, metrics: [[key, value, step, timestamp], "
+                         "...] instead of series, is still taken"}),
+          tag="mltrack"),
     Route("GET", f"{M}/runs/provenance", provenance, on_run("READ"),
           "Where a run came from: notebook, cell, git, environment", params("run_id!"),
           tag="mltrack"),

@@ -13,11 +13,13 @@ _ERROR = {"type": "object", "properties": {"error_code": {"type": "string"},
           "required": ["error_code", "message"]}
 
 
-def _schema(kind: str, items: str) -> dict[str, Any]:
+def _schema(kind: str, items: str, description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": kind}
     if kind == "array":
-        return {"type": "array", "items": {"type": "object"} if items == "object"
-                else {"type": "string"}}
-    return {"type": kind}
+        schema["items"] = {"type": "object"} if items == "object" else {"type": "string"}
+    if description:
+        schema["description"] = description
+    return schema
 
 
 def _operation(route: Route) -> dict[str, Any]:
@@ -52,7 +54,8 @@ def _operation(route: Route) -> dict[str, Any]:
             "schema": {"type": "object",
                        "properties": {p.name: _schema(p.type, "object" if p.name in
                                                       ("tags", "params", "metrics",
-                                                       "datasets", "models") else "string")
+                                                       "datasets", "models") else p.items,
+                                                      p.description)
                                       for p in route.params},
                        "required": [p.name for p in route.params if p.required]}}}}
     if parameters:

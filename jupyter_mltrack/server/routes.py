@@ -43,6 +43,7 @@ class Param:
     type: str = "string"  # string, integer, number, boolean, array, object
     required: bool = False
     items: str = "string"
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,10 +152,14 @@ class RouteTable:
         return None, {}, []
 
 
-def params(*specs: Any) -> tuple[Param, ...]:
-    """``params("name!", ("max_results", "integer"))``: a trailing ! marks required."""
+def params(*specs: Any, docs: dict[str, str] | None = None) -> tuple[Param, ...]:
+    """``params("name!", ("max_results", "integer"), ("batches", "array", "object"))``: a
+    trailing ! marks required, a third item is the type of an array's items; ``docs``
+    describes parameters by name."""
     out = []
     for spec in specs:
-        name, kind = (spec, "string") if isinstance(spec, str) else spec
-        out.append(Param(name.rstrip("!"), kind, name.endswith("!")))
+        name, kind, *items = (spec, "string") if isinstance(spec, str) else spec
+        bare = name.rstrip("!")
+        out.append(Param(bare, kind, name.endswith("!"), items[0] if items else "string",
+                         (docs or {}).get(bare, "")))
     return tuple(out)

@@ -26,17 +26,20 @@ from .protocols import (
     HasRegistry,
     ImportsRuns,
     ImportsVersions,
+    MetricBatch,
     MetricRow,
+    MetricSeries,
     RegistryStore,
     TrackingStore,
+    WritesMetricBatches,
 )
 
 __all__ = [
     "AliasChange", "DecisionChange", "HasRegistry", "ImportsRuns", "ImportsVersions",
-    "LifecycleChange", "MetricRow",
+    "LifecycleChange", "MetricBatch", "MetricRow", "MetricSeries",
     "PolicyChange", "RegistryChange", "RegistryPlan", "RegistrySnapshot", "RegistryStore",
-    "RequestChange", "StageChange", "StoreFactory", "TrackingStore", "close_stores",
-    "open_store", "register_store", "registry_store",
+    "RequestChange", "StageChange", "StoreFactory", "TrackingStore", "WritesMetricBatches",
+    "close_stores", "open_store", "register_store", "registry_store",
 ]
 
 #: ``factory(uri, artifact_root)``: a backend's constructor.

@@ -5,12 +5,15 @@ protocols, so a new backend (the team server's REST store, say) implements this
 file and nothing else: :class:`TrackingStore` for experiments and runs,
 :class:`RegistryStore` for the model registry, and :class:`HasRegistry` for a
 tracking store that can hand out the registry that goes with it. Importing from
-MLflow needs two optional capabilities: :class:`ImportsRuns` and :class:`ImportsVersions`.
+MLflow needs two optional capabilities: :class:`ImportsRuns` and :class:`ImportsVersions`;
+the team server writes clients' metric batches through :class:`WritesMetricBatches`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..entities import (
@@ -37,6 +40,30 @@ if TYPE_CHECKING:
 
 #: One buffered metric point: (run_id, key, value, step, timestamp_ms).
 MetricRow = tuple[str, str, float, int, int]
+
+#: The run tag (``mltrack.sync.<client id>``) holding the last batch a client got applied.
+SYNC_TAG = "mltrack.sync."
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """Points of one metric as columns of equal length: int64 steps, float64 values and
+    int64 timestamps (``array("q")``, ``array("d")``, ``array("q")``)."""
+
+    key: str
+    steps: array[int]
+    values: array[float]
+    timestamps: array[int]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricBatch:
+    """Series of one run sent together; ``seq`` orders one client's batches."""
+
+    run_id: str
+    series: Sequence[MetricSeries]
+    seq: int | None = None
+
 
 #: The run tag holding the seconds between the heartbeats of the process writing the run.
 HEARTBEAT_INTERVAL_TAG = "mltrack.heartbeat_interval"
@@ -272,3 +299,17 @@ class ImportsVersions(Protocol):
                              tags: dict[str, str], creation_time: int | None,
                              last_updated_time: int | None) -> bool:
         """Create version ``version`` of ``name``; False when it exists already."""
+
+
+@runtime_checkable
+class WritesMetricBatches(Protocol):
+    """A tracking store that writes metric series of many runs in one transaction."""
+
+    def write_metric_batches(self, batches: Sequence[MetricBatch], client_id: str | None = None,
+                             allow: Callable[[str], None] | None = None) -> list[bool]:
+        """Store the batches in one transaction; with ``client_id``, a batch whose ``seq``
+        is not above the last one its run took from that client is skipped, even when
+        the same batch arrives twice at once. ``allow(experiment_id)`` is called for each
+        run's experiment before anything is written, and refuses by raising. Raises
+        RunNotFound, or InvalidState for a deleted run. Returns which batches were applied.
+        """

@@ -244,16 +244,17 @@ class RestStore:
         self.http.call("POST", f"{P}/runs/delete-tag", {"run_id": run_id, "key": key})
 
     def write_metrics(self, rows: Sequence[MetricRow]) -> None:
-        """Send points in batches of at most ``BATCH_POINTS``; queue them when the server
-        does not answer."""
-        by_run: dict[str, list[list[Any]]] = {}
-        for run_id, key, value, step, ts in rows:
-            by_run.setdefault(run_id, []).append([key, _json_float(value), step, ts])
+        """Send points in batches of at most ``BATCH_POINTS``, as a column per field;
+        queue them when the server does not answer."""
+        by_run: dict[str, list[MetricRow]] = {}
+        for row in rows:
+            by_run.setdefault(row[0], []).append(row)
         for run_id, points in by_run.items():
             for start in range(0, len(points), BATCH_POINTS):
+                part = points[start:start + BATCH_POINTS]
                 self._write("metrics", {"client_id": self.client_id, "batches": [{
                     "run_id": run_id, "seq": self._next_seq(),
-                    "metrics": points[start:start + BATCH_POINTS]}]})
+                    "series": _series(part)}]})
 
     def get_metric_history(self, run_id: str, key: str, min_step: int | None = None
                            ) -> pd.DataFrame:
@@ -403,7 +404,34 @@ def send_write(http: HttpSession, kind: str, body: dict[str, Any],
     """Send one queued kind of write (metrics, log_batch, update_run) to the server."""
     path = {"metrics": f"{M}/runs/write-metrics", "log_batch": f"{P}/runs/log-batch",
             "update_run": f"{P}/runs/update"}[kind]
+    if kind == "metrics":
+        body = series_batches(body)
     http.call("POST", path, body, retries=retries, timeout=10.0)
+
+
+def series_batches(body: dict[str, Any]) -> dict[str, Any]:
+    """A write-metrics body with every batch as series: rows of [key, value, step,
+    timestamp] (what earlier versions queued) become columns."""
+    if all("metrics" not in batch for batch in body.get("batches", ())):
+        return body
+    return {**body, "batches": [
+        {k: x for k, x in batch.items() if k != "metrics"} | {"series": _series(
+            (None, *row) for row in batch["metrics"])} if "metrics" in batch else batch
+        for batch in body["batches"]]}
+
+
+def _series(points: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Points (run_id, key, value, step, timestamp) as one {key, steps, values,
+    timestamps} per key."""
+    out: dict[str, dict[str, Any]] = {}
+    for _, key, value, step, ts in points:
+        series = out.get(key)
+        if series is None:
+            series = out[key] = {"key": key, "steps": [], "values": [], "timestamps": []}
+        series["steps"].append(step)
+        series["values"].append(_json_float(value))
+        series["timestamps"].append(ts)
+    return list(out.values())
 
 
 def sync(server_url: str) -> int:
@@ -417,7 +445,9 @@ def sync(server_url: str) -> int:
         queue.close()
 
 
-def _json_float(value: float) -> Any:
+def _json_float(value: Any) -> Any:
+    if value.__class__ is not float:  # already spelled for JSON ("NaN"), or an int
+        return value
     if value != value:
         return "NaN"
     if value in (float("inf"), float("-inf")):

@@ -7,8 +7,10 @@ replayer holds the file's write lock while it sends a row and deletes it, so two
 replayers (the logging process and ``mltrack sync``) never send the same row twice;
 appends do not wait for a replayer's network round trip (it holds a separate lock file,
 not the database's write lock, while it sends).
-Metric batches carry the queue's id and the row's sequence number, by which the server
-skips a batch it already applied (its answer was lost).
+Metric batches carry the sending process's id and a sequence number, by which the server
+skips a batch it already applied (its answer was lost). They are queued as series (a
+column per field); rows queued by earlier versions as [key, value, step, timestamp] are
+turned into series when replayed.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class OfflineQueue:
         for kind, body, created in self._conn.execute("SELECT kind, body, created FROM ops"):
             kinds[kind] = kinds.get(kind, 0) + 1
             if kind == "metrics":
-                points += sum(len(b["metrics"]) for b in json.loads(body)["batches"])
+                points += sum(_points(b) for b in json.loads(body)["batches"])
             oldest = created if oldest is None else min(oldest, created)
         return {"server": self.server_url, "ops": sum(kinds.values()), "by_kind": kinds,
                 "metric_points": points, "oldest_ms": oldest}
@@ -128,6 +130,13 @@ class OfflineQueue:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _points(batch: dict[str, Any]) -> int:
+    """The metric points of a queued batch: series of columns, or (earlier) rows."""
+    if "series" in batch:
+        return sum(len(series["steps"]) for series in batch["series"])
+    return len(batch.get("metrics", ()))
 
 
 def queues() -> Iterator[OfflineQueue]:

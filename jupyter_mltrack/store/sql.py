@@ -6,7 +6,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -45,9 +45,9 @@ from ..uris import default_artifact_root
 from . import schema as t
 from .database import Database, upsert
 from .migrate import ensure_schema
-from .protocols import HEARTBEAT_INTERVAL_TAG, STALE_BEATS, MetricRow
+from .protocols import HEARTBEAT_INTERVAL_TAG, STALE_BEATS, MetricBatch, MetricRow
 from .sql_engine import safe_uri
-from .sql_metrics import chunk_rows, decode_history, latest_upsert_statement
+from .sql_metrics import BatchWriter, chunk_rows, decode_history, latest_upsert_statement
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,6 +98,7 @@ class SqlStore:
             "timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
         self._upsert_latest = latest_upsert_statement(self.dialect)
+        self._batches = BatchWriter(self.dialect, self.db.driver_sql)
 
     def __repr__(self) -> str:
         return f"SqlStore({safe_uri(self.uri)!r})"
@@ -616,6 +617,15 @@ class SqlStore:
                 for row in rows:
                     self._run_pk.pop(row[0], None)
             self.db.execute_write_fn(work)
+
+    def write_metric_batches(self, batches: Sequence[MetricBatch], client_id: str | None = None,
+                             allow: Callable[[str], None] | None = None) -> list[bool]:
+        """Store metric series of many runs in one transaction (see
+        :class:`~.protocols.WritesMetricBatches`); returns which batches were applied."""
+        if not batches:
+            return []
+        return self.db.execute_write_fn(
+            lambda conn: self._batches.write(conn, batches, client_id, allow))
 
     def get_metric_history(self, run_id: str, key: str, min_step: int | None = None
                            ) -> pd.DataFrame:

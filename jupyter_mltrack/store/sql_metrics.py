@@ -2,20 +2,25 @@
 
 One chunk per (run, key) per written batch holds the batch's steps, values and
 timestamps as little-endian int64 / float64 / int64 arrays; a read decodes the chunks
-and orders the points by (step, timestamp).
+and orders the points by (step, timestamp). Clients' batches arrive as columns
+(:class:`~.protocols.MetricSeries`) and become chunks without a Python object per point.
 """
 
 from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import Connection, and_, or_
+from sqlalchemy.exc import DBAPIError
 
-from ..errors import StoreError
+from ..entities import LifecycleStage
+from ..errors import InvalidState, RunNotFound, StoreError
 from . import schema as t
+from .protocols import SYNC_TAG, MetricBatch, MetricSeries
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,15 +77,151 @@ def _one_chunk(columns: tuple[tuple[Any, ...], ...]
               "step": step, "timestamp": ts, "is_nan": nan}])
 
 
-def latest_upsert_statement(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT that keeps the point with the highest (step, timestamp)."""
+def series_chunk(pk: int, series: MetricSeries) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """One history chunk row of a non-empty series, and its latest point as a row of
+    ``latest_metrics`` (run_id, key, value, step, timestamp, is_nan)."""
+    steps, vals, stamps = series.steps, series.values, series.timestamps
+    top = max(steps)
+    index = steps.index(top)
+    if steps.count(top) > 1:  # several points at the last step: the latest time wins
+        index = max((stamps[i], i) for i, step in enumerate(steps) if step == top)[1]
+    value, ts = vals[index], stamps[index]
+    if _BIG_ENDIAN:
+        steps, vals, stamps = array("q", steps), array("d", vals), array("q", stamps)
+        for arr in (steps, vals, stamps):
+            arr.byteswap()
+    nan = value != value
+    return ((pk, series.key, len(steps), min(steps), top, steps.tobytes(), vals.tobytes(),
+             stamps.tobytes()),
+            (pk, series.key, None if nan else value, top, ts, nan))
+
+
+class BatchWriter:
+    """:meth:`SqlStore.write_metric_batches` for one database, in the driver's own SQL (a
+    batch is a handful of statements, and building them would cost more than the points).
+
+    The runs' rows are locked first (in id order, so that two writers never wait on each
+    other crosswise); the client's last seq is then read and updated under that lock, so
+    a second copy of a batch, arriving at once on another worker, waits and finds the seq
+    taken.
+    """
+
+    def __init__(self, dialect: str, driver_sql: Callable[[str], str]):
+        self._sql = driver_sql
+        self._pipelined = dialect == "postgresql"
+        self._lock_suffix = " ORDER BY id FOR NO KEY UPDATE" if dialect == "postgresql" \
+            else " ORDER BY id"
+        self._insert_chunk = driver_sql(
+            "INSERT INTO metric_chunks (run_id, key, n, min_step, max_step, steps, vals, "
+            "timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        self._upsert_latest = driver_sql(
+            'INSERT INTO latest_metrics (run_id, "key", value, step, timestamp, is_nan) '
+            'VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, "key") DO UPDATE SET '
+            "value = excluded.value, step = excluded.step, timestamp = excluded.timestamp, "
+            "is_nan = excluded.is_nan WHERE excluded.step > latest_metrics.step OR "
+            "(excluded.step = latest_metrics.step AND "
+            "excluded.timestamp >= latest_metrics.timestamp)")
+        self._upsert_tag = driver_sql(
+            'INSERT INTO tags (run_id, "key", value) VALUES (?, ?, ?) '
+            'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value')
+
+    def write(self, conn: Connection, batches: Sequence[MetricBatch], client_id: str | None,
+              allow: Callable[[str], None] | None) -> list[bool]:
+        """Store the batches in the caller's write transaction; which were applied."""
+        dbapi = conn.dialect.loaded_dbapi
+        try:
+            return self._write(conn, batches, client_id, allow)
+        except dbapi.Error as exc:  # as SQLAlchemy would raise it: the retries know those
+            raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc
+
+    def _write(self, conn: Connection, batches: Sequence[MetricBatch], client_id: str | None,
+               allow: Callable[[str], None] | None) -> list[bool]:
+        run_ids = sorted({b.run_id for b in batches})
+        marks = ", ".join("?" * len(run_ids))
+        sync_key = None if client_id is None else SYNC_TAG + client_id
+        driver = conn.connection.dbapi_connection  # no per-statement set-up
+        assert driver is not None
+        # PostgreSQL: the statements of each step go out together, answered at once
+        with driver.pipeline() if self._pipelined else nullcontext():
+            runs = driver.cursor()
+            runs.execute(self._sql(
+                "SELECT id, run_uuid, experiment_id, lifecycle_stage FROM runs WHERE "
+                f"run_uuid IN ({marks})" + self._lock_suffix), tuple(run_ids))
+            seqs = None
+            if sync_key is not None:
+                # after the lock, as a statement of its own: on PostgreSQL it sees what a
+                # writer we waited for committed (the locking one saw the tags before)
+                seqs = driver.cursor()
+                seqs.execute(self._sql(
+                    "SELECT t.run_id, t.value FROM tags t JOIN runs r ON r.id = t.run_id "
+                    f'WHERE t."key" = ? AND r.run_uuid IN ({marks})'), (sync_key, *run_ids))
+            rows = runs.fetchall()
+            last: dict[int, int] = {} if seqs is None else {
+                pk: int(value) for pk, value in seqs.fetchall()}
+        found = {row[1]: row for row in rows}
+        for batch in batches:
+            row = found.get(batch.run_id)
+            if row is None:
+                raise RunNotFound(f"No run with id {batch.run_id!r}.")
+            if row[3] != LifecycleStage.ACTIVE.value:
+                raise InvalidState(f"Run {batch.run_id} is deleted; restore it before "
+                                   "logging to it.")
+        if allow is not None:
+            for experiment in sorted({str(row[2]) for row in rows}):
+                allow(experiment)
+        applied = []
+        taken: dict[int, int] = {}
+        chunks = []
+        latest: dict[tuple[int, str], tuple[Any, ...]] = {}
+        for batch in batches:
+            pk = found[batch.run_id][0]
+            if sync_key is not None and batch.seq is not None:
+                before = last.get(pk)
+                if before is not None and before >= batch.seq:
+                    applied.append(False)
+                    continue
+                last[pk] = taken[pk] = batch.seq
+            applied.append(True)
+            for series in batch.series:
+                if not len(series.steps):
+                    continue
+                chunk, point = series_chunk(pk, series)
+                chunks.append(chunk)
+                known = latest.get((pk, series.key))
+                if known is None or (point[3], point[4]) >= (known[3], known[4]):
+                    latest[(pk, series.key)] = point
+        with driver.pipeline() if self._pipelined else nullcontext():
+            cursor = driver.cursor()
+            if chunks:
+                _execute(cursor, self._insert_chunk, chunks)
+                _execute(cursor, self._upsert_latest, [latest[k] for k in sorted(latest)])
+            if taken:
+                _execute(cursor, self._upsert_tag, [(pk, sync_key, str(seq))
+                                                    for pk, seq in sorted(taken.items())])
+        return applied
+
+
+def _execute(cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """One statement per row; a single row without the driver's executemany set-up."""
+    if len(rows) == 1:
+        cursor.execute(sql, rows[0])
+    else:
+        cursor.executemany(sql, rows)
+
+
+def _dialect_insert(dialect: str) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     else:  # pragma: no cover - guarded in _make_engine
         raise StoreError(f"Unsupported database {dialect!r}.")
-    stmt = insert(t.latest_metrics)
+    return insert
+
+
+def latest_upsert_statement(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT that keeps the point with the highest (step, timestamp)."""
+    stmt = _dialect_insert(dialect)(t.latest_metrics)
     current = t.latest_metrics.c
     newer = or_(
         stmt.excluded.step > current.step,

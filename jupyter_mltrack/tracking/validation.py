@@ -23,6 +23,8 @@ import json
 import math
 import re
 import sys
+from array import array
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidParameter
@@ -158,6 +160,54 @@ def timestamp_value(timestamp: Any, key: str | None = None) -> int:
             "time.time_ns() // 1_000_000 for now, or leave it out."
         )
     return number
+
+
+#: How JSON spells the floats it has no numbers for (protobuf's JSON mapping).
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def metric_columns(key: str, steps: Any, values: Any, timestamps: Any
+                   ) -> tuple[array[int], array[float], array[int]]:
+    """One metric's points as int64 steps, float64 values and int64 timestamps, checked a
+    column at a time (values may be "NaN", "Infinity", "-Infinity"); raises naming the
+    first point that is not what its column holds."""
+    if not (steps.__class__ is list and values.__class__ is list
+            and timestamps.__class__ is list):
+        raise InvalidParameter(f"Metric {key!r}: 'steps', 'values' and 'timestamps' are "
+                               "lists of equal length.")
+    n = len(values)
+    if len(steps) != n or len(timestamps) != n:
+        raise InvalidParameter(
+            f"Metric {key!r} has {len(steps)} steps, {n} values and {len(timestamps)} "
+            "timestamps; every point needs one of each.")
+    return (_int64s(steps, key, step_value), _floats(values, key),
+            _int64s(timestamps, key, timestamp_value))
+
+
+def _int64s(column: list[Any], key: str, check: Callable[[Any, str], int]) -> array[int]:
+    if not column or (set(map(type, column)) == {int}
+                      and -INT64 <= min(column) and max(column) < INT64):
+        return array("q", column)
+    return array("q", [_point(lambda x: check(x, key), x, i) for i, x in enumerate(column)])
+
+
+def _floats(column: list[Any], key: str) -> array[float]:
+    kinds = set(map(type, column))
+    if kinds <= {float, int}:
+        try:
+            return array("d", column)
+        except OverflowError:  # an int no float holds: said below
+            pass
+    return array("d", [_point(lambda x: metric_value(key, x),
+                              NON_FINITE.get(x, x) if x.__class__ is str else x, i)
+                       for i, x in enumerate(column)])
+
+
+def _point(check: Callable[[Any], Any], value: Any, index: int) -> Any:
+    try:
+        return check(value)
+    except InvalidParameter as exc:
+        raise InvalidParameter(f"Point {index}: {exc}") from None
 
 
 def _metric(key: str | None) -> str:
