@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import importlib.abc
 import sys
+import threading
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 from ..._importers import import_optional
-from ...errors import InvalidParameter, UntrustedModel
+from ...errors import InvalidParameter, MissingDependency, UntrustedModel
 from . import LoadContext, SaveContext, in_sys_modules
 
 SKOPS_FILE = "model.skops"
@@ -44,7 +45,7 @@ def import_skops() -> ModuleType:
     module = sys.modules.get("skops.io")
     if module is not None:
         return module
-    sklearn = import_optional("sklearn", "models", "scikit-learn")
+    sklearn = import_sklearn()
     import sklearn.utils as sk_utils
 
     refuse = _Refuse({n for n in _WALKED_ARRAY_LIBRARIES if n not in sys.modules})
@@ -65,6 +66,33 @@ def import_skops() -> ModuleType:
 
         _write_names(cache, list(_trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES))
     return module
+
+
+def import_sklearn() -> ModuleType:
+    """scikit-learn, without the pandas import it makes only to have pandas at hand.
+
+    scikit-learn imports pandas (half a second) when it is installed, in a module that
+    does without it otherwise, and recognises DataFrames later through ``sys.modules``.
+    A scoring server whose requests never need a DataFrame then never pays for pandas;
+    code that needs pandas imports it as usual.
+    """
+    module = sys.modules.get("sklearn")
+    if module is not None:
+        return module
+    if "pandas" in sys.modules:
+        return import_optional("sklearn", "models", "scikit-learn")
+    refuse = _Refuse({"pandas"})
+    sys.meta_path.insert(0, refuse)
+    try:
+        return import_optional("sklearn", "models", "scikit-learn")
+    except MissingDependency as exc:
+        cause = exc.__cause__
+        if not isinstance(cause, ImportError) or (cause.name or "").split(".")[0] != "pandas":
+            raise
+    finally:
+        sys.meta_path.remove(refuse)
+    # a scikit-learn that cannot be imported without pandas: import it with pandas
+    return import_optional("sklearn", "models", "scikit-learn")
 
 
 class _Named:
@@ -132,13 +160,15 @@ def _write_names(path: Any, names: list[str]) -> None:
 
 
 class _Refuse(importlib.abc.MetaPathFinder):
-    """Makes ``import name`` fail for a few names, as if they were not installed."""
+    """Makes ``import name`` fail for a few names, as if they were not installed, in the
+    thread that made it (other threads import as usual)."""
 
     def __init__(self, names: set[str]):
         self.names = names
+        self.thread = threading.get_ident()
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
-        if fullname.split(".")[0] in self.names:
+        if fullname.split(".")[0] in self.names and threading.get_ident() == self.thread:
             raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
         return None
 
@@ -191,12 +221,22 @@ class SklearnFlavor:
         if names is not None and _numeric_frame_in_order(data, names):
             # the names were checked here: skip scikit-learn's per-call DataFrame checks,
             # which cost more than predicting one row
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="X does not have valid feature names")
-                return native.predict(data.to_numpy(), **params)
+            return self.predict_array(native, data.to_numpy(), params)
         return native.predict(data, **params)
+
+    def takes_array(self, native: Any, names: list[str]) -> bool:
+        """True for an estimator fitted on a DataFrame of exactly these columns."""
+        fitted = getattr(native, "feature_names_in_", None)
+        return fitted is not None and len(fitted) == len(names) and all(
+            str(a) == str(b) for a, b in zip(fitted, names, strict=True))
+
+    def predict_array(self, native: Any, array: Any, params: dict[str, Any]) -> Any:
+        import warnings
+
+        with warnings.catch_warnings():
+            # the caller matched the columns to the fitted names
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            return native.predict(array, **params)
 
     def modules(self, model: Any, conf: dict[str, Any]) -> list[str]:
         fmt = conf.get("serialization_format")
