@@ -35,9 +35,14 @@ except RuntimeError as exc:
     print(json.dumps({"walked": str(exc)}))
     sys.exit(0)
 from skops.io import _trusted_types
+if os.environ.get("HGB"):  # what a HistGradientBoosting file needs trusting for
+    import skops.io
+    print(json.dumps({"untrusted": sorted(skops.io.get_untrusted_types(file=os.environ["HGB"]))}))
 print(json.dumps({"walked": False, "names": _trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES,
                   "ufuncs": _trusted_types.SCIPY_UFUNC_TYPE_NAMES
-                  + _trusted_types.NUMPY_UFUNC_TYPE_NAMES}))
+                  + _trusted_types.NUMPY_UFUNC_TYPE_NAMES,
+                  "internal": sorted(_trusted_types.SKLEARN_INTERNAL_TYPE_NAMES),
+                  "ensembles_imported": "sklearn.ensemble" in sys.modules}))
 """
 
 
@@ -68,10 +73,16 @@ def test_the_second_import_reads_the_names_the_first_walked(tmp_path: Path) -> N
     assert sorted(n for names in cached["public_types"].values() for n in names) == \
         sorted(first["ufuncs"])
 
+    assert any(n.startswith("sklearn.ensemble.") for n in first["internal"])
+    assert sorted(cached["internal"]) == first["internal"]
+
     second = probe(tmp_path, walk="fail")
 
+    # the cache names HistGradientBoosting's _BinMapper: sklearn.ensemble is not imported
+    # only to name it
     assert second == {"walked": False, "names": sorted(first["names"]),
-                      "ufuncs": first["ufuncs"]}
+                      "ufuncs": first["ufuncs"], "internal": first["internal"],
+                      "ensembles_imported": False}
 
 
 @pytest.mark.slow
@@ -96,3 +107,26 @@ def test_a_cache_that_is_not_trustworthy_is_walked_past(tmp_path: Path, spoil: s
         path.write_text("[]")
 
     assert probe(tmp_path, walk="fail") == {"walked": "the estimator walk ran"}
+
+
+@pytest.mark.slow
+def test_a_cached_import_still_trusts_hist_gradient_boosting(tmp_path: Path) -> None:
+    """skops trusts HistGradientBoosting's _BinMapper by default; a cached import, which
+    does not import scikit-learn's ensembles to name it, trusts it too."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from jupyter_mltrack.models.flavors.sklearn import save_skops
+
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    model = HistGradientBoostingRegressor(max_iter=5).fit(X, X[:, 0])
+    untrusted = save_skops(model, tmp_path / "hgb.skops")
+    assert not any(n.endswith("_BinMapper") for n in untrusted)
+    probe(tmp_path)
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                          timeout=300, check=True, env={
+                              **os.environ, "XDG_CACHE_HOME": str(tmp_path), "WALK": "fail",
+                              "HGB": str(tmp_path / "hgb.skops")})
+    lines = [json.loads(line) for line in done.stdout.strip().splitlines()]
+    assert lines[0] == {"untrusted": untrusted}
+    assert lines[1]["walked"] is False

@@ -49,10 +49,42 @@ def import_skops() -> ModuleType:
     sklearn = import_sklearn()
     import sklearn.utils as sk_utils
 
-    refuse = _Refuse({n for n in _WALKED_ARRAY_LIBRARIES if n not in sys.modules})
     cache = _names_cache(sklearn)
     cached = _read_names(cache) if cache is not None else None
     names = cached["estimators"] if cached is not None else None
+    internal = cached.get("internal") if cached is not None else None
+    try:
+        module, types = _import_skops_io(sk_utils, names, cached, internal is not None)
+    except MissingDependency as exc:
+        cause = exc.__cause__
+        if internal is None or not isinstance(cause, ImportError) \
+                or not (cause.name or "").startswith("sklearn.ensemble"):
+            raise
+        internal = None  # a skops that needs scikit-learn's ensembles: let it import them
+        module, types = _import_skops_io(sk_utils, names, cached, False)
+    from skops.io import _trusted_types
+
+    if internal is not None:
+        # skops lists HistGradientBoosting's _BinMapper only when it could import it
+        listed = _trusted_types.SKLEARN_INTERNAL_TYPE_NAMES
+        listed += [n for n in internal if n not in listed]
+    if cache is not None and (names is None or internal is None or types.walked):
+        _write_names(cache, {"estimators": sorted(_trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES),
+                            "internal": sorted(_trusted_types.SKLEARN_INTERNAL_TYPE_NAMES),
+                            "public_types": types.names})
+    return module
+
+
+def _import_skops_io(sk_utils: Any, names: list[str] | None,
+                     cached: dict[str, Any] | None, skip_ensembles: bool,
+                     ) -> tuple[ModuleType, _PublicTypeNames]:
+    """Import ``skops.io`` with the cached names standing in for its walks; with
+    ``skip_ensembles``, without importing ``sklearn.ensemble`` (a tenth of the import)
+    only to name one class the cache already names."""
+    refused = {n for n in _WALKED_ARRAY_LIBRARIES if n not in sys.modules}
+    if skip_ensembles and "sklearn.ensemble" not in sys.modules:
+        refused.add("sklearn.ensemble")
+    refuse = _Refuse(refused)
     types = _PublicTypeNames(cached["public_types"] if cached is not None else {})
     walk = sk_utils.all_estimators
     if names is not None:
@@ -66,12 +98,7 @@ def import_skops() -> ModuleType:
         sys.meta_path.remove(types)
         types.restore()
         sk_utils.all_estimators = walk
-    if cache is not None and (names is None or types.walked):
-        from skops.io import _trusted_types
-
-        _write_names(cache, {"estimators": sorted(_trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES),
-                            "public_types": types.names})
-    return module
+    return module, types
 
 
 def import_sklearn() -> ModuleType:
@@ -146,6 +173,8 @@ def _read_names(path: Any) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     if not isinstance(cached, dict) or not _names_within(cached.get("estimators"), "sklearn"):
+        return None
+    if "internal" in cached and not _names_within(cached["internal"], "sklearn"):
         return None
     types = cached.get("public_types")
     if not isinstance(types, dict) or not all(
@@ -225,7 +254,9 @@ class _Refuse(importlib.abc.MetaPathFinder):
         self.thread = threading.get_ident()
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
-        if fullname.split(".")[0] in self.names and threading.get_ident() == self.thread:
+        if (fullname.split(".")[0] in self.names or any(
+                fullname == n or fullname.startswith(n + ".") for n in self.names if "." in n)) \
+                and threading.get_ident() == self.thread:
             raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
         return None
 
