@@ -282,3 +282,33 @@ def test_numeric_frames_predict_the_same_by_the_fast_path(tmp_path) -> None:
         shuffled = X[list(reversed(X.columns))]  # reordered by the signature
         assert (model.predict(shuffled) == expected).all()
         assert (model.predict(X.astype("float32")) == native.predict(X.astype("float32"))).all()
+
+
+def test_an_array_of_the_signature_columns_predicts_without_a_frame(tmp_path) -> None:
+    """A model fitted on a frame of float columns takes a float array of them as it is
+    (``array_input`` says so; the scoring server relies on it to skip pandas); an array
+    of another dtype or width, or a model fitted without names, takes the frame path."""
+    import warnings
+
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mltrack.errors import SignatureError
+    from jupyter_mltrack.models import infer_signature, load_model, save_model
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    native = LogisticRegression(max_iter=500).fit(X, y)
+    save_model(native, tmp_path / "m", input_example=X.head(3))
+    model = load_model(tmp_path / "m")
+    assert model.array_input == (list(X.columns), "float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert (model.predict(X.to_numpy()) == native.predict(X)).all()
+        whole = X.round().astype("int64")
+        assert (model.predict(whole.to_numpy()) == native.predict(whole.astype(float))).all()
+    with pytest.raises(SignatureError, match="shape"):
+        model.predict(X.to_numpy()[:, :3])
+
+    unnamed = LogisticRegression(max_iter=500).fit(X.to_numpy(), y)
+    save_model(unnamed, tmp_path / "u", signature=infer_signature(X.head(3)))
+    assert load_model(tmp_path / "u").array_input is None

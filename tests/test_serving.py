@@ -255,3 +255,138 @@ def test_access_log_is_one_json_line_per_request(app, caplog) -> None:
     assert [(r["method"], r["path"], r["status"]) for r in records] == [
         ("POST", "/invocations", 200), ("POST", "/invocations", 400)]
     assert all(r["duration_ms"] >= 0 and r["bytes_in"] > 0 for r in records)
+
+
+# -- a model of double columns: numeric rows reach it as an array, without pandas ----------
+
+FLOAT_ROWS = [[0.5, -1.0, 2.0], [-2.0, 0.1, 0.3], [1.5, 1, -0.5]]  # an int among the floats
+
+
+@pytest.fixture(scope="module")
+def float_folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    folder = tmp_path_factory.mktemp("serving-floats") / "model"
+    frame, y = training_frame()
+    model = LogisticRegression().fit(frame[COLUMNS], y)
+    save_model(model, folder, input_example=frame[COLUMNS][:3], progress=False)
+    return folder, model
+
+
+@pytest.fixture(scope="module")
+def float_app(float_folder: tuple[Path, Any]) -> ScoringApp:
+    return ScoringApp(ServedModel(float_folder[0]))
+
+
+FLOAT_SHAPES = {
+    "dataframe_split": {"dataframe_split": {"columns": COLUMNS, "data": FLOAT_ROWS}},
+    "dataframe_split with index": {"dataframe_split": {"columns": COLUMNS, "data": FLOAT_ROWS,
+                                                       "index": [4, 5, 6]}},
+    "dataframe_split, columns reordered": {"dataframe_split": {
+        "columns": COLUMNS[::-1], "data": [r[::-1] for r in FLOAT_ROWS]}},
+    "dataframe_records": {"dataframe_records": [dict(zip(COLUMNS, r, strict=True))
+                                                for r in FLOAT_ROWS]},
+    "records with an extra key": {"dataframe_records": [
+        {**dict(zip(COLUMNS, r, strict=True)), "note": "x"} for r in FLOAT_ROWS]},
+    "records, keys in another order": {"dataframe_records": [
+        dict(zip(COLUMNS[::-1], r[::-1], strict=True)) for r in FLOAT_ROWS]},
+    "instances as rows": {"instances": FLOAT_ROWS},
+    "inputs as rows": {"inputs": FLOAT_ROWS},
+    "inputs as columns": {"inputs": {c: [r[i] for r in FLOAT_ROWS]
+                                     for i, c in enumerate(COLUMNS)}},
+    "a whole number past 2**63": {"inputs": [[2**70, 0.0, 0.0]]},
+}
+
+
+@pytest.mark.parametrize("shape", list(FLOAT_SHAPES))
+def test_float_model_scores_every_shape_as_from_a_dataframe(float_app, float_folder,
+                                                            shape) -> None:
+    body = FLOAT_SHAPES[shape]
+    rows = [[2.0**70, 0.0, 0.0]] if "2**63" in shape else FLOAT_ROWS
+    expected = float_folder[1].predict(pd.DataFrame(rows, columns=COLUMNS)).tolist()
+    response = invoke(float_app, body)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"predictions": expected}
+
+
+def test_float_model_refuses_what_a_dataframe_refuses(float_app) -> None:
+    def rows(value: Any) -> dict[str, Any]:
+        return {"dataframe_split": {"columns": COLUMNS, "data": [[0.5, value, 1.0]]}}
+
+    message = _error(invoke(float_app, rows(True)), 400)
+    assert "column 'b'" in message and "double" in message
+    message = _error(invoke(float_app, rows("high")), 400)
+    assert "column 'b'" in message and "double" in message
+    message = _error(invoke(float_app, rows(None)), 500)  # NaN reaches the model
+    assert "NaN" in message
+    short = {"dataframe_split": {"columns": COLUMNS, "data": [[0.5, 1.0]]}}
+    assert "row 0 has 2 value(s)" in _error(invoke(float_app, short), 400)
+    message = _error(invoke(float_app, {"dataframe_records": [{"a": 1.0, "b": 2.0}]}), 400)
+    assert "missing column(s) 'c'" in message
+
+
+def test_signature_names_other_than_the_fitted_ones_still_fail_in_the_model(tmp_path) -> None:
+    """The array path is only for a model fitted on the signature's own column names:
+    scikit-learn's check of the names still answers for any other."""
+    from sklearn.linear_model import LogisticRegression
+
+    frame, y = training_frame()
+    model = LogisticRegression().fit(frame[COLUMNS], y)
+    renamed = frame[COLUMNS].set_axis(["x", "y", "z"], axis=1)
+    save_model(model, tmp_path / "m", signature=infer_signature(renamed[:3]), progress=False)
+    served = ServedModel(tmp_path / "m")
+    assert served.current.model.array_input is None
+    body = {"dataframe_split": {"columns": ["x", "y", "z"], "data": FLOAT_ROWS}}
+    assert "feature names" in _error(invoke(ScoringApp(served), body), 500)
+
+
+# A fresh process: load a double-column model, score numeric requests through the ASGI
+# app; report whether pandas was ever imported.
+NO_PANDAS_PROBE = """
+import asyncio, json, sys
+from jupyter_mltrack.serving.app import ScoringApp
+from jupyter_mltrack.serving.follow import ServedModel
+
+app = ScoringApp(ServedModel(sys.argv[1]))
+loaded = "pandas" in sys.modules
+
+async def call(body):
+    sent = []
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "path": "/invocations", "method": "POST",
+             "headers": [(b"content-type", b"application/json")]}
+    await app(scope, receive, send)
+    return sent[0]["status"], json.loads(sent[1]["body"])
+
+answers = [asyncio.run(call(body.encode())) for body in json.loads(sys.argv[2])]
+after = "pandas" in sys.modules
+tables = [asyncio.run(call(body.encode())) for body in json.loads(sys.argv[3])]
+print(json.dumps({"pandas_at_load": loaded, "pandas_after": after, "answers": answers,
+                  "tables": tables, "pandas_for_tables": "pandas" in sys.modules}))
+"""
+
+
+def test_float_model_loads_and_scores_without_importing_pandas(float_folder) -> None:
+    """pandas costs about half a second of a scoring server's start; a model of double
+    columns, scored from JSON rows, never needs it. A request that needs a table later
+    imports it then, and scikit-learn still checks the frame's columns."""
+    import subprocess
+    import sys
+
+    folder, model = float_folder
+    bodies = [json.dumps(FLOAT_SHAPES[s]) for s in
+              ("dataframe_split", "dataframe_records", "instances as rows")]
+    tables = [json.dumps(FLOAT_SHAPES[s]) for s in
+              ("records with an extra key", "dataframe_split with index")]
+    done = subprocess.run([sys.executable, "-c", NO_PANDAS_PROBE, str(folder),
+                           json.dumps(bodies), json.dumps(tables)], capture_output=True,
+                          text=True, timeout=300, check=True)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    expected = [200, {"predictions": model.predict(
+        pd.DataFrame(FLOAT_ROWS, columns=COLUMNS)).tolist()}]
+    assert report == {"pandas_at_load": False, "pandas_after": False,
+                      "answers": [expected] * 3, "tables": [expected] * 2,
+                      "pandas_for_tables": True}

@@ -14,8 +14,15 @@ from typing import Any
 
 from ..errors import InvalidModel
 from .example import read_input_example
+from .flavors import PredictsArrays
 from .format import PYFUNC, ModelMeta
-from .signature import ModelSignature, as_table_or_array, enforce_input, enforce_params
+from .signature import (
+    ModelSignature,
+    array_columns,
+    as_table_or_array,
+    enforce_input,
+    enforce_params,
+)
 
 
 @dataclass
@@ -70,6 +77,7 @@ class PyFuncModel:
         self._path = path
         self._source = source
         self._example: Any = _UNSET
+        self._array_input: Any = _UNSET
 
     def __repr__(self) -> str:
         where = f" from {self._source}" if self._source else ""
@@ -113,12 +121,33 @@ class PyFuncModel:
             self._example = read_input_example(self._path, self._meta)
         return self._example
 
+    @property
+    def array_input(self) -> tuple[list[str], str] | None:
+        """``(column names, dtype)`` when :meth:`predict` takes this model's table as a
+        2-D numpy array of that dtype, columns in the signature's order, and passes it on
+        without building a DataFrame: a signature of only double (or only float) columns
+        and a flavor that predicts the same from the array. None otherwise."""
+        if self._array_input is _UNSET:
+            found = None
+            signature = self._meta.signature
+            columns = array_columns(signature.inputs if signature is not None else None)
+            if columns is not None and isinstance(self._flavor, PredictsArrays) \
+                    and self._flavor.takes_array(self._native, columns[0]):
+                found = columns
+            self._array_input = found
+        return self._array_input
+
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         """Predictions for a DataFrame, a numpy array, a list of records or a dict of columns.
 
         Input that does not fit the signature raises SignatureError naming the column.
         """
         signature = self._meta.signature
+        columns = self.array_input
+        if columns is not None and _is_array_of(data, columns):
+            if signature is not None and (signature.params or params):
+                params = enforce_params(params, signature.params)
+            return self._flavor.predict_array(self._native, data, dict(params or {}))
         if signature is not None and signature.inputs is not None:
             data = enforce_input(data, signature.inputs)
         else:
@@ -126,6 +155,13 @@ class PyFuncModel:
         if signature is not None and (signature.params or params):
             params = enforce_params(params, signature.params)
         return self._flavor.predict(self._native, data, dict(params or {}))
+
+
+def _is_array_of(data: Any, columns: tuple[list[str], str]) -> bool:
+    """A plain 2-D numpy array of ``columns``' dtype, one column per name."""
+    if type(data).__name__ != "ndarray" or type(data).__module__ != "numpy":
+        return False
+    return data.ndim == 2 and data.shape[1] == len(columns[0]) and data.dtype == columns[1]
 
 
 class _Unset:

@@ -281,6 +281,17 @@ def _param_spec(name: str, value: Any) -> ParamSpec:
 # -- input conversion --------------------------------------------------------------------
 
 
+def array_columns(schema: Schema | None) -> tuple[list[str], str] | None:
+    """``(names, dtype)`` for a schema of named columns all ``double`` (or all ``float``):
+    a 2-D array of that dtype then holds the table, columns in the schema's order."""
+    if schema is None or not schema.inputs or schema.is_tensor or not schema.has_names:
+        return None
+    kinds = {s.type for s in schema.inputs if isinstance(s, ColSpec)}
+    if len(kinds) != 1 or not kinds <= {"double", "float"}:
+        return None
+    return [str(n) for n in schema.names], COLUMN_TYPES[kinds.pop()]
+
+
 def as_table_or_array(data: Any) -> Any:
     """A DataFrame for records and dicts of columns, an array for lists; else unchanged."""
     import numpy as np

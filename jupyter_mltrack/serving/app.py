@@ -150,9 +150,10 @@ class ScoringApp:
 
 
 def _score(model: LoadedModel, body: bytes, content_type: str) -> bytes:
-    data, params = protocol.parse_request(body, content_type)
-    data = protocol.rows_as_table(data, model.model.signature)
-    predictions = model.model.predict(data, params)
+    pyfunc = model.model
+    data, params = protocol.parse_request(body, content_type, pyfunc.array_input)
+    data = protocol.rows_as_table(data, pyfunc.signature)
+    predictions = pyfunc.predict(data, params)
     return protocol.dumps(protocol.predictions_payload(predictions))
 
 

@@ -50,14 +50,22 @@ def check_media_type(content_type: str | None) -> str:
     )
 
 
-def parse_request(body: bytes, content_type: str | None) -> tuple[Any, dict[str, Any] | None]:
-    """The model input and the inference parameters a request body holds."""
+def parse_request(body: bytes, content_type: str | None,
+                  array_input: tuple[list[str], str] | None = None,
+                  ) -> tuple[Any, dict[str, Any] | None]:
+    """The model input and the inference parameters a request body holds.
+
+    ``array_input`` is the model's ``(column names, dtype)`` when it takes its table as
+    an array (:attr:`PyFuncModel.array_input`): JSON rows that are only numbers, one per
+    column, then become that array instead of a DataFrame.
+    """
     if check_media_type(content_type) == "json":
-        return parse_json(body)
+        return parse_json(body, array_input)
     return parse_csv(body), None
 
 
-def parse_json(body: bytes) -> tuple[Any, dict[str, Any] | None]:
+def parse_json(body: bytes, array_input: tuple[list[str], str] | None = None,
+               ) -> tuple[Any, dict[str, Any] | None]:
     """Model input and params from a JSON scoring request."""
     try:
         payload = json.loads(body)
@@ -81,11 +89,54 @@ def parse_json(body: bytes) -> tuple[Any, dict[str, Any] | None]:
         raise InvalidParameter("'params' must be a JSON object of parameter names to values.")
     key = keys[0]
     value = payload[key]
+    if array_input is not None:
+        array = _number_rows(key, value, *array_input)
+        if array is not None:
+            return array, params
     if key == "dataframe_split":
         return _split_frame(value), params
     if key == "dataframe_records":
         return _records_frame(value), params
     return _tensor_input(key, value), params
+
+
+def _number_rows(key: str, value: Any, names: list[str], dtype: str) -> Any:
+    """A ``dtype`` array of the rows when they are only numbers, one per column of
+    ``names`` in that order (records: by name); None for anything else, which takes the
+    DataFrame path and its checks and messages."""
+    if key == "dataframe_split":
+        if not isinstance(value, dict) or value.get("columns") != names or "index" in value:
+            return None
+        rows = value.get("data")
+    elif isinstance(value, list) and value and isinstance(value[0], dict):  # records
+        if not all(isinstance(r, dict) and len(r) == len(names) for r in value):
+            return None
+        try:
+            rows = [[r[n] for n in names] for r in value]
+        except KeyError:
+            return None
+    elif key == "dataframe_records" or not isinstance(value, list):
+        return None
+    else:
+        rows = value
+    if not isinstance(rows, list) or not rows:
+        return None
+    width = len(names)
+    for row in rows:
+        if type(row) is not list or len(row) != width:
+            return None
+        for v in row:
+            kind = type(v)
+            # bool, None and text take the DataFrame path (and its refusals); so do whole
+            # numbers pandas would not hold as int64
+            if kind is not float and (kind is not int or not _INT64_MIN <= v <= _INT64_MAX):
+                return None
+    import numpy as np
+
+    return np.array(rows, dtype=dtype)
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _split_frame(value: Any) -> Any:

@@ -112,6 +112,21 @@ class Flavor(Protocol):
         """
 
 
+@runtime_checkable
+class PredictsArrays(Protocol):
+    """A flavor that may be handed a table of float columns as a 2-D array (optional).
+
+    The serving layer then never builds a DataFrame for such a model's numeric requests.
+    """
+
+    def takes_array(self, native: Any, names: list[str]) -> bool:
+        """Whether ``native`` predicts from an array of the columns ``names`` (in that
+        order) exactly as from the table of them."""
+
+    def predict_array(self, native: Any, array: Any, params: dict[str, Any]) -> Any:
+        """Call the framework object on such an array."""
+
+
 _lock = threading.Lock()
 _flavors: dict[str, Any] = {}
 _loaded = False
