@@ -243,6 +243,18 @@ def test_only_manage_renames_or_deletes_a_model_and_grants_follow_it(server: InP
                           params={"name": "renamed"}).status_code == 403
     assert server.request("GET", f"{rm}/get", headers=_basic(ADMIN),
                           params={"name": "bobs"}).status_code == 404
+    # a model with a version in Production is not deleted, nor are its grants
+    users.set_permission("registered_model", "secret-model", "bob", "MANAGE")
+    assert server.request("POST", "/api/2.0/mlflow/model-versions/transition-stage",
+                          headers=_basic(ADMIN), json_body={
+                              "name": "secret-model", "version": "1",
+                              "stage": "Production"}).status_code == 200
+    serving = server.request("DELETE", f"{rm}/delete", headers=bob,
+                             json_body={"name": "secret-model"})
+    assert serving.status_code == 409 and "Archived" in serving.json()["message"]
+    assert users.get_permission("registered_model", "secret-model", "bob") == "MANAGE"
+    assert server.request("GET", f"{rm}/get", headers=bob,
+                          params={"name": "secret-model"}).status_code == 200
 
 
 def test_no_credentials_exist_until_someone_creates_them(tmp_path: Path) -> None:
