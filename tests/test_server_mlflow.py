@@ -65,6 +65,16 @@ out["found"] = found["run_id"].tolist()
 ordered = client.search_runs([r.info.experiment_id], order_by=["metrics.acc DESC"])
 out["ordered"] = [x.data.params["lr"] for x in ordered]
 out["experiments"] = sorted(e.name for e in mlflow.search_experiments())
+exp_id = r.info.experiment_id
+client.set_experiment_tag(exp_id, "stage", "dev")
+client.set_experiment_tag(exp_id, "owner", "ana")
+client.delete_experiment_tag(exp_id, "stage")
+out["experiment_tags"] = {k: v for k, v in client.get_experiment(exp_id).tags.items()
+                          if not k.startswith("mlflow.")}
+try:
+    client.delete_experiment_tag(exp_id, "stage")
+except mlflow.exceptions.MlflowException as exc:
+    out["tag_gone"] = exc.error_code
 print(json.dumps(out))
 '''
 
@@ -144,6 +154,8 @@ def _check_tracking(out: dict) -> None:
     assert out["found"] == [out["run_id"]]
     assert out["ordered"] == ["0.1", "0.5"]
     assert out["experiments"] == ["Default", "demo"] or out["experiments"] == ["demo"]
+    assert out["experiment_tags"] == {"owner": "ana"}
+    assert out["tag_gone"] == "RESOURCE_DOES_NOT_EXIST"
 
 
 def _check_registry(out: dict) -> None:
