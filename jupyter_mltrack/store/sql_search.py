@@ -321,6 +321,15 @@ def _shared_metric_joins(node: Node | None, order_by: Sequence[str] | None
     return (rest[0] if len(rest) == 1 else And(tuple(rest))), shared
 
 
+def _in_index_order(node: Node | None, order_by: Sequence[str] | None) -> bool:
+    """Whether runs are ordered first by a metric that a top-level comparison of the
+    filter joins (so they can come in the order of that metric's index)."""
+    clauses = parse_order_by_list(order_by)
+    if not clauses or clauses[0][1].field.kind != "metric":
+        return False
+    return clauses[0][1].field.key in _shared_metric_joins(node, order_by)[1]
+
+
 def _order_clauses(order_by: Sequence[str] | None, query: Any,
                    compiler: _Compiler | None = None,
                    shared: dict[str, Compare] | None = None) -> tuple[Any, list[Any]]:
@@ -457,6 +466,11 @@ def page_of_runs(
     offset = decode_token(page_token)
     node = parse_filter(filter_string)
     query = runs_query(experiment_ids, filter_string, view_type, order_by, node)
+    if conn.dialect.name == "postgresql" and _in_index_order(node, order_by):
+        # The page is read along the metric's (key, value) index and stops at the limit;
+        # parallel workers would only scan ahead of it (5x slower measured on 1M runs).
+        # SET LOCAL ends with this read's transaction.
+        conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
     pks = [row[0] for row in conn.execute(query.limit(max_results + 1).offset(offset))]
     if not pks and offset == 0 and node is not None:
         from .sql import _experiment_int
