@@ -17,8 +17,8 @@ runs; a 1 MB artifact upload and download. Medians over ``--repeat`` fresh serve
 ``--million N`` instead fills each server's schema with N runs inside PostgreSQL
 (``million_runs.py``) and times ``search_runs`` with ``metrics.acc > 0.9 and
 params.model = 'x'``, ``max_results=100``, ordered by ``metrics.acc DESC``, through each
-server (medians of 7 calls after one warm-up); the numbers go to
-``results/team_server_million.json``.
+server (medians of 7 calls after one warm-up, with the 1-minute load average then); the
+numbers go to ``results/team_server_million.json``.
 """
 
 from __future__ import annotations
@@ -265,7 +265,7 @@ def million(pg: PostgresServer, n: int) -> dict[str, dict[str, float]]:
                 if k:  # the first call warms the caches
                     times.append(time.perf_counter() - t0)
             out[kind] = {"fill_s": seconds, "search_ms": median(times) * 1000,
-                         "found": float(found),
+                         "load_average": os.getloadavg()[0], "found": float(found),
                          "matches": float(million_runs.count_matches(db, n))}
         finally:
             stop(proc)

@@ -446,6 +446,87 @@ def test_search_across_experiments(populated: tuple[SqlStore, str, dict[str, str
         == {"alpha"}
 
 
+# -- ordering by the metric the filter compares ------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql",
+                                                                marks=pytest.mark.postgres)])
+def ordered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[tuple[SqlStore, str]]:
+    """60 runs: acc cycles through numbers, NaN, infinities and no value; start times
+    tie in threes (so the tie-breaks decide); every other run has model 'x'; one run is
+    deleted and one lives in another experiment."""
+    folder: Path = tmp_path_factory.mktemp("ordered")
+    if request.param == "sqlite":
+        uri = f"sqlite:///{folder / 'mltrack.db'}"
+    else:
+        uri = request.getfixturevalue("postgres_server").new_database()
+    store = SqlStore(uri, str(folder / "artifacts"))
+    exp = store.create_experiment("ordered")
+    other = store.create_experiment("other")
+    cycle = [0.5, 0.9, 0.1, float("nan"), float("inf"), float("-inf"), 0.7, 1.0, None, 0.5,
+             0.3]
+    for i in range(60):
+        info = store.create_run(other if i == 7 else exp, f"r{i}", 1000 + i // 3, "tester")
+        acc = cycle[i % len(cycle)]
+        store.log_batch(info.run_id, [] if acc is None else [Metric("acc", acc, 1, 0)],
+                        {"model": "x" if i % 2 else "y"}, {})
+        if i == 12:
+            store.set_run_lifecycle(info.run_id, deleted=True)
+    yield store, exp
+    store.close()
+
+
+ORDERED_BY_ITS_FILTER = ["metrics.acc > 0.2", "metrics.acc >= 0.5", "metrics.acc < 0.7",
+                         "metrics.acc <= 0.5", "metrics.acc = 0.5",
+                         "metrics.acc IN (0.5, 0.9, 1)", "metrics.acc != 0.5",
+                         "metrics.acc NOT IN (0.5, 0.9)", "metrics.acc > -inf"]
+
+
+def _all_pages(store: SqlStore, exp: str, text: str, order_by: list[str]) -> list[str]:
+    found: list[str] = []
+    token = None
+    while True:
+        page = store.search_runs([exp], text, max_results=7, order_by=order_by,
+                                 page_token=token)
+        found += [r.info.run_id for r in page]
+        token = page.next_page_token
+        if not token:
+            return found
+
+
+@pytest.mark.parametrize("condition", ORDERED_BY_ITS_FILTER)
+def test_ordering_by_the_filtered_metric_keeps_the_rows_and_their_order(
+        ordered: tuple[SqlStore, str], condition: str) -> None:
+    store, exp = ordered
+    for direction in ("DESC", "ASC"):
+        for rest in ("", " AND params.model = 'x'"):
+            order = [f"metrics.acc {direction}", "params.model"]
+            shared = _all_pages(store, exp, condition + rest, order)
+            # NOT NOT hides the comparison from the shared join: the general path
+            general = _all_pages(store, exp, f"NOT NOT {condition}{rest}", order)
+            assert shared == general and shared, (condition, direction, rest)
+            values = [store.get_run(r).data.metrics["acc"] for r in shared]
+            numbers = [v for v in values if v == v]
+            assert numbers == sorted(numbers, reverse=direction == "DESC")
+
+
+def test_the_filtered_metric_is_joined_once_for_its_ordering() -> None:
+    from jupyter_mltrack.entities import ViewType
+    from jupyter_mltrack.store.sql_search import runs_query
+
+    def reads(text: str) -> int:  # how often the query reads the latest-value table
+        sql = str(runs_query(["1"], text, ViewType.ACTIVE_ONLY, ["metrics.acc DESC"]))
+        return sql.count("JOIN latest_metrics") + sql.count("FROM latest_metrics")
+
+    assert reads("metrics.acc > 0.9 and params.model = 'x'") == 1
+    assert reads("params.model = 'x' and metrics.acc != 0.9") == 1
+    # another metric, or a comparison under OR or NOT, keeps its own read
+    assert reads("metrics.loss > 0.9 and params.model = 'x'") == 2
+    assert reads("metrics.acc > 0.9 or params.model = 'x'") == 2
+    assert reads("NOT metrics.acc > 0.9") == 2
+
+
 # -- a key no run has: warn, and name the closest keys ------------------------------------
 
 

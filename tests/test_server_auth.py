@@ -192,6 +192,71 @@ def test_runs_and_registry_changes_record_the_authenticated_user(server: InProce
     assert records[-1].to_value == "Staging" and records[-1].user_id == "alice"
 
 
+def test_only_manage_renames_or_deletes_a_model_and_grants_follow_it(server: InProcess
+                                                                      ) -> None:
+    users = server.app.state.server_store
+    rm = "/api/2.0/mlflow/registered-models"
+    bob, alice = _basic(BOB), _basic(ALICE)
+    assert server.request("POST", f"{rm}/create", headers=bob,
+                          json_body={"name": "bobs"}).status_code == 200
+    users.set_permission("registered_model", "bobs", "alice", "EDIT")
+    # EDIT may change the model but not rename or delete it
+    assert server.request("PATCH", f"{rm}/update", headers=alice,
+                          json_body={"name": "bobs", "description": "d"}).status_code == 200
+    refused = server.request("POST", f"{rm}/rename", headers=alice,
+                             json_body={"name": "bobs", "new_name": "alices"})
+    assert refused.status_code == 403 and "MANAGE" in refused.json()["message"]
+    assert server.request("DELETE", f"{rm}/delete", headers=alice,
+                          json_body={"name": "bobs"}).status_code == 403
+    # a grant left on a name by a model deleted outside the server gives nothing later
+    users.set_permission("registered_model", "renamed", "alice", "MANAGE")
+    taken = server.request("POST", f"{rm}/rename", headers=bob,
+                           json_body={"name": "bobs", "new_name": "secret-model"})
+    assert taken.status_code == 409, taken.text
+    assert users.get_permission("registered_model", "bobs", "bob") == "MANAGE"
+    renamed = server.request("POST", f"{rm}/rename", headers=bob,
+                             json_body={"name": "bobs", "new_name": "renamed"})
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["registered_model"]["name"] == "renamed"
+    assert renamed.json()["registered_model"]["description"] == "d"
+    # the owner still manages it under the new name; alice keeps EDIT, not the stale MANAGE
+    assert users.get_permission("registered_model", "renamed", "bob") == "MANAGE"
+    assert users.get_permission("registered_model", "renamed", "alice") == "EDIT"
+    assert users.get_permission("registered_model", "bobs", "bob") is None
+    assert server.request("GET", f"{rm}/get", headers=bob,
+                          params={"name": "bobs"}).status_code == 403
+    assert server.request("DELETE", f"{rm}/delete", headers=alice,
+                          json_body={"name": "renamed"}).status_code == 403
+    assert server.request("POST", f"{rm}/rename", headers=bob,
+                          json_body={"name": "renamed", "new_name": "renamed"}
+                          ).status_code == 200
+    assert users.get_permission("registered_model", "renamed", "bob") == "MANAGE"
+    deleted = server.request("DELETE", f"{rm}/delete", headers=bob,
+                             json_body={"name": "renamed"})
+    assert deleted.status_code == 200 and deleted.json() == {}
+    assert users.permissions_of("registered_model", "alice") == {}
+    assert users.permissions_of("registered_model", "bob") == {}
+    # whoever creates the name again starts with no grant from the deleted model
+    assert server.request("POST", f"{rm}/create", headers=alice,
+                          json_body={"name": "renamed"}).status_code == 200
+    assert server.request("GET", f"{rm}/get", headers=bob,
+                          params={"name": "renamed"}).status_code == 403
+    assert server.request("GET", f"{rm}/get", headers=_basic(ADMIN),
+                          params={"name": "bobs"}).status_code == 404
+    # a model with a version in Production is not deleted, nor are its grants
+    users.set_permission("registered_model", "secret-model", "bob", "MANAGE")
+    assert server.request("POST", "/api/2.0/mlflow/model-versions/transition-stage",
+                          headers=_basic(ADMIN), json_body={
+                              "name": "secret-model", "version": "1",
+                              "stage": "Production"}).status_code == 200
+    serving = server.request("DELETE", f"{rm}/delete", headers=bob,
+                             json_body={"name": "secret-model"})
+    assert serving.status_code == 409 and "Archived" in serving.json()["message"]
+    assert users.get_permission("registered_model", "secret-model", "bob") == "MANAGE"
+    assert server.request("GET", f"{rm}/get", headers=bob,
+                          params={"name": "secret-model"}).status_code == 200
+
+
 def test_no_credentials_exist_until_someone_creates_them(tmp_path: Path) -> None:
     config = ServerConfig(f"sqlite:///{tmp_path / 'm.db'}", str(tmp_path / "a"), auth=True)
     app = TeamServerApp(config)

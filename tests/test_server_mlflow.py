@@ -65,6 +65,16 @@ out["found"] = found["run_id"].tolist()
 ordered = client.search_runs([r.info.experiment_id], order_by=["metrics.acc DESC"])
 out["ordered"] = [x.data.params["lr"] for x in ordered]
 out["experiments"] = sorted(e.name for e in mlflow.search_experiments())
+exp_id = r.info.experiment_id
+client.set_experiment_tag(exp_id, "stage", "dev")
+client.set_experiment_tag(exp_id, "owner", "ana")
+client.delete_experiment_tag(exp_id, "stage")
+out["experiment_tags"] = {k: v for k, v in client.get_experiment(exp_id).tags.items()
+                          if not k.startswith("mlflow.")}
+try:
+    client.delete_experiment_tag(exp_id, "stage")
+except mlflow.exceptions.MlflowException as exc:
+    out["tag_gone"] = exc.error_code
 print(json.dumps(out))
 '''
 
@@ -100,6 +110,27 @@ out["pred_alias"] = mlflow.pyfunc.load_model("models:/churn@champion").predict(X
 out["pred_stage"] = mlflow.sklearn.load_model("models:/churn/Production").predict(X).tolist()
 out["description"] = client.get_model_version("churn", v2.version).description
 out["user"] = client.get_model_version("churn", v2.version).user_id
+mlflow.register_model(f"runs:/{run.info.run_id}/model", "draft")
+client.set_registered_model_alias("draft", "candidate", "1")
+client.rename_registered_model("draft", "final")  # MLflow's client returns None
+renamed = client.get_registered_model("final")
+out["renamed"] = [renamed.name, renamed.aliases]
+out["pred_renamed"] = mlflow.pyfunc.load_model("models:/final@candidate").predict(X).tolist()
+out["final_versions"] = [v.version for v in client.search_model_versions("name='final'")]
+try:
+    client.get_registered_model("draft")
+except mlflow.exceptions.MlflowException as exc:
+    out["old_name"] = exc.error_code
+try:
+    client.rename_registered_model("final", "churn")
+except mlflow.exceptions.MlflowException as exc:
+    out["rename_taken"] = exc.error_code
+client.delete_registered_model("final")
+try:
+    client.get_registered_model("final")
+except mlflow.exceptions.MlflowException as exc:
+    out["deleted"] = exc.error_code
+out["after_delete"] = sorted(m.name for m in client.search_registered_models())
 print(json.dumps(out))
 '''
 
@@ -123,6 +154,8 @@ def _check_tracking(out: dict) -> None:
     assert out["found"] == [out["run_id"]]
     assert out["ordered"] == ["0.1", "0.5"]
     assert out["experiments"] == ["Default", "demo"] or out["experiments"] == ["demo"]
+    assert out["experiment_tags"] == {"owner": "ana"}
+    assert out["tag_gone"] == "RESOURCE_DOES_NOT_EXIST"
 
 
 def _check_registry(out: dict) -> None:
@@ -132,6 +165,13 @@ def _check_registry(out: dict) -> None:
     assert out["models"] == ["churn"]
     assert out["pred_alias"] == [0, 1, 0, 1] and out["pred_stage"] == [0, 1, 0, 1]
     assert out["description"] == "the good one"
+    assert out["renamed"] == ["final", {"candidate": "1"}]
+    assert out["pred_renamed"] == [0, 1, 0, 1]
+    assert out["final_versions"] == ["1"]
+    assert out["old_name"] == "RESOURCE_DOES_NOT_EXIST"
+    assert out["rename_taken"] == "RESOURCE_ALREADY_EXISTS"
+    assert out["deleted"] == "RESOURCE_DOES_NOT_EXIST"
+    assert out["after_delete"] == ["churn"]
 
 
 @pytest.fixture

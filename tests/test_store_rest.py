@@ -74,6 +74,18 @@ def test_the_python_api_over_http(server: TeamServer) -> None:
         client.get_run("0" * 32)
 
 
+def test_experiment_tags_are_deleted_over_http(server: TeamServer) -> None:
+    from jupyter_mltrack import MlflowClient
+    from jupyter_mltrack.errors import NotFound
+
+    client = MlflowClient(server.url)
+    exp = client.create_experiment("tagged", tags={"team": "a", "stage": "dev"})
+    client.delete_experiment_tag(exp, "stage")
+    assert client.get_experiment(exp).tags == {"team": "a"}
+    with pytest.raises(NotFound, match="no tag 'stage'"):
+        client.delete_experiment_tag(exp, "stage")
+
+
 def test_dataset_inputs_and_experiment_search_over_http(server: TeamServer,
                                                         tmp_path: Path) -> None:
     import pandas as pd

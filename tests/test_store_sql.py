@@ -57,6 +57,21 @@ def test_experiment_create_get_and_tags(store: SqlStore) -> None:
     assert store.get_experiment(other).artifact_location == "s3://bucket/x"
 
 
+def test_experiment_tags_are_deleted_one_by_one(store: SqlStore) -> None:
+    exp_id = store.create_experiment("tagged", tags={"team": "vision", "stage": "dev"})
+    store.delete_experiment_tag(exp_id, "stage")
+    assert store.get_experiment(exp_id).tags == {"team": "vision"}
+    with pytest.raises(NotFound, match="no tag 'stage'"):
+        store.delete_experiment_tag(exp_id, "stage")
+    with pytest.raises(ExperimentNotFound):
+        store.delete_experiment_tag("987654", "team")
+    store.set_experiment_lifecycle(exp_id, deleted=True)
+    with pytest.raises(InvalidState, match="restore"):
+        store.delete_experiment_tag(exp_id, "team")
+    store.set_experiment_lifecycle(exp_id, deleted=False)
+    assert store.get_experiment(exp_id).tags == {"team": "vision"}
+
+
 def test_experiment_names_are_unique(store: SqlStore) -> None:
     exp_id = store.create_experiment("dup")
     with pytest.raises(AlreadyExists, match="set_experiment"):

@@ -21,7 +21,6 @@ from . import mlflow_json as js
 from .auth import grant_creator, readable, require
 from .http import Call
 from .routes import ANY_USER, Route, on_model, params
-from .tracking_api import not_supported
 
 P = "/api/2.0/mlflow"
 #: The version tag holding the MLflow 3 logged model a version was registered from.
@@ -59,6 +58,28 @@ def update_registered_model(call: Call) -> dict[str, Any]:
     if description is not None:
         reg.update_registered_model(name, description, client=call.state.client)
     return get_registered_model(call)
+
+
+def rename_registered_model(call: Call) -> dict[str, Any]:
+    """Rename the model, then move its grants; if they cannot move, the old name comes
+    back, so a model is never left without its owner's MANAGE."""
+    name = model_name(call.text("name"))
+    model = reg.rename_registered_model(name, call.text("new_name"), client=call.state.client)
+    try:
+        call.state.server_store.rename_resource("registered_model", name, model.name)
+    except Exception:
+        reg.rename_registered_model(model.name, name, client=call.state.client)
+        raise
+    return {"registered_model": js.registered_model(model, call.state)}
+
+
+def delete_registered_model(call: Call) -> dict[str, Any]:
+    """Delete the model (refused while a version is in Staging or Production), then
+    the grants on its name, so a later model of that name inherits none."""
+    name = model_name(call.text("name"))
+    reg.delete_registered_model(name, client=call.state.client)
+    call.state.server_store.delete_resource("registered_model", name)
+    return {}
 
 
 _NOT_PROMPT = re.compile(
@@ -237,14 +258,14 @@ ROUTES = [
     Route("POST", f"{RM}/create", create_registered_model, ANY_USER,
           "Create a registered model", params("name!", ("tags", "array"), "description"),
           tag="registry"),
-    Route("POST", f"{RM}/rename", not_supported("Renaming a registered model"),
-          on_model("MANAGE"), "Rename a registered model (not supported: 501)",
-          params("name!", "new_name"), tag="unsupported"),
+    Route("POST", f"{RM}/rename", rename_registered_model, on_model("MANAGE"),
+          "Rename a registered model (its permissions follow)",
+          params("name!", "new_name!"), tag="registry"),
     Route("PATCH", f"{RM}/update", update_registered_model, on_model("EDIT"),
           "Update a registered model", params("name!", "description"), tag="registry"),
-    Route("DELETE", f"{RM}/delete", not_supported("Deleting a registered model"),
-          on_model("MANAGE"), "Delete a registered model (not supported: 501)",
-          params("name!"), tag="unsupported"),
+    Route("DELETE", f"{RM}/delete", delete_registered_model, on_model("MANAGE"),
+          "Delete a registered model with its versions and permissions", params("name!"),
+          tag="registry"),
     Route("GET", f"{RM}/get", get_registered_model, on_model("READ"),
           "Get a registered model", params("name!"), tag="registry"),
     Route("GET", f"{RM}/search", search_registered_models, ANY_USER,

@@ -124,6 +124,11 @@ def not_supported(what: str) -> Any:
     return handler
 
 
+def delete_experiment_tag(call: Call) -> dict[str, Any]:
+    call.state.store.delete_experiment_tag(experiment_id(call), call.text("key"))
+    return {}
+
+
 def set_experiment_tag(call: Call) -> dict[str, Any]:
     call.state.store.set_experiment_tag(experiment_id(call),
                                         v.validate_key(call.text("key"), "tag key"),
@@ -405,10 +410,9 @@ ROUTES = [
     Route("POST", f"{P}/experiments/set-experiment-tag", set_experiment_tag,
           on_experiment("EDIT"), "Set an experiment tag",
           params("experiment_id!", "key!", "value")),
-    Route("POST", f"{P}/experiments/delete-experiment-tag",
-          not_supported("Deleting an experiment tag"), on_experiment("EDIT"),
-          "Delete an experiment tag (not supported: 501)", params("experiment_id!", "key!"),
-          tag="unsupported"),
+    Route("POST", f"{P}/experiments/delete-experiment-tag", delete_experiment_tag,
+          on_experiment("EDIT"), "Delete an experiment tag",
+          params("experiment_id!", "key!")),
     Route("POST", f"{P}/runs/create", create_run, on_experiment("EDIT"), "Create a run",
           params("experiment_id!", "user_id", "run_name", ("start_time", "integer"),
                  ("tags", "array"))),

@@ -90,6 +90,10 @@ class TrackingStore(Protocol):
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         """Set (or overwrite) one tag of an experiment."""
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one tag of an active experiment; raises ExperimentNotFound, NotFound
+        when it has no such tag, InvalidState when the experiment is deleted."""
+
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with that id; raises ExperimentNotFound."""
 

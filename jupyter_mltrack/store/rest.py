@@ -149,6 +149,10 @@ class RestStore:
         self.http.call("POST", f"{P}/experiments/set-experiment-tag",
                        {"experiment_id": experiment_id, "key": key, "value": value})
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self.http.call("POST", f"{P}/experiments/delete-experiment-tag",
+                       {"experiment_id": experiment_id, "key": key})
+
     def get_experiment(self, experiment_id: str) -> Experiment:
         try:
             raw = self.http.call("GET", f"{P}/experiments/get",

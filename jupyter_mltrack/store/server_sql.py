@@ -324,10 +324,28 @@ class ServerStore:
         return {r.resource: r.permission for r in rows}
 
     def rename_resource(self, kind: str, old: str, new: str) -> None:
-        with self.db.write() as conn:
+        """Move every grant on a renamed resource to its new name, in one transaction.
+
+        Grants still on the new name belong to a resource of that name deleted earlier
+        (outside this server); they are dropped rather than inherited."""
+        old, new = str(old), str(new)
+        if old == new:
+            return
+
+        def work(conn: Any) -> None:
+            conn.execute(delete(permissions).where(and_(permissions.c.kind == kind,
+                                                        permissions.c.resource == new)))
             conn.execute(update(permissions).where(and_(permissions.c.kind == kind,
                                                         permissions.c.resource == old))
                          .values(resource=new))
+        self.db.execute_write_fn(work)
+
+    def delete_resource(self, kind: str, resource: str) -> int:
+        """Remove every grant on a deleted resource; the number removed."""
+        with self.db.write() as conn:
+            return int(conn.execute(delete(permissions).where(and_(
+                permissions.c.kind == kind, permissions.c.resource == str(resource))))
+                .rowcount)
 
     # -- logged models -----------------------------------------------------------------
 

@@ -274,6 +274,25 @@ class SqlStore:
 
         self.db.execute_write_fn(work)
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        exp_int = _experiment_int(experiment_id)
+
+        def work(conn: Connection) -> None:
+            stage = conn.execute(select(t.experiments.c.lifecycle_stage)
+                                 .where(t.experiments.c.experiment_id == exp_int)).scalar()
+            if stage is None:
+                raise ExperimentNotFound(f"No experiment with id {experiment_id!r}.")
+            if stage != LifecycleStage.ACTIVE.value:
+                raise InvalidState(f"Experiment {experiment_id} is deleted; restore it "
+                                   "before changing its tags.")
+            gone = conn.execute(delete(t.experiment_tags).where(
+                t.experiment_tags.c.experiment_id == exp_int,
+                t.experiment_tags.c.key == key)).rowcount
+            if not gone:
+                raise NotFound(f"Experiment {experiment_id} has no tag {key!r}.")
+
+        self.db.execute_write_fn(work)
+
     # -- runs --------------------------------------------------------------------------
 
     def create_run(

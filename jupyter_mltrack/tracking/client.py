@@ -180,6 +180,10 @@ class Client:
         self.store.set_experiment_tag(str(experiment_id), v.validate_key(key, "tag key"),
                                       v.tag_value(value))
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one tag of an experiment; raises NotFound when it has none of that key."""
+        self.store.delete_experiment_tag(str(experiment_id), key)
+
     def resolve_experiment_id(self, experiment: str | None) -> str:
         """The id of an experiment given by id or by name; raises ExperimentNotFound.
 
