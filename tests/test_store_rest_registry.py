@@ -392,3 +392,17 @@ def test_the_registry_routes_never_fail_with_a_server_error(tmp_path: Path) -> N
             assert answer.status_code < 500, (route.path, values, answer.text)
             if values and route.method != "GET":
                 assert answer.status_code >= 400, (route.path, values, answer.text)
+
+
+def test_rename_and_delete_a_registered_model_over_http(server: TeamServer) -> None:
+    mt.set_tracking_uri(server.url)
+    client = mt.Client(server.url)
+    reg.register_model(f"runs:/{_logged_run(client, 0.8)}/model", "draft")
+    reg.set_alias("draft", "candidate", 1)
+    reg.rename_registered_model("draft", "final")
+    assert reg.get_model_version_by_alias("final", "candidate").version == 1
+    with pytest.raises(RegisteredModelNotFound):
+        reg.get_registered_model("draft")
+    assert [r.name for r in reg.history_records("final")][-1] == "final"
+    reg.delete_registered_model("final")
+    assert list(reg.search_registered_models()) == []
