@@ -616,3 +616,56 @@ def test_cli_imports_and_prints_a_summary(sqlite_store: tuple[Path, dict[str, An
     assert "0 new, 0 updated, 3 unchanged" in text.output
     bad = runner.invoke(main, ["--tracking-uri", uri, "import-mlflow", str(tmp_path / "nope")])
     assert bad.exit_code == 1 and "Cannot read an MLflow store" in bad.output
+
+
+class _CountingSource:
+    """Histories of ``sizes[i]`` points for run i, counting what was read when."""
+
+    def __init__(self, sizes: list[int], fail_at: int | None = None):
+        self.sizes, self.fail_at, self.read = sizes, fail_at, 0
+
+    def metric_histories(self, run_id: str) -> list[Any]:
+        import numpy as np
+
+        from jupyter_mltrack.store.mlflow_source import MetricHistory
+
+        i = int(run_id)
+        if i == self.fail_at:
+            raise StoreError(f"run {i} is unreadable")
+        self.read += 1
+        n = self.sizes[i]
+        return [MetricHistory(f"m{i}", np.arange(n), np.full(n, float(i)), np.arange(n))]
+
+
+def _settled(source: _CountingSource) -> int:
+    last, still = -1, 0
+    while still < 5:  # the reading thread has stopped reading ahead
+        time.sleep(0.05)
+        still = still + 1 if source.read == last else 0
+        last = source.read
+    return last
+
+
+def test_histories_are_read_ahead_by_points_not_only_a_few_runs() -> None:
+    """The reader goes on while the writer commits a batch: it holds up to ``ahead``
+    points, not four runs (which left the readers idle during every commit)."""
+    from jupyter_mltrack.interop.mlflow_import import _Prefetch
+
+    source = _CountingSource([10] * 40)
+    with _Prefetch(source, [str(i) for i in range(40)], ahead=100) as ahead:  # type: ignore[arg-type]
+        assert _settled(source) == 11  # ten held, the eleventh waiting for room
+        assert [h.key for h in ahead.next()] == ["m0"]
+        assert _settled(source) == 12
+        assert [ahead.next()[0].key for _ in range(39)] == [f"m{i}" for i in range(1, 40)]
+
+    # a run bigger than ``ahead`` still goes through, alone
+    big = _CountingSource([500, 10, 10])
+    with _Prefetch(big, ["0", "1", "2"], ahead=100) as ahead:  # type: ignore[arg-type]
+        assert [len(ahead.next()[0]) for _ in range(3)] == [500, 10, 10]
+
+    # a failure reaches the writer in order, after the runs before it
+    failing = _CountingSource([10] * 5, fail_at=3)
+    with _Prefetch(failing, [str(i) for i in range(5)], ahead=100) as ahead:  # type: ignore[arg-type]
+        assert [ahead.next()[0].key for _ in range(3)] == ["m0", "m1", "m2"]
+        with pytest.raises(StoreError, match="run 3"):
+            ahead.next()

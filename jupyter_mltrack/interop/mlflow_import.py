@@ -19,8 +19,8 @@ that differ from a value imported before.
 
 from __future__ import annotations
 
+import collections
 import os
-import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -276,13 +276,18 @@ def _record(reader: MlflowSource, run: MlflowRun, result: RunImport, summary: Im
 
 
 class _Prefetch:
-    """Reads the runs' metric histories in a thread, a few runs ahead of the writer, so
-    that reading the source and writing this store overlap."""
+    """Reads the runs' metric histories in a thread ahead of the writer, so that reading
+    the source and writing this store overlap: up to ``ahead`` points (two write batches,
+    so the readers go on while a batch commits) or, for bigger runs, one run."""
 
-    def __init__(self, reader: MlflowSource, run_ids: list[str], depth: int = 4):
+    def __init__(self, reader: MlflowSource, run_ids: list[str],
+                 ahead: int = 2 * BATCH_POINTS):
         self.reader = reader
         self.run_ids = run_ids
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self.ahead = ahead
+        self.items: collections.deque[Any] = collections.deque()
+        self.points = 0  # points read and not yet taken by the writer
+        self.ready = threading.Condition()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="mltrack-mlflow-read",
                                        daemon=True)
@@ -308,25 +313,36 @@ class _Prefetch:
         for _ in self.run_ids:
             try:
                 item: Any = next(found)
+                size = sum(len(h) for h in item)
             except BaseException as exc:  # noqa: BLE001 - handed to the writer's thread, raised there
-                item = exc
-            while not self.stop.is_set():
-                try:
-                    self.queue.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if self.stop.is_set() or isinstance(item, BaseException):
+                item, size = exc, 0
+            with self.ready:
+                while self.items and self.points + size > self.ahead \
+                        and not self.stop.is_set():
+                    self.ready.wait(0.1)
+                if self.stop.is_set():
+                    return
+                self.items.append((item, size))
+                self.points += size
+                self.ready.notify_all()
+            if isinstance(item, BaseException):
                 return
 
     def next(self) -> list[MetricHistory]:
-        item = self.queue.get()
+        with self.ready:
+            while not self.items:
+                self.ready.wait()
+            item, size = self.items.popleft()
+            self.points -= size
+            self.ready.notify_all()
         if isinstance(item, BaseException):
             raise item
         return list(item)
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
+        with self.ready:
+            self.ready.notify_all()
         self.thread.join()
 
 

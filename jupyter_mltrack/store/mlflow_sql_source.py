@@ -247,6 +247,19 @@ class MlflowSqlSource:
         ]
 
 
+def _widen(fd: int) -> None:
+    """Let a reader run a few runs ahead of the importer: a pipe holds 64 KiB by default,
+    less than one run's histories, so the readers would otherwise wait in lockstep."""
+    try:
+        import fcntl
+
+        with open("/proc/sys/fs/pipe-max-size") as limit:
+            size = min(int(limit.read()), 16 << 20)
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (OSError, ValueError, ImportError):  # not Linux, or not allowed: keep the default
+        pass
+
+
 class _Worker:
     """A process reading the metric histories of some runs of an MLflow SQLite store
     (opened read-only), handing them over a pipe in order."""
@@ -256,7 +269,8 @@ class _Worker:
         self.proc = subprocess.Popen(
             [sys.executable, mlflow_sql_reader.__file__, str(path)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors)
-        assert self.proc.stdin is not None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        _widen(self.proc.stdout.fileno())
         self.proc.stdin.write("\n".join(run_ids).encode())
         self.proc.stdin.close()
 
