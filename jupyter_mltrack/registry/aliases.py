@@ -93,6 +93,8 @@ def set_alias(name: str, alias: str, version: int | str, comment: str | None = N
     plan = SetAlias(name, user=current_user(), client=client, alias=alias, version=version,
                     comment=comment)
     store = fluent.client(client).registry_store
+    # an unknown version is refused here, with how to list the versions
+    store.get_model_version(plan.name, plan.args["version"])
     results = store.change_registry(plan.name, plan, plan.user)
     if plan.out.get("opened"):
         return store.get_transition_request(results[0])

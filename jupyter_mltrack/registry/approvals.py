@@ -119,6 +119,8 @@ def request_transition(name: str, version: int | str, stage: str,
                              stage=stage, archive_existing=bool(archive_existing),
                              comment=comment)
     store = fluent.client(client).registry_store
+    # an unknown version is refused here, with how to list the versions
+    store.get_model_version(plan.name, plan.args["version"])
     request_id = store.change_registry(plan.name, plan, plan.user)[0]
     return store.get_transition_request(request_id)
 

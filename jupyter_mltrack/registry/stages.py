@@ -83,6 +83,8 @@ def transition_stage(name: str, version: int | str, stage: str,
                            stage=stage, archive_existing=bool(archive_existing),
                            comment=comment)
     store = fluent.client(client).registry_store
+    # an unknown version is refused here, with how to list the versions
+    store.get_model_version(plan.name, plan.args["version"])
     results = store.change_registry(plan.name, plan, plan.user)
     if plan.out.get("opened"):
         return store.get_transition_request(results[0])
