@@ -10,7 +10,7 @@ from ..errors import InvalidParameter, NotFound
 from ..store.changes import AliasChange, RegistrySnapshot, RequestChange
 from ..tracking import fluent
 from ..tracking.context import current_user
-from .plans import Plan
+from .plans import Plan, move_or_request
 from .policies import check_gates, source_metrics
 from .rules import live_version
 from .validation import MAX_NAME, comment_text, model_name, version_number
@@ -92,13 +92,7 @@ def set_alias(name: str, alias: str, version: int | str, comment: str | None = N
     """
     plan = SetAlias(name, user=current_user(), client=client, alias=alias, version=version,
                     comment=comment)
-    store = fluent.client(client).registry_store
-    # an unknown version is refused here, with how to list the versions
-    store.get_model_version(plan.name, plan.args["version"])
-    results = store.change_registry(plan.name, plan, plan.user)
-    if plan.out.get("opened"):
-        return store.get_transition_request(results[0])
-    return store.get_model_version(plan.name, plan.args["version"])
+    return move_or_request(plan)
 
 
 def delete_alias(name: str, alias: str, comment: str | None = None, *,

@@ -18,6 +18,7 @@ from ..errors import InvalidParameter
 from .validation import model_name
 
 if TYPE_CHECKING:
+    from ..entities import ModelVersion, TransitionRequest
     from ..store.changes import RegistrySnapshot
     from ..tracking.client import Client
 
@@ -86,3 +87,18 @@ def make_plan(kind: Any, name: Any, args: Any, *, user: str,
         return cls(name, user=user, client=client, **args)
     except TypeError as exc:
         raise InvalidParameter(f"Bad arguments for {kind}: {exc}.") from None
+
+
+def move_or_request(plan: Plan) -> ModelVersion | TransitionRequest:
+    """Run a plan that moves ``args["version"]`` (to a stage or an alias) or, where the
+    policy asks for approval, opens a request; return the version or the request."""
+    from ..tracking import fluent
+
+    store = fluent.client(plan.client).registry_store
+    number = plan.args["version"]
+    # an unknown version is refused here, with how to list the versions
+    store.get_model_version(plan.name, number)
+    results = store.change_registry(plan.name, plan, plan.user)
+    if plan.out.get("opened"):
+        return store.get_transition_request(results[0])
+    return store.get_model_version(plan.name, number)

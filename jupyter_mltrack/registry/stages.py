@@ -9,7 +9,7 @@ from ..errors import AlreadyExists, InvalidParameter
 from ..store.changes import RegistrySnapshot, RequestChange
 from ..tracking import fluent
 from ..tracking.context import current_user
-from .plans import Plan
+from .plans import Plan, move_or_request
 from .policies import check_gates, source_metrics
 from .rules import live_version, rollback_changes, stage_changes
 from .validation import comment_text, version_number
@@ -82,13 +82,7 @@ def transition_stage(name: str, version: int | str, stage: str,
     plan = TransitionStage(name, user=current_user(), client=client, version=version,
                            stage=stage, archive_existing=bool(archive_existing),
                            comment=comment)
-    store = fluent.client(client).registry_store
-    # an unknown version is refused here, with how to list the versions
-    store.get_model_version(plan.name, plan.args["version"])
-    results = store.change_registry(plan.name, plan, plan.user)
-    if plan.out.get("opened"):
-        return store.get_transition_request(results[0])
-    return store.get_model_version(plan.name, plan.args["version"])
+    return move_or_request(plan)
 
 
 def promote(name: str, version: int | str, stage: str = "Production",

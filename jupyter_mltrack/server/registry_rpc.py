@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from ..errors import InvalidParameter, NotFound
+from ..errors import InvalidParameter
 from ..models import model_files_digest
 from ..models.provenance import (
     RESERVED_VERSION_TAG_PREFIX,
@@ -26,7 +26,7 @@ from ..registry.validation import model_name, version_number
 from ..registry.versions import artifact_location, check_is_model
 from .auth import grant_creator, readable, require
 from .http import Call
-from .registry_api import MODEL_ID_TAG
+from .registry_api import MODEL_ID_TAG, _exists
 from .registry_api import _source as version_source
 from .routes import ANY_USER, Access, Route, on_model, params
 
@@ -182,14 +182,6 @@ def _refuse_reserved(keys: Any) -> None:
     if reserved:
         raise InvalidParameter(f"Tag(s) {', '.join(reserved)} are written by the registry "
                                "itself; choose another key.")
-
-
-def _exists(call: Call, name: str) -> bool:
-    try:
-        call.state.registry.get_registered_model(name)
-    except NotFound:
-        return False
-    return True
 
 
 RM = f"{M}/registered-models"
