@@ -319,6 +319,7 @@ class CompareWidget(StaticCopy, w.VBox):
         """The runs in the table, in its current order (all pages; waits until every
         run of the search has been read)."""
         self.wait_loaded()
+        self._ensure_frame()  # plain rows still (the background read failed): a frame
         return self.table.frame
 
     @property
@@ -465,6 +466,9 @@ class CompareWidget(StaticCopy, w.VBox):
 
     @property
     def _frame(self) -> pd.DataFrame:
+        return self._ensure_frame()
+
+    def _ensure_frame(self) -> pd.DataFrame:
         """The runs shown, as a frame: plain rows become one here (and the table shows
         it), so that everything after a fresh kernel's first page works on frames."""
         with self._lock:
