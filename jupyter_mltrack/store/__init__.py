@@ -39,7 +39,7 @@ __all__ = [
     "LifecycleChange", "MetricBatch", "MetricRow", "MetricSeries",
     "PolicyChange", "RegistryChange", "RegistryPlan", "RegistrySnapshot", "RegistryStore",
     "RequestChange", "StageChange", "StoreFactory", "TrackingStore", "WritesMetricBatches",
-    "close_stores", "open_store", "register_store", "registry_store",
+    "close_stores", "is_open", "open_store", "register_store", "registry_store",
 ]
 
 #: ``factory(uri, artifact_root)``: a backend's constructor.
@@ -92,6 +92,11 @@ def open_store(uri: str, artifact_root: str | None = None) -> TrackingStore:
         if store is None:
             store = _OPEN[key] = factory(uri, artifact_root)
     return store
+
+
+def is_open(uri: str, artifact_root: str | None = None) -> bool:
+    """Whether this process has opened the store of ``uri`` already."""
+    return (uri, artifact_root) in _OPEN
 
 
 def close_stores() -> None:

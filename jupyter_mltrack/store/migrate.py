@@ -25,11 +25,10 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 from ..errors import ForeignStore, SchemaError, StoreError
 from . import schema
+from .revisions import HEAD, ORDER
 from .sql_engine import BUSY_TIMEOUT_S as _BUSY_TIMEOUT_S
 
-#: The newest revision in migrations/versions; a test keeps the two in step.
-HEAD = "0003"
-_ORDER = ["0001", "0002", "0003"]
+_ORDER = list(ORDER)
 _PG_LOCK_KEY = 7_236_512_994  # any constant; names this project's migration lock
 
 _OURS = frozenset(schema.metadata.tables)

@@ -12,7 +12,7 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, not_, or_, select, true
 
@@ -31,6 +31,7 @@ from ..entities import (
 )
 from ..errors import InvalidFilter, InvalidParameter, UnknownKeyWarning
 from . import schema as t
+from .run_rows import CHUNK, Fetched, fetch_runs
 from .search import (
     And,
     Compare,
@@ -520,68 +521,21 @@ def run_info(row: Any) -> RunInfo:
     )
 
 
-_CHUNK = 900  # below every database's bound-parameter limit
-_RUN_COLUMNS = ("r.id, r.run_uuid, r.experiment_id, r.name, r.status, r.start_time, r.end_time, "
-                "r.lifecycle_stage, r.user_id, r.artifact_uri, r.parent_run_uuid, e.name")
-
-
-class RunRow(NamedTuple):
-    id: int
-    run_uuid: str
-    experiment_id: int
-    name: str
-    status: str
-    start_time: int
-    end_time: int | None
-    lifecycle_stage: str
-    user_id: str
-    artifact_uri: str
-    parent_run_uuid: str | None
-    experiment_name: str
-
-
-def _fetch(conn: Connection, pks: list[int]) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+def _fetch(conn: Connection, pks: list[int]) -> Fetched:
     """Run rows and their params, latest metrics and tags, for many runs at once.
 
     Reads go through the driver's cursor (plain tuples, no ORM rows): this is the
-    path that loads 10,000 runs into a DataFrame. Large pages are joined through a
-    temporary table of ids instead of long IN lists.
+    path that loads 10,000 runs into a DataFrame.
     """
     if not pks:
         return [], [], [], []
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    queries = {
-        "runs": f"SELECT {_RUN_COLUMNS} FROM runs r JOIN experiments e "
-                "ON e.experiment_id = r.experiment_id WHERE r.id {cond}",
-        "params": "SELECT run_id, key, value FROM params WHERE run_id {cond}",
-        "metrics": "SELECT run_id, key, value FROM latest_metrics WHERE run_id {cond}",
-        "tags": "SELECT run_id, key, value FROM tags WHERE run_id {cond}",
-    }
-    out: dict[str, list[Any]] = {name: [] for name in queries}
     try:
-        if len(pks) <= _CHUNK:
-            cond = "IN (" + ",".join([mark] * len(pks)) + ")"
-            for name, sql in queries.items():
-                cursor.execute(sql.format(cond=cond), pks)
-                out[name] = list(cursor.fetchall())
-        else:
-            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS mltrack_page "
-                           "(id INTEGER PRIMARY KEY)")
-            cursor.execute("DELETE FROM mltrack_page")
-            cursor.executemany(f"INSERT INTO mltrack_page (id) VALUES ({mark})",
-                               [(pk,) for pk in pks])
-            cond = "IN (SELECT id FROM mltrack_page)"
-            for name, sql in queries.items():
-                cursor.execute(sql.format(cond=cond))
-                out[name] = list(cursor.fetchall())
-            cursor.execute("DELETE FROM mltrack_page")
+        return fetch_runs(cursor, pks, "?" if conn.dialect.paramstyle == "qmark" else "%s")
     finally:
         cursor.close()
-    runs_rows = [RunRow(*row) for row in out["runs"]]
-    return runs_rows, out["params"], out["metrics"], out["tags"]
 
 
 def load_inputs(conn: Connection, pks: list[int]) -> dict[int, RunInputs]:
@@ -589,20 +543,20 @@ def load_inputs(conn: Connection, pks: list[int]) -> dict[int, RunInputs]:
     found: dict[int, list[tuple[int, Dataset]]] = {}
     tags: dict[int, list[InputTag]] = {}
     ri, ds = t.run_inputs, t.datasets
-    for lo in range(0, len(pks), _CHUNK):
+    for lo in range(0, len(pks), CHUNK):
         rows = conn.execute(
             select(ri.c.run_id, ri.c.id, ds.c.name, ds.c.digest, ds.c.source_type,
                    ds.c.source, ds.c.schema, ds.c.profile)
             .join(ds, ds.c.id == ri.c.dataset_id)
-            .where(ri.c.run_id.in_(pks[lo:lo + _CHUNK])).order_by(ri.c.id)
+            .where(ri.c.run_id.in_(pks[lo:lo + CHUNK])).order_by(ri.c.id)
         ).all()
         for row in rows:
             found.setdefault(row.run_id, []).append((row.id, Dataset(
                 row.name, row.digest, row.source_type, row.source, row.schema, row.profile)))
         ids = [row.id for row in rows]
-        for i in range(0, len(ids), _CHUNK):
+        for i in range(0, len(ids), CHUNK):
             for tag in conn.execute(select(t.input_tags).where(
-                    t.input_tags.c.input_id.in_(ids[i:i + _CHUNK]))
+                    t.input_tags.c.input_id.in_(ids[i:i + CHUNK]))
                     .order_by(t.input_tags.c.input_id, t.input_tags.c.key)).all():
                 tags.setdefault(tag.input_id, []).append(InputTag(tag.key, tag.value))
     return {pk: RunInputs(tuple(DatasetInput(dataset, tuple(tags.get(input_id, ())))

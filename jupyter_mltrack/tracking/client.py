@@ -33,7 +33,7 @@ from ..errors import (
     RunNotFound,
     WriteFailed,
 )
-from ..store import RegistryStore, TrackingStore, open_store, registry_store
+from ..store import RegistryStore, TrackingStore, is_open, open_store, registry_store
 from ..store.protocols import HEARTBEAT_INTERVAL_TAG
 from ..uris import resolve_tracking_uri
 from . import validation as v
@@ -42,6 +42,8 @@ from .writer import BatchWriter, ended_by_sigterm
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..store.sqlite_peek import RunsPeek
 
 #: A RUNNING run whose heartbeat is older than this (seconds), and than STALE_BEATS of
 #: the heartbeat intervals of the process writing it, is taken as dead.
@@ -391,6 +393,18 @@ class Client:
             _ids(experiment_ids), _since(filter_string, started_after),
             ViewType.parse(run_view_type), max_results, _order(order_by), page_token,
         )
+
+    def peek_runs(self, experiments: Sequence[str], limit: int) -> RunsPeek | None:
+        """The newest ``limit`` active runs of ``experiments`` (names or ids; all when
+        empty) as plain rows, read without loading SQLAlchemy or pandas: for the first
+        widget of a fresh kernel. None unless the store is a SQLite file this process
+        has not opened yet (and the plain read works); then :meth:`search_runs_frame`
+        is the way. Stale runs are not marked here: the full read that follows does."""
+        if self._store is not None or is_open(self.tracking_uri, self._artifact_root):
+            return None
+        from ..store.sqlite_peek import peek_runs
+
+        return peek_runs(self.tracking_uri, [str(e) for e in experiments], limit)
 
     def _mark_stale(self) -> None:
         now = time.monotonic()

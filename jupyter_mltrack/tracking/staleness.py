@@ -16,7 +16,7 @@ import hashlib
 import json
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,4 +97,14 @@ def stale_flags(frame: Any) -> list[bool]:
         tags = {c[len("tags."):]: v for c, v in zip(present, row, strict=True)
                 if isinstance(v, str)}
         flags.append(stale_reason(tags) is not None)
+    return flags
+
+
+def stale_row_flags(rows: Sequence[Mapping[str, Any]]) -> list[bool]:
+    """:func:`stale_flags` of runs as plain rows (dicts keyed as a frame's columns)."""
+    keys = (CELL_HASH, NOTEBOOK_PATH, CELL_SOURCE, HOST)
+    flags = []
+    for row in rows:
+        tags = {k: row[f"tags.{k}"] for k in keys if isinstance(row.get(f"tags.{k}"), str)}
+        flags.append(CELL_HASH in tags and stale_reason(tags) is not None)
     return flags

@@ -9,7 +9,9 @@ thread in the kernel refreshes table and charts, reading only what changed.
 with them shown; the other runs are read by a background thread of the kernel, and
 the table says "loading more runs…" until they arrive. Sorting, paging and the charts
 take them in as soon as they are read; ``frame`` and :meth:`CompareWidget.wait_loaded`
-wait for them.
+wait for them. In a fresh kernel the first page of a plain search (no filter) of a
+SQLite store comes as plain rows, read without SQLAlchemy or pandas
+(``Client.peek_runs``); the background read brings the frame.
 
 The chart widgets are made when a front end first draws the Charts tab (or ``charts``
 is read), so that ``compare()`` itself never waits for Altair or for chart data, and a
@@ -27,17 +29,14 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
 from ..entities import Run, RunStatus
 from ..errors import InvalidFilter, InvalidParameter
 from ..tracking import fluent
 from . import controls as w
 from . import style
 from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
-from .runs import frame_of_ids, run_labels
-from .side_by_side import MAX_RUNS, side_by_side_html
+from .runs import frame_of_ids, labels_of, run_labels
+from .side_by_side import MAX_RUNS, MIN_RUNS, select_notice, side_by_side_html
 from .static import StaticCopy, chart_svg
 from .table import Column, Grid
 from .vega import chart_view, show_chart
@@ -45,7 +44,9 @@ from .views import Html, View
 
 if TYPE_CHECKING:
     import altair as alt
+    import pandas as pd
 
+    from ..store.sqlite_peek import RunsPeek
     from ..tracking.client import Client
 
 #: Runs charted when none is selected: the top of the table as sorted.
@@ -102,6 +103,8 @@ def _experiment_ids(client: Client, experiment: Any) -> list[str]:
 def _run_ids(runs: Any) -> list[str] | None:
     if runs is None:
         return None
+    import pandas as pd
+
     if isinstance(runs, pd.DataFrame):
         if "run_id" not in runs.columns:
             raise InvalidParameter("runs= takes a search_runs() DataFrame (with a run_id column).")
@@ -132,6 +135,8 @@ def _keys(values: Sequence[str] | str | None, prefix: str) -> list[str] | None:
 
 def with_duration(frame: pd.DataFrame, now_ms: int | None = None) -> pd.DataFrame:
     """Add a ``duration`` column (seconds; running runs count up to now)."""
+    import pandas as pd
+
     frame = frame.copy()
     if frame.empty:
         frame["duration"] = pd.Series(dtype="float64")
@@ -145,23 +150,76 @@ def with_duration(frame: pd.DataFrame, now_ms: int | None = None) -> pd.DataFram
     return frame
 
 
+def rows_with_duration(rows: list[dict[str, Any]], now_ms: int | None = None
+                       ) -> list[dict[str, Any]]:
+    """:func:`with_duration` of plain rows (times in ms since the epoch)."""
+    now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+    out = []
+    for row in rows:
+        end = row.get("end_time")
+        if end is None or row.get("status") == RunStatus.RUNNING.value:
+            end = now
+        out.append({**row, "duration": (end - row["start_time"]) / 1000.0})
+    return out
+
+
+def frame_of_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Plain rows (as ``Client.peek_runs`` reads them, with ``duration``) as the frame
+    ``search_runs_frame`` and :func:`with_duration` make of the same runs."""
+    import pandas as pd
+
+    columns: dict[str, Any] = {}
+    for key in plain_columns(rows):
+        values = [row.get(key) for row in rows]
+        if key in ("start_time", "end_time"):
+            columns[key] = pd.to_datetime(pd.array(values, dtype="Int64"), unit="ms", utc=True)
+        elif key.startswith("metrics.") or key == "duration":
+            columns[key] = pd.array([float("nan") if v is None else v for v in values],
+                                    dtype="float64")
+        else:
+            columns[key] = values
+    return pd.DataFrame(columns)
+
+
+_ATTRIBUTE_COLUMNS = ("run_id", "experiment_id", "experiment", "run_name", "status",
+                      "start_time", "end_time", "user_id", "parent_run_id", "artifact_uri")
+
+
+def plain_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The columns of plain rows in a run frame's order: attributes, then params,
+    metrics and tags (each sorted), then duration."""
+    keys: dict[str, None] = {}
+    for row in rows:
+        keys.update(dict.fromkeys(row))
+    out = [k for k in _ATTRIBUTE_COLUMNS if k in keys]
+    for prefix in ("params.", "metrics.", "tags."):
+        out += sorted(k for k in keys if k.startswith(prefix))
+    return out + (["duration"] if "duration" in keys else [])
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
 class CompareWidget(StaticCopy, w.VBox):
     """The widget ``compare()`` returns. Its public attributes are plain Python."""
 
     def __init__(self, client: Client, experiment_ids: list[str], filter: str | None = None,
                  run_ids: list[str] | None = None, metrics: list[str] | None = None,
                  params: list[str] | None = None, refresh_interval: float | None = DEFAULT_INTERVAL,
-                 page_size: int = 50):
+                 page_size: int = 50, first: RunsPeek | None = None):
         self.client = client
         self.experiment_ids = experiment_ids
         self.run_ids = run_ids
         self.metric_keys = metrics
         self.param_keys = params
         self._lock = threading.RLock()
-        self._frame = with_duration(pd.DataFrame({
-            "run_id": [], "run_name": [], "status": [], "start_time": [], "end_time": []}))
+        # The runs shown: a frame, or (a fresh kernel's first page) plain rows that
+        # become a frame when something needs one (see _frame).
+        self._frame_data: pd.DataFrame | None = None
+        self._rows: list[dict[str, Any]] | None = []
         self._labels: dict[str, str] = {}
-        self._varying: tuple[pd.DataFrame, list[str]] | None = None
+        self._varying: tuple[object, list[str]] | None = None
         self._histories = HistoryCache(client)
         self._built: dict[str, alt.TopLevelMixin] = {}
         self._view_map: dict[str, Any] | None = None  # made when the charts are first shown
@@ -232,7 +290,10 @@ class CompareWidget(StaticCopy, w.VBox):
         if refresh_interval is not None:
             self._live = LiveLoop(self.poll, refresh_interval, on_error=self._live_failed)
 
-        self._load(filter or "")
+        if first is not None:
+            self._show_first(first)
+        else:
+            self._load(filter or "")
         self._building = False
         self._update_charts()
         self._update_side()
@@ -248,7 +309,7 @@ class CompareWidget(StaticCopy, w.VBox):
         self._start_live()
 
     def __repr__(self) -> str:
-        return (f"CompareWidget({len(self._frame)} runs, {len(self.table.selected)} selected, "
+        return (f"CompareWidget({self._n()} runs, {len(self.table.selected)} selected, "
                 f"metric={self.metric!r})")
 
     # -- public state ------------------------------------------------------------------
@@ -258,6 +319,7 @@ class CompareWidget(StaticCopy, w.VBox):
         """The runs in the table, in its current order (all pages; waits until every
         run of the search has been read)."""
         self.wait_loaded()
+        self._ensure_frame()  # plain rows still (the background read failed): a frame
         return self.table.frame
 
     @property
@@ -312,7 +374,7 @@ class CompareWidget(StaticCopy, w.VBox):
         selected = [r for r in self.table.selected if r in self._labels]
         if selected:
             return selected[:MAX_CHART_RUNS]
-        return self.table.head(DEFAULT_CHART_RUNS)["run_id"].astype(str).tolist()
+        return self.table.head_ids(DEFAULT_CHART_RUNS)
 
     @property
     def charts(self) -> dict[str, alt.TopLevelMixin]:
@@ -400,6 +462,87 @@ class CompareWidget(StaticCopy, w.VBox):
             child.close()
         super().close()
 
+    # -- the runs shown: a frame, or plain rows ------------------------------------------
+
+    @property
+    def _frame(self) -> pd.DataFrame:
+        return self._ensure_frame()
+
+    def _ensure_frame(self) -> pd.DataFrame:
+        """The runs shown, as a frame: plain rows become one here (and the table shows
+        it), so that everything after a fresh kernel's first page works on frames."""
+        with self._lock:
+            if self._frame_data is None:
+                rows = self._rows or []
+                if rows:
+                    frame = frame_of_rows(rows)
+                else:
+                    import pandas as pd
+
+                    frame = with_duration(pd.DataFrame({
+                        "run_id": [], "run_name": [], "status": [], "start_time": [],
+                        "end_time": []}))
+                self._frame_data, self._rows = frame, None
+                self.table.set_frame(frame, more=self._more)
+            return self._frame_data
+
+    def _n(self) -> int:
+        return len(self._frame_data) if self._frame_data is not None else len(self._rows or [])
+
+    def _names(self) -> list[str]:
+        if self._frame_data is not None:
+            return [str(c) for c in self._frame_data.columns]
+        return plain_columns(self._rows or [])
+
+    def _nunique(self, key: str, dropna: bool = True) -> int:
+        if self._frame_data is not None:
+            if key not in self._frame_data:
+                return 0
+            return int(self._frame_data[key].nunique(dropna=dropna))
+        values = {None if _missing(r.get(key)) else r.get(key) for r in self._rows or []}
+        return len(values - {None}) if dropna else len(values)
+
+    def _present(self, key: str) -> int:
+        if self._frame_data is not None:
+            return int(self._frame_data[key].notna().sum())
+        return sum(not _missing(r.get(key)) for r in self._rows or [])
+
+    def _running(self) -> int:
+        if self._frame_data is not None:
+            return int((self._frame_data["status"] == RunStatus.RUNNING.value).sum())
+        return sum(r.get("status") == RunStatus.RUNNING.value for r in self._rows or [])
+
+    def _show_first(self, first: RunsPeek) -> None:
+        """Show a first page read as plain rows; the background read brings the frame
+        (and the runs after them, when there are more)."""
+        from ..tracking.staleness import stale_row_flags
+
+        rows = rows_with_duration(first.rows)
+        for row, stale in zip(rows, stale_row_flags(rows), strict=True):
+            if stale:
+                row["run_name"] = f"{row.get('run_name')} ⚠ stale"
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            self._more = first.more
+            self.load_error = None
+            self._loaded.clear()
+            self._frame_data, self._rows = None, rows
+            self._labels = labels_of([r["run_id"] for r in rows],
+                                     [r.get("run_name") for r in rows])
+            self._suspended += 1
+            try:
+                self.table.set_rows(rows, self._columns(), more=self._more)
+                self._set_options()
+                self._update_header()
+                self._check_keys()
+            finally:
+                self._suspended -= 1
+            self._update_charts()
+            self._update_side()
+        threading.Thread(target=self._load_rest, args=("", generation),
+                         name="mltrack-compare-load", daemon=True).start()
+
     # -- reading runs ------------------------------------------------------------------
 
     def _load(self, text: str) -> None:
@@ -432,7 +575,7 @@ class CompareWidget(StaticCopy, w.VBox):
                         self.load_error = exc
                         self._more = False
                         self._message.value = style.notice(
-                            f"Could not read the runs after the first {len(self._frame):,}: "
+                            f"Could not read the runs after the first {self._n():,}: "
                             f"{exc}. Press Refresh to try again.", error=True)
                         self._update_header()
                         self._loaded.set()
@@ -464,6 +607,8 @@ class CompareWidget(StaticCopy, w.VBox):
             parts.append(part)
         if not parts:
             return self._frame.head(0), False
+        import pandas as pd
+
         return with_duration(pd.concat(parts, ignore_index=True) if len(parts) > 1
                              else parts[0]), False
 
@@ -499,7 +644,7 @@ class CompareWidget(StaticCopy, w.VBox):
 
     def _set_frame(self, frame: pd.DataFrame) -> None:
         frame = _mark_stale(frame)
-        self._frame = frame
+        self._frame_data, self._rows = frame, None
         self._labels = run_labels(frame) if len(frame) else {}
         self._suspended += 1  # one chart update at the end, not one per control
         try:
@@ -514,51 +659,54 @@ class CompareWidget(StaticCopy, w.VBox):
 
     def _refresh_columns(self) -> None:
         with self._lock:
-            self.table.set_frame(self._frame, self._columns(), more=self._more)
+            if self._frame_data is None and self._rows:
+                self.table.set_rows(self._rows, self._columns(), more=self._more)
+            else:
+                self.table.set_frame(self._frame, self._columns(), more=self._more)
 
     def _columns(self) -> list[Column]:
-        frame = self._frame
+        names = self._names()
         columns = list(_RUN_COLUMNS)
-        if frame["experiment_id"].nunique() > 1 if "experiment_id" in frame else False:
+        if self._nunique("experiment_id") > 1:
             columns.append(Column("experiment", "Experiment"))
         groups = (("params.", "Params", self.param_keys, "text"),
                   ("metrics.", "Metrics", self.metric_keys, "number"),
                   ("tags.", "Tags", None, "text"))
         for prefix, group, wanted, kind in groups:
-            keys = [c[len(prefix):] for c in frame.columns if c.startswith(prefix)]
+            keys = [c[len(prefix):] for c in names if c.startswith(prefix)]
             if group == "Tags":
                 keys = [k for k in keys if not k.startswith("mltrack.")]
             if wanted is not None:
                 keys = [k for k in wanted if k in set(keys)]
-            if self.only_differing and len(frame) > 1:
-                keys = [k for k in keys if frame[prefix + k].nunique(dropna=False) > 1]
+            if self.only_differing and self._n() > 1:
+                keys = [k for k in keys if self._nunique(prefix + k, dropna=False) > 1]
             columns += [Column(prefix + k, k, kind, group) for k in keys]
         return columns
 
     def _metric_options(self) -> list[str]:
-        keys = [c[len("metrics."):] for c in self._frame.columns if c.startswith("metrics.")]
+        keys = [c[len("metrics."):] for c in self._names() if c.startswith("metrics.")]
         if self.metric_keys is not None:
             keys = [k for k in self.metric_keys if k in set(keys)]
         return keys
 
     def _param_options(self) -> list[str]:
-        keys = [c[len("params."):] for c in self._frame.columns if c.startswith("params.")]
+        keys = [c[len("params."):] for c in self._names() if c.startswith("params.")]
         if self.param_keys is not None:
             keys = [k for k in self.param_keys if k in set(keys)]
         return keys
 
     def _varying_params(self) -> list[str]:
         """Params that differ between runs, those most runs have first (once per frame)."""
-        frame = self._frame
+        source = self._frame_data if self._frame_data is not None else self._rows
         cached = self._varying
-        if cached is not None and cached[0] is frame:
+        if cached is not None and cached[0] is source:
             return cached[1]
-        counts = {k: frame[f"params.{k}"].nunique() for k in self._param_options()}
+        counts = {k: self._nunique(f"params.{k}") for k in self._param_options()}
         varying = [k for k, count in counts.items() if count > 1]
         if self.param_keys is None:
-            rank = {k: (-int(frame[f"params.{k}"].notna().sum()), -counts[k]) for k in varying}
+            rank = {k: (-self._present(f"params.{k}"), -counts[k]) for k in varying}
             varying.sort(key=rank.__getitem__)
-        self._varying = (frame, varying)
+        self._varying = (source, varying)
         return varying
 
     def _set_options(self) -> None:
@@ -574,11 +722,10 @@ class CompareWidget(StaticCopy, w.VBox):
             (varying[0] if varying else (params[0] if params else None))
 
     def _update_header(self) -> None:
-        frame = self._frame
-        running = int((frame["status"] == RunStatus.RUNNING.value).sum())
+        running = self._running()
         scope = "all experiments"
-        if "experiment" in frame and frame["experiment"].nunique() == 1:
-            scope = f"experiment {frame['experiment'].iloc[0]}"
+        if self._nunique("experiment") == 1:
+            scope = f"experiment {self._first_value('experiment')}"
         elif self.experiment_ids and len(self.experiment_ids) == 1:
             scope = f"experiment {self.experiment_ids[0]}"
         extra = ""
@@ -590,8 +737,14 @@ class CompareWidget(StaticCopy, w.VBox):
             extra += f'<span class="mlt-muted">updated {stamp}</span>'
         if self._more:
             extra += '<span class="mlt-muted">loading more runs…</span>'
-        count = f"{len(frame):,}+" if self._more else f"{len(frame):,}"
+        count = f"{self._n():,}+" if self._more else f"{self._n():,}"
         self._header.value = style.header("Compare runs", f"{count} runs · {scope}", extra)
+
+    def _first_value(self, key: str) -> Any:
+        """The first present value of a column."""
+        if self._frame_data is not None:
+            return self._frame_data[key].dropna().iloc[0]
+        return next(r[key] for r in self._rows or [] if not _missing(r.get(key)))
 
     def _chart_frame(self, run_ids: list[str]) -> pd.DataFrame:
         frame = self._frame.set_index("run_id", drop=False)
@@ -627,7 +780,7 @@ class CompareWidget(StaticCopy, w.VBox):
             note = f"Showing the first {MAX_CHART_RUNS} selected runs."
         if metric is None:
             self._chart_note.value = style.notice(
-                "No metrics logged in these runs yet." if len(self._frame) else "No runs.")
+                "No metrics logged in these runs yet." if self._n() else "No runs.")
         else:
             self._chart_note.value = \
                 f'<div class="mlt-muted">{style.esc(note)}</div>' if note else ""
@@ -672,12 +825,12 @@ class CompareWidget(StaticCopy, w.VBox):
 
     def _check_keys(self) -> None:
         """Say which ``metrics=``/``params=`` keys no run has, and the closest ones."""
-        frame = self._frame
+        names = self._names()
         messages = []
-        if len(frame):
+        if self._n():
             for prefix, kind, wanted in (("metrics.", "metric", self.metric_keys),
                                          ("params.", "param", self.param_keys)):
-                known = [c[len(prefix):] for c in frame.columns if c.startswith(prefix)]
+                known = [c[len(prefix):] for c in names if c.startswith(prefix)]
                 for key in wanted or ():
                     if key in known:
                         continue
@@ -697,6 +850,9 @@ class CompareWidget(StaticCopy, w.VBox):
         if self._building or self._suspended:
             return
         selected = self.table.selected
+        if len(selected) < MIN_RUNS:
+            self._side.value = select_notice(len(selected))
+            return
         frame = self._chart_frame(selected)
         labels = [self._labels[r] for r in frame["run_id"]]
         colors = [style.color_for(i) for i in range(len(labels))]
@@ -711,7 +867,7 @@ class CompareWidget(StaticCopy, w.VBox):
     # -- live updates --------------------------------------------------------------------
 
     def _any_running(self) -> bool:
-        return bool((self._frame["status"] == RunStatus.RUNNING.value).any())
+        return self._running() > 0
 
     def _start_live(self) -> None:
         if self._live is not None and self._any_running():
@@ -724,7 +880,7 @@ class CompareWidget(StaticCopy, w.VBox):
     def poll(self) -> bool:
         """One live refresh: re-read running runs, pick up new ones, extend histories."""
         with self._lock:
-            if self._more:
+            if self.loading:
                 return True  # the runs are being read; the next tick looks again
             frame = self._frame
             running = frame.loc[frame["status"] == RunStatus.RUNNING.value, "run_id"].tolist()
@@ -746,6 +902,8 @@ class CompareWidget(StaticCopy, w.VBox):
                     if run_id in charted and self._histories.holds(run_id, metric):
                         changed_histories |= self._histories.extend(run_id, metric)
             if updates:
+                import pandas as pd
+
                 update = pd.concat(updates, ignore_index=True).drop_duplicates("run_id",
                                                                                keep="last")
                 rest = frame[~frame["run_id"].isin(set(update["run_id"]))]
@@ -786,7 +944,7 @@ def _default_metric(metrics: list[str], wanted: list[str] | None) -> str | None:
 
 def _static_rows(widget: CompareWidget, limit: int = 20) -> tuple[list[str], list[list[Any]],
                                                                    list[bool]]:
-    frame = widget.table.frame.head(limit)
+    frame = widget.table.head(limit)
     cols = [c for c in widget.table.columns if c.kind != "time"][:18]
     header = [c.label for c in cols]
     numeric = [c.kind in ("number", "duration") for c in cols]
@@ -797,8 +955,7 @@ def _static_rows(widget: CompareWidget, limit: int = 20) -> tuple[list[str], lis
             value = row.get(c.key)
             if c.kind == "duration":
                 value = style.format_duration(value)
-            values.append(None if value is None or (isinstance(value, float) and np.isnan(value))
-                          else value)
+            values.append(None if _missing(value) else value)
         rows.append(values)
     numeric = [n and c.kind != "duration" for n, c in zip(numeric, cols, strict=False)]
     return header, rows, numeric
@@ -808,7 +965,7 @@ def static_html(widget: CompareWidget, max_points: int = 150) -> str:
     """What nbconvert, notebook viewers and GitHub show: the top of the table and the
     charts of the metric, as inline SVG (histories downsampled to ``max_points``)."""
     header, rows, numeric = _static_rows(widget)
-    total = len(widget._frame)
+    total = widget._n()
     shown = min(total, 20)
     count = f"{total:,}+" if widget._more else f"{total:,}"
     body = style.header("Compare runs", f"{count} runs" + (
@@ -852,13 +1009,22 @@ def compare(experiment: str | Sequence[str] | None = None, filter: str | None = 
     c = fluent.client(client)
     if page_size < 5 or page_size > 1000:
         raise InvalidParameter(f"page_size is from 5 to 1000 rows, not {page_size!r}.")
-    experiment_ids = _experiment_ids(c, experiment)
+    first = None
+    if runs is None and not filter:
+        # A fresh kernel: the first page as plain rows, before SQLAlchemy and pandas load.
+        names = [] if experiment is None else (
+            [experiment] if isinstance(experiment, (str, int)) else list(experiment))
+        first = c.peek_runs([str(n) for n in names], max(FIRST_ROWS, page_size))
+    if first is not None:
+        experiment_ids = first.experiment_ids
+    else:
+        experiment_ids = _experiment_ids(c, experiment)
     if filter:
         c.search_runs_frame(experiment_ids, filter, max_results=1)  # bad filters fail here
     widget = CompareWidget(
         c, experiment_ids, filter=filter, run_ids=_run_ids(runs),
         metrics=_keys(metrics, "metrics."), params=_keys(params, "params."),
-        refresh_interval=refresh_interval, page_size=page_size,
+        refresh_interval=refresh_interval, page_size=page_size, first=first,
     )
     for message in widget.missing_keys:
         warnings.warn(message, MissingKeyWarning, stacklevel=2)

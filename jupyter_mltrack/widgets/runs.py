@@ -1,7 +1,7 @@
 """Runs as the widgets and charts see them: a wide frame, and a short unique label per run.
 
-Light on purpose (pandas only, no Altair), so that ``compare()`` builds its table
-without loading the chart library.
+Light on purpose (pandas only, no Altair, and pandas itself on first use), so that
+``compare()`` builds its table without loading the chart library.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from ..entities import Run
 from ..errors import InvalidParameter
 from ..tracking import fluent
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..tracking.client import Client
 
 #: Longest run name a label keeps; longer names lose their middle ("softmax-lr0…-m0.9").
@@ -34,6 +34,11 @@ def run_labels(frame: pd.DataFrame) -> dict[str, str]:
     would repeat, so that every label names one run and fits an axis or a legend."""
     ids = frame["run_id"].astype(str).tolist()
     names = frame["run_name"].tolist() if "run_name" in frame else [None] * len(ids)
+    return labels_of(ids, names)
+
+
+def labels_of(ids: Sequence[str], names: Sequence[Any]) -> dict[str, str]:
+    """:func:`run_labels` of run ids and their names (None or '' where unnamed)."""
     short = [_shorten(str(n)) if isinstance(n, str) and n else "" for n in names]
     seen: dict[str, int] = {}
     for s in short:
@@ -51,6 +56,8 @@ def run_labels(frame: pd.DataFrame) -> dict[str, str]:
 
 def runs_frame(runs: Any, client: Client | None = None) -> pd.DataFrame:
     """The wide run frame (as ``search_runs`` returns it) for anything naming runs."""
+    import pandas as pd
+
     if isinstance(runs, pd.DataFrame):
         if "run_id" not in runs.columns:
             raise InvalidParameter(
@@ -82,6 +89,8 @@ def runs_frame(runs: Any, client: Client | None = None) -> pd.DataFrame:
 
 def frame_of_ids(client: Client, run_ids: Sequence[str]) -> pd.DataFrame:
     """The wide frame of some runs, in the order given (unknown ids raise RunNotFound)."""
+    import pandas as pd
+
     from ..errors import RunNotFound
 
     parts = []
@@ -101,6 +110,8 @@ def frame_of_ids(client: Client, run_ids: Sequence[str]) -> pd.DataFrame:
 
 
 def _frame_of_runs(runs: Sequence[Run]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for run in runs:
         row: dict[str, Any] = {"run_id": run.info.run_id, "run_name": run.info.run_name,

@@ -75,14 +75,19 @@ def _cell(group: str, field: str, value: Any) -> str:
     return f'<td title="{esc(text)}">{esc(short)}</td>'
 
 
+def select_notice(selected: int) -> str:
+    """What the Side by side tab says while fewer or more runs than it takes are selected."""
+    return style.notice(
+        f"Select {MIN_RUNS} to {MAX_RUNS} runs in the table to compare them side by side "
+        f"({selected} selected)."
+    )
+
+
 def side_by_side_html(frame: pd.DataFrame, labels: Sequence[str], colors: Sequence[str],
                       only_differences: bool = False) -> str:
     """The comparison table of the runs in ``frame`` (one row per run, in column order)."""
     if not MIN_RUNS <= len(frame) <= MAX_RUNS:
-        return style.notice(
-            f"Select {MIN_RUNS} to {MAX_RUNS} runs in the table to compare them side by side "
-            f"({len(frame)} selected)."
-        )
+        return select_notice(len(frame))
     head = "".join(
         f'<th><span class="mlt-swatch" style="background:{c}"></span>{esc(lab)}</th>'
         for lab, c in zip(labels, colors, strict=False)

@@ -5,22 +5,26 @@ browser holds a few dozen rows however many there are (10,000 runs, hundreds of
 columns). The front end only sets three traits: ``_sort`` (a header click),
 ``_page`` (the pager) and ``_selected`` (row clicks) — which is also how tests
 drive it.
+
+It can also show plain rows (dicts, :meth:`Grid.set_rows`) without loading pandas or
+numpy: a fresh kernel's first page, until a frame replaces them.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import traitlets
 
 from ..errors import InvalidParameter
 from .views import View, shared_view_esm
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 KINDS = ("text", "name", "number", "status", "duration", "time", "size", "path")
@@ -74,28 +78,44 @@ class Grid(View):
             raise InvalidParameter(f"page_size must be at least 1, not {page_size!r}.")
         super().__init__(_page_size=page_size, _selection=selection, _max_selected=max_selected,
                          _empty=empty_message, _max_height=max_height, _sticky=sticky, **kwargs)
-        import pandas as pd
-
         self._lock = threading.RLock()
         self.id_column = id_column
-        self._frame: pd.DataFrame = pd.DataFrame({id_column: []})
+        # Either a frame, or plain rows until a frame replaces them (set_rows).
+        self._frame: pd.DataFrame | None = None
+        self._plain: list[dict[str, Any]] = []
         self._column_defs: list[Column] = []
-        self._order: np.ndarray = np.arange(0)
+        self._order: np.ndarray | list[int] = []
         self.observe(self._on_sort, "_sort")
         self.observe(self._on_page, "_page")
         self.observe(self._on_selected, "_selected")
-        self.set_frame(frame if frame is not None else self._frame, columns)
+        if frame is not None:
+            self.set_frame(frame, columns)
+        else:
+            self.set_rows([], columns)
 
     # -- public state ----------------------------------------------------------------
 
     @property
     def frame(self) -> pd.DataFrame:
-        """Every row, in the current sort order."""
-        return self._frame.iloc[self._order].reset_index(drop=True)
+        """Every row, in the current sort order (plain rows become a frame as they are)."""
+        return self.head(None)
 
-    def head(self, n: int) -> pd.DataFrame:
+    def head(self, n: int | None) -> pd.DataFrame:
         """The first ``n`` rows in the current sort order (cheaper than ``frame``)."""
-        return self._frame.iloc[self._order[:n]].reset_index(drop=True)
+        with self._lock:
+            if self._frame is not None:
+                return self._frame.iloc[self._order[:n]].reset_index(drop=True)
+            import pandas as pd
+
+            rows = [self._plain[i] for i in self._order[:n]]
+            return pd.DataFrame(rows) if rows else pd.DataFrame({self.id_column: []})
+
+    def head_ids(self, n: int) -> list[str]:
+        """Ids of the first ``n`` rows in the current sort order."""
+        with self._lock:
+            if self._frame is not None:
+                return self._frame[self.id_column].iloc[self._order[:n]].astype(str).tolist()
+            return [str(self._plain[i][self.id_column]) for i in self._order[:n]]
 
     @property
     def columns(self) -> list[Column]:
@@ -131,7 +151,16 @@ class Grid(View):
 
     @property
     def page_count(self) -> int:
-        return max(1, -(-len(self._frame) // self._page_size))
+        return max(1, -(-self._count() // self._page_size))
+
+    def _count(self) -> int:
+        return len(self._frame) if self._frame is not None else len(self._plain)
+
+    def _has_column(self, key: Any) -> bool:
+        if self._frame is not None:
+            return key in self._frame.columns
+        return any(c.key == key for c in self._column_defs) or \
+            any(key in row for row in self._plain)
 
     @property
     def visible_ids(self) -> list[str]:
@@ -152,31 +181,46 @@ class Grid(View):
             if self.id_column not in frame.columns:
                 raise InvalidParameter(f"The frame has no id column {self.id_column!r}.")
             self._frame = frame.reset_index(drop=True)
-            if columns is not None:
-                self._column_defs = list(columns)
-            present = set(self._frame[self.id_column].astype(str))
-            keep = [i for i in self._selected if i in present]
-            sort = self._sort
-            if sort and sort.get("key") not in self._frame.columns:
-                sort = {}
-            with self.hold_sync():
-                self._columns = [asdict(c) for c in self._column_defs]
-                self._order = self._sorted_order(sort)
-                if sort != self._sort:
-                    self._sort = sort
-                if keep != list(self._selected):
-                    self._selected = keep
-                self._total = len(self._frame)
-                self._more = more
-                self._page = min(self._page, self.page_count - 1)
-                self._render_page()
+            self._plain = []
+            self._show(set(self._frame[self.id_column].astype(str)), columns, more)
+
+    def set_rows(self, rows: Sequence[dict[str, Any]], columns: Sequence[Column] | None = None,
+                 *, more: bool = False) -> None:
+        """Show plain rows (dicts keyed by column, times in ms since the epoch), as
+        :meth:`set_frame` shows a frame; pandas is not needed until ``frame`` is read."""
+        with self._lock:
+            missing = next((r for r in rows if self.id_column not in r), None)
+            if missing is not None:
+                raise InvalidParameter(f"A row has no id column {self.id_column!r}.")
+            self._frame = None
+            self._plain = list(rows)
+            self._show({str(r[self.id_column]) for r in self._plain}, columns, more)
+
+    def _show(self, present: set[str], columns: Sequence[Column] | None, more: bool) -> None:
+        if columns is not None:
+            self._column_defs = list(columns)
+        keep = [i for i in self._selected if i in present]
+        sort = self._sort
+        if sort and not self._has_column(sort.get("key")):
+            sort = {}
+        with self.hold_sync():
+            self._columns = [asdict(c) for c in self._column_defs]
+            self._order = self._sorted_order(sort)
+            if sort != self._sort:
+                self._sort = sort
+            if keep != list(self._selected):
+                self._selected = keep
+            self._total = self._count()
+            self._more = more
+            self._page = min(self._page, self.page_count - 1)
+            self._render_page()
 
     # -- trait reactions ---------------------------------------------------------------
 
     def _on_sort(self, change: dict[str, Any]) -> None:
         with self._lock:
             sort = change["new"] or {}
-            if sort and sort.get("key") not in self._frame.columns:
+            if sort and not self._has_column(sort.get("key")):
                 raise InvalidParameter(f"Cannot sort by {sort.get('key')!r}: no such column.")
             with self.hold_sync():
                 self._order = self._sorted_order(sort)
@@ -199,15 +243,28 @@ class Grid(View):
 
     # -- work ------------------------------------------------------------------------------
 
-    def _sorted_order(self, sort: dict[str, Any]) -> np.ndarray:
-        n = len(self._frame)
+    def _sorted_order(self, sort: dict[str, Any]) -> np.ndarray | list[int]:
+        if self._frame is None:
+            if not sort:
+                return list(range(len(self._plain)))
+            return sort_rows([r.get(sort["key"]) for r in self._plain],
+                             bool(sort.get("ascending", True)))
         if not sort:
-            return np.arange(n)
+            import numpy as np
+
+            return np.arange(len(self._frame))
         return sort_positions(self._frame[sort["key"]], bool(sort.get("ascending", True)))
 
     def _render_page(self) -> None:
         start = self._page * self._page_size
         positions = self._order[start:start + self._page_size]
+        if self._frame is None:
+            page_rows = [self._plain[i] for i in positions]
+            with self.hold_sync():
+                self._rows = [[plain_cell(r.get(c.key)) for c in self._column_defs]
+                              for r in page_rows]
+                self._row_ids = [str(r[self.id_column]) for r in page_rows]
+            return
         page = self._frame.iloc[positions]
         columns = [cell_values(page[c.key], c.kind) if c.key in page.columns
                    else [None] * len(page) for c in self._column_defs]
@@ -215,6 +272,38 @@ class Grid(View):
             rows = zip(*columns, strict=True) if columns else ([] for _ in range(len(page)))
             self._rows = [list(r) for r in rows]
             self._row_ids = page[self.id_column].astype(str).tolist()
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def sort_rows(values: Sequence[Any], ascending: bool) -> list[int]:
+    """Positions of ``values`` in sorted order, as :func:`sort_positions` orders a
+    column: missing values last either way, text that reads as numbers everywhere as
+    numbers, other text case-insensitively."""
+    present = [i for i, v in enumerate(values) if not _missing(v)]
+    missing = [i for i, v in enumerate(values) if _missing(v)]
+    keys: dict[int, Any] = {}
+    try:
+        for i in present:
+            value = values[i]
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError(value)
+            keys[i] = float(value)
+        if any(math.isnan(k) for k in keys.values()):
+            raise ValueError("nan")  # text such as "nan" sorts as text
+    except ValueError:
+        keys = {i: str(values[i]).lower() for i in present}
+    present.sort(key=keys.__getitem__, reverse=not ascending)  # stable both ways, as pandas
+    return present + missing
+
+
+def plain_cell(value: Any) -> Any:
+    """A JSON-ready cell of a plain row (None for missing)."""
+    if _missing(value):
+        return None
+    return value if isinstance(value, (str, int, float, bool)) else str(value)
 
 
 def sort_positions(column: pd.Series, ascending: bool) -> np.ndarray:
@@ -244,6 +333,8 @@ def cell_values(column: pd.Series, kind: str) -> list[Any]:
     if pd.api.types.is_datetime64_any_dtype(column):
         return epoch_ms(column)
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        import numpy as np
+
         array = column.to_numpy(dtype="float64", na_value=np.nan)
         return [None if v != v else v for v in array.tolist()]
     return [None if (v is None or (isinstance(v, float) and v != v)) else
