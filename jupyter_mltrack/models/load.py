@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..artifacts import clean_artifact_path
 from ..errors import (
     InvalidModel,
     InvalidParameter,
@@ -29,7 +28,7 @@ from .format import (
     ModelMeta,
     model_file,
 )
-from .provenance import VERSION_DIGEST_TAG, VERSION_ORIGIN_TAG, digest_tag, folder_digest
+from .provenance import VERSION_DIGEST_TAG, VERSION_ORIGIN_TAG, folder_digest
 from .pyfunc import PyFuncModel
 from .transfer import download, no_model_message, reaching, repository_for
 
@@ -224,6 +223,8 @@ class _Where:
 
 def _where(uri: str, client: Client | None) -> _Where:
     if uri.startswith("runs:/"):
+        from ..artifacts import clean_artifact_path
+        from ..entities import digest_tag
         from ..tracking import fluent
         from ..uris import parse_runs_uri
 
