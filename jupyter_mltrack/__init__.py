@@ -17,28 +17,6 @@ Heavy libraries (SQLAlchemy, pandas, Altair, the ML frameworks) load on first us
 import typing
 
 from ._version import __version__
-from .client import MlflowClient
-from .entities import (
-    Dataset,
-    DatasetInput,
-    Experiment,
-    FileInfo,
-    InputTag,
-    Metric,
-    ModelVersion,
-    Param,
-    RegisteredModel,
-    RegistryPolicy,
-    Run,
-    RunData,
-    RunInfo,
-    RunStatus,
-    RunTag,
-    Stage,
-    StageTransition,
-    TransitionRequest,
-    ViewType,
-)
 from .errors import (
     AlreadyExists,
     ArtifactError,
@@ -69,116 +47,180 @@ from .errors import (
     WriteFailed,
 )
 from .exceptions import MlflowException
-from .interop import import_mlflow
-from .models import (
-    ModelInfo,
-    ModelSignature,
-    PyFuncModel,
-    PythonModel,
-    PythonModelContext,
-    infer_signature,
-    load_model,
-    load_native,
-    log_model,
-    save_model,
-)
-from .registry import (
-    approve,
-    create_registered_model,
-    delete_alias,
-    delete_model_version,
-    get_latest_versions,
-    get_model_version,
-    get_model_version_by_alias,
-    get_registered_model,
-    get_registry_policy,
-    history,
-    register_best,
-    register_model,
-    reject,
-    request_transition,
-    restore_model_version,
-    rollback,
-    search_model_versions,
-    search_registered_models,
-    set_alias,
-    set_model_version_tag,
-    set_registered_model_tag,
-    set_registry_policy,
-    transition_requests,
-    transition_stage,
-    update_model_version,
-    update_registered_model,
-    version_at,
-)
-from .tracking.client import Client
-from .tracking.fluent import (
-    ActiveRun,
-    active_run,
-    create_experiment,
-    delete_experiment,
-    delete_run,
-    delete_tag,
-    end_run,
-    flush,
-    get_artifact_uri,
-    get_experiment,
-    get_experiment_by_name,
-    get_experiment_id,
-    get_metric_history,
-    get_parent_run,
-    get_registry_uri,
-    get_run,
-    get_tracking_uri,
-    last_active_run,
-    load_table,
-    log_artifact,
-    log_artifacts,
-    log_batch,
-    log_dict,
-    log_figure,
-    log_image,
-    log_input,
-    log_metric,
-    log_metrics,
-    log_param,
-    log_params,
-    log_table,
-    log_text,
-    restore_run,
-    search_experiments,
-    search_runs,
-    set_experiment,
-    set_experiment_tag,
-    set_experiment_tags,
-    set_registry_uri,
-    set_tag,
-    set_tags,
-    set_tracking_uri,
-    start_run,
-)
 
-# Faces that cost to import load on first use: the widgets (Altair, anywidget), the
-# scoring server (asyncio, logging config, an HTTP client) and projects (nbclient...).
+# Everything else loads on first use (PEP 562): the package itself costs about as much
+# as its errors, and a command or a kernel pays only for the modules it touches. The
+# imports below are what type checkers and editors read; ``_ON_FIRST_USE`` is what
+# runs, and a test keeps the two the same.
 if typing.TYPE_CHECKING:
     from .autolog import autolog
+    from .client import MlflowClient
+    from .entities import (
+        Dataset,
+        DatasetInput,
+        Experiment,
+        FileInfo,
+        InputTag,
+        Metric,
+        ModelVersion,
+        Param,
+        RegisteredModel,
+        RegistryPolicy,
+        Run,
+        RunData,
+        RunInfo,
+        RunStatus,
+        RunTag,
+        Stage,
+        StageTransition,
+        TransitionRequest,
+        ViewType,
+    )
+    from .interop import import_mlflow
+    from .models import (
+        ModelInfo,
+        ModelSignature,
+        PyFuncModel,
+        PythonModel,
+        PythonModelContext,
+        infer_signature,
+        load_model,
+        load_native,
+        log_model,
+        save_model,
+    )
     from .projects import reproduce, run, run_notebook
+    from .registry import (
+        approve,
+        create_registered_model,
+        delete_alias,
+        delete_model_version,
+        get_latest_versions,
+        get_model_version,
+        get_model_version_by_alias,
+        get_registered_model,
+        get_registry_policy,
+        register_best,
+        register_model,
+        reject,
+        request_transition,
+        restore_model_version,
+        rollback,
+        search_model_versions,
+        search_registered_models,
+        set_alias,
+        set_model_version_tag,
+        set_registered_model_tag,
+        set_registry_policy,
+        transition_requests,
+        transition_stage,
+        update_model_version,
+        update_registered_model,
+        version_at,
+    )
+    from .registry.history import history
     from .serving.handle import serve
+    from .tracking.client import Client
+    from .tracking.fluent import (
+        ActiveRun,
+        active_run,
+        create_experiment,
+        delete_experiment,
+        delete_run,
+        delete_tag,
+        end_run,
+        flush,
+        get_artifact_uri,
+        get_experiment,
+        get_experiment_by_name,
+        get_experiment_id,
+        get_metric_history,
+        get_parent_run,
+        get_registry_uri,
+        get_run,
+        get_tracking_uri,
+        last_active_run,
+        load_table,
+        log_artifact,
+        log_artifacts,
+        log_batch,
+        log_dict,
+        log_figure,
+        log_image,
+        log_input,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_table,
+        log_text,
+        restore_run,
+        search_experiments,
+        search_runs,
+        set_experiment,
+        set_experiment_tag,
+        set_experiment_tags,
+        set_registry_uri,
+        set_tag,
+        set_tags,
+        set_tracking_uri,
+        start_run,
+    )
     from .widgets import compare, show_run
     from .widgets.registry_panel import registry_panel
 
-_ON_FIRST_USE = {
-    # the package itself: a module that is called like a function (mltrack.autolog())
-    # and holds the flavors (jupyter_mltrack.autolog.sklearn)
-    "autolog": "jupyter_mltrack.autolog",
-    "compare": "jupyter_mltrack.widgets",
-    "registry_panel": "jupyter_mltrack.widgets.registry_panel",
-    "reproduce": "jupyter_mltrack.projects",
-    "run": "jupyter_mltrack.projects",
-    "run_notebook": "jupyter_mltrack.projects",
-    "serve": "jupyter_mltrack.serving.handle",
-    "show_run": "jupyter_mltrack.widgets",
+#: The modules (relative to this package) that define each public name.
+_MODULE_NAMES: dict[str, tuple[str, ...]] = {
+    "client": ("MlflowClient",),
+    "entities": (
+        "Dataset", "DatasetInput", "Experiment", "FileInfo", "InputTag", "Metric",
+        "ModelVersion", "Param", "RegisteredModel", "RegistryPolicy", "Run", "RunData",
+        "RunInfo", "RunStatus", "RunTag", "Stage", "StageTransition", "TransitionRequest",
+        "ViewType",
+    ),
+    "interop": ("import_mlflow",),
+    "models": (
+        "ModelInfo", "ModelSignature", "PyFuncModel", "PythonModel", "PythonModelContext",
+        "infer_signature", "load_model", "load_native", "log_model", "save_model",
+    ),
+    "registry": (
+        "approve", "create_registered_model", "delete_alias", "delete_model_version",
+        "get_latest_versions", "get_model_version", "get_model_version_by_alias",
+        "get_registered_model", "get_registry_policy", "register_best",
+        "register_model", "reject", "request_transition", "restore_model_version",
+        "rollback", "search_model_versions", "search_registered_models", "set_alias",
+        "set_model_version_tag", "set_registered_model_tag", "set_registry_policy",
+        "transition_requests", "transition_stage", "update_model_version",
+        "update_registered_model", "version_at",
+    ),
+    # a module of the same name: importing the function from it keeps mypy sure
+    "registry.history": ("history",),
+    "tracking.client": ("Client",),
+    "tracking.fluent": (
+        "ActiveRun", "active_run", "create_experiment", "delete_experiment", "delete_run",
+        "delete_tag", "end_run", "flush", "get_artifact_uri", "get_experiment",
+        "get_experiment_by_name", "get_experiment_id", "get_metric_history",
+        "get_parent_run", "get_registry_uri", "get_run", "get_tracking_uri",
+        "last_active_run", "load_table", "log_artifact", "log_artifacts", "log_batch",
+        "log_dict", "log_figure", "log_image", "log_input", "log_metric", "log_metrics",
+        "log_param", "log_params", "log_table", "log_text", "restore_run",
+        "search_experiments", "search_runs", "set_experiment", "set_experiment_tag",
+        "set_experiment_tags", "set_registry_uri", "set_tag", "set_tags",
+        "set_tracking_uri", "start_run",
+    ),
+    # the faces: widgets (Altair, anywidget), the scoring server, projects (nbclient...);
+    # autolog is the module itself, called like a function (mltrack.autolog()) and
+    # holding the flavors (jupyter_mltrack.autolog.sklearn)
+    "autolog": ("autolog",),
+    "projects": ("reproduce", "run", "run_notebook"),
+    "serving.handle": ("serve",),
+    "widgets": ("compare", "show_run"),
+    "widgets.registry_panel": ("registry_panel",),
 }
+
+#: public name -> the module that defines it, imported on first access
+_ON_FIRST_USE = {name: f"{__name__}.{module}"
+                 for module, names in _MODULE_NAMES.items() for name in names}
 
 
 #: MLflow's flavor modules (``mlflow.sklearn.log_model(...)``), imported on first use.

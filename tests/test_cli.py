@@ -300,3 +300,24 @@ def test_hints_of_errors_from_the_python_api(client: Client,
     with pytest.raises(MLTrackError) as no_version:
         r.get_model_version("it's", 3, client=client)
     assert f"`mltrack models list {quoted}`" in shell_hints(str(no_version.value))
+
+
+def test_serve_command_resolves_without_the_store_stack() -> None:
+    """``mltrack models serve -m FOLDER`` starts on the CLI alone: finding the command
+    loads no registry, tracking client, store, server or model code (a ``models:/`` or
+    ``runs:/`` URI loads them when the command runs)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, click\n"
+        "from jupyter_mltrack.cli import main\n"
+        "ctx = click.Context(main)\n"
+        "serve = main.get_command(ctx, 'models').get_command(ctx, 'serve')\n"
+        "heavy = ('registry', 'tracking', 'store', 'server', 'models', 'artifacts')\n"
+        "print(serve.name, sorted(m for m in sys.modules if m.split('.')[:2][-1] in heavy\n"
+        "                         and m.startswith('jupyter_mltrack.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "serve []"

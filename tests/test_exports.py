@@ -29,19 +29,63 @@ def test_every_error_a_user_can_receive_is_exported() -> None:
 
 
 def test_exported_names_keep_their_types() -> None:
-    """Names are real objects, not a lazy __getattr__ (so type checkers and editors see
-    them); only the faces that load Altair, anywidget or the scoring server wait."""
+    """Names resolve to the real objects of the modules that define them (the faces,
+    autolog a callable module, as before)."""
     import jupyter_mltrack as m
 
     assert m.load_model.__module__ == "jupyter_mltrack.models.load"
     assert m.register_model.__module__ == "jupyter_mltrack.registry.versions"
-    assert "load_model" in vars(m) and "WriteFailed" in vars(m)
-    code = ("import jupyter_mltrack as m\n"
-            "print(sorted(n for n in m.__all__ if n not in vars(m)))")
-    waiting = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True).stdout.strip()
-    assert waiting == str(sorted(["autolog", "compare", "registry_panel", "reproduce", "run",
-                                  "run_notebook", "serve", "show_run"]))
+    assert isinstance(m.autolog, types.ModuleType) and callable(m.autolog)
+    assert "WriteFailed" in vars(m)
+
+
+def test_type_checkers_see_what_first_use_imports() -> None:
+    """The imports under ``TYPE_CHECKING`` (what mypy and editors read) name exactly the
+    modules that ``__getattr__`` imports on first use, name for name."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(jupyter_mltrack))
+    block = next(node for node in tree.body if isinstance(node, ast.If)
+                 and ast.unparse(node.test) == "typing.TYPE_CHECKING")
+    seen = {alias.name: f"jupyter_mltrack.{node.module}" for node in block.body
+            if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert seen == jupyter_mltrack._ON_FIRST_USE
+    eager = {n for n in jupyter_mltrack.__all__ if n not in jupyter_mltrack._ON_FIRST_USE}
+    assert eager == {n for n, v in vars(errors).items() if isinstance(v, type)
+                     and issubclass(v, (errors.MLTrackError, UserWarning))
+                     } | {"MlflowException", "__version__"}
+
+
+def test_import_loads_no_service_until_a_name_is_used() -> None:
+    """``import jupyter_mltrack`` (and so every ``mltrack`` command) loads the errors
+    only; the tracking, registry and model modules load when a name needs them."""
+    code = (
+        "import sys, jupyter_mltrack as m\n"
+        "ours = sorted(n for n in sys.modules if n.startswith('jupyter_mltrack.'))\n"
+        "m.load_model\n"
+        "print(ours, 'jupyter_mltrack.models' in sys.modules,"
+        " 'jupyter_mltrack.registry' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == ("['jupyter_mltrack._version', 'jupyter_mltrack.errors', "
+                   "'jupyter_mltrack.exceptions'] True False")
+
+
+def test_star_import_binds_every_exported_name() -> None:
+    """In a fresh interpreter, ``from jupyter_mltrack import *`` binds every name of
+    ``__all__`` to the object the attribute gives."""
+    code = (
+        "import jupyter_mltrack as m\n"
+        "space = {}\n"
+        "exec('from jupyter_mltrack import *', space)\n"
+        "print(sorted(n for n in m.__all__ if space.get(n) is not getattr(m, n)))\n"
+        "print(sorted(set(m.__all__) - set(dir(m))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["[]", "[]"]
 
 
 def test_every_exported_name_resolves() -> None:

@@ -89,6 +89,38 @@ def test_models_uris_resolve_through_the_registry(fluent, regression) -> None:
         assert read_model_meta(uri).model_uuid == info.model_uuid
 
 
+FRESH_USES = {
+    "load_model": "import jupyter_mltrack as m\n"
+                  "print(m.load_model('models:/prices/1').metadata.model_uuid)",
+    "read_model_meta": "from jupyter_mltrack.models import read_model_meta\n"
+                       "print(read_model_meta('models:/prices@champion').model_uuid)",
+    "download models:/": "from pathlib import Path\n"
+                         "from jupyter_mltrack.artifacts import download_artifacts as get\n"
+                         "print((Path(get('models:/prices/1')) / 'MLmodel').is_file())",
+    "download runs:/": "from pathlib import Path\n"
+                       "from jupyter_mltrack.artifacts import download_artifacts as get\n"
+                       "print((Path(get('runs:/{run_id}/model')) / 'MLmodel').is_file())",
+}
+
+
+@pytest.mark.parametrize("use", sorted(FRESH_USES))
+def test_registry_uris_resolve_in_a_fresh_interpreter(fluent, regression, tmp_path: Path,
+                                                      use: str) -> None:
+    """``import jupyter_mltrack`` loads neither the registry nor the tracking API; a
+    ``models:/`` or ``runs:/`` URI still resolves in an interpreter that loaded nothing
+    else (the module that resolves the scheme is imported when one is first met)."""
+    model, X = regression
+    with fluent.start_run():
+        info = fluent.log_model(model, input_example=X[:2])
+    fluent.register_model(info.model_uri, "prices")
+    fluent.set_alias("prices", "champion", "1")
+    expected = {"load_model": info.model_uuid, "read_model_meta": info.model_uuid}
+    out = subprocess.run([sys.executable, "-c", FRESH_USES[use].format(run_id=info.run_id)],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == expected.get(use, "True"), out.stdout
+
+
 def test_models_logged_to_a_remote_artifact_store_upload_and_download(fluent, regression,
                                                                       capsys) -> None:
     pytest.importorskip("fsspec")

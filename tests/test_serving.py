@@ -390,3 +390,47 @@ def test_float_model_loads_and_scores_without_importing_pandas(float_folder) -> 
     assert report == {"pandas_at_load": False, "pandas_after": False,
                       "answers": [expected] * 3, "tables": [expected] * 2,
                       "pandas_for_tables": True}
+
+
+SERVE_PROBE = """
+import http.client, json, os, sys, threading, time
+from jupyter_mltrack.cli import main
+
+folder, port = sys.argv[1], int(sys.argv[2])
+
+def probe():
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/ping")
+            if conn.getresponse().status == 200:
+                break
+        except OSError:
+            time.sleep(0.05)
+    ours = ("registry", "tracking", "store", "server", "artifacts", "entities", "models.save")
+    print(json.dumps(sorted(
+        name for name in sys.modules
+        if name.split(".")[0] in ("pandas", "sqlalchemy", "httpx", "requests", "fsspec")
+        or any(name.startswith(f"jupyter_mltrack.{o}") for o in ours))))
+    sys.stdout.flush()
+    os._exit(0)
+
+threading.Thread(target=probe, daemon=True).start()
+main(["models", "serve", "-m", folder, "--port", str(port), "--no-access-log"])
+"""
+
+
+def test_serving_a_folder_loads_only_the_model_code(sklearn_folder) -> None:
+    """``mltrack models serve -m FOLDER`` answers its first ping having loaded neither
+    the registry, the tracking API, a store, the artifact stores nor the code that saves
+    models, and no pandas, HTTP client or SQLAlchemy (a models:/ or runs:/ URI needs
+    the store; a folder of double columns needs no table)."""
+    import subprocess
+    import sys
+
+    from tests.serving_helpers import free_port
+
+    done = subprocess.run([sys.executable, "-c", SERVE_PROBE, str(sklearn_folder[0]),
+                           str(free_port())], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []

@@ -3,7 +3,8 @@
 A URI is a local path, a storage URL (``s3://...``), or one that names something in the
 store: ``runs:/<run_id>/<path>`` and ``models:/<name>/<version>``. The layers that know
 runs and registered models teach this module their schemes through
-:func:`register_artifact_uri_resolver` when they are imported.
+:func:`register_artifact_uri_resolver` when they are imported; the first URI of such a
+scheme imports them (:data:`BUILTIN_RESOLVERS`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from .paths import clean_artifact_path
 ArtifactUriResolver = Callable[[str, "str | None"], "tuple[str, str]"]
 _RESOLVERS: dict[str, ArtifactUriResolver] = {}
 
+#: The module that registers the built-in resolver of a scheme, imported the first time
+#: a URI of that scheme is met, so that ``import jupyter_mltrack`` need not load them.
+BUILTIN_RESOLVERS = {"runs": "jupyter_mltrack.tracking.fluent",
+                     "models": "jupyter_mltrack.registry.resolve"}
+
 
 def register_artifact_uri_resolver(scheme: str, resolver: ArtifactUriResolver) -> None:
     """Let ``download_artifacts`` and friends read ``<scheme>:/…`` URIs through
@@ -30,17 +36,22 @@ def register_artifact_uri_resolver(scheme: str, resolver: ArtifactUriResolver) -
     _RESOLVERS[scheme] = resolver
 
 
+def _resolver(scheme: str) -> ArtifactUriResolver | None:
+    """The resolver of a scheme, importing the module of a built-in one when first met."""
+    if scheme not in _RESOLVERS and scheme in BUILTIN_RESOLVERS:
+        import importlib
+
+        importlib.import_module(BUILTIN_RESOLVERS[scheme])
+    return _RESOLVERS.get(scheme)
+
+
 def artifact_location(uri: str, tracking_uri: str | None = None) -> tuple[str, str]:
     """The artifact root holding what ``uri`` names, and its path under that root (empty
     when the URI names a whole root: a run's artifacts, a model version's folder)."""
     scheme = _scheme(uri)
-    resolver = _RESOLVERS.get(scheme)
+    resolver = _resolver(scheme)
     if resolver is not None:
         return resolver(uri, tracking_uri)
-    if scheme in ("runs", "models"):
-        raise InvalidParameter(
-            f"{uri}: import jupyter_mltrack first (it teaches this module {scheme}:/ URIs)."
-        )
     text = uri.rstrip("/")
     if "://" in text and text.split("://", 1)[1].count("/") == 0:
         return text, ""  # a bucket
@@ -97,7 +108,7 @@ def list_artifacts(artifact_uri: str | None = None, run_id: str | None = None,
     from . import artifact_repository
 
     target = _target(artifact_uri, run_id, artifact_path)
-    if _scheme(target) not in _RESOLVERS:
+    if _resolver(_scheme(target)) is None:
         return artifact_repository(target).list("")  # a folder or storage URL
     root, path = artifact_location(target, tracking_uri)
     return artifact_repository(root).list(path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -157,6 +156,8 @@ def dockerfile_cmd(ctx: click.Context, model_uri: str, output_dir: str, base_ima
 def build_docker_cmd(ctx: click.Context, model_uri: str, tag: str, context_dir: str | None,
                      base_image: str | None, trust: bool) -> None:
     """Build a Docker image serving the model (needs a running Docker or Podman engine)."""
+    import tempfile
+
     from ..serving.docker import build_image, engine, write_docker_context
 
     name = engine()  # before any work: say at once when there is no engine

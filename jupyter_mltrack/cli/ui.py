@@ -8,7 +8,6 @@ import sys
 
 import click
 
-from ..server.lab import OPEN_DASHBOARD_ENV
 from ..uris import TRACKING_URI_ENV, resolve_tracking_uri
 from . import main
 
@@ -32,6 +31,8 @@ def ui(ctx: click.Context, backend_store_uri: str | None, port: int, host: str,
     Notebooks started there log to the same store. Extra arguments go to
     ``jupyter lab`` (e.g. ``--ServerApp.root_dir=...``).
     """
+    from ..server.lab import OPEN_DASHBOARD_ENV  # the server package loads its state
+
     uri = resolve_tracking_uri(backend_store_uri or ctx.obj.get("tracking_uri"))
     env = {**os.environ, TRACKING_URI_ENV: uri, OPEN_DASHBOARD_ENV: "1"}
     command = [sys.executable, "-m", "jupyter", "lab", f"--port={port}", "--port-retries=0",

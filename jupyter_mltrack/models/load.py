@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..artifacts import clean_artifact_path
-from ..entities import ModelVersion
 from ..errors import (
     InvalidModel,
     InvalidParameter,
@@ -30,11 +28,12 @@ from .format import (
     ModelMeta,
     model_file,
 )
-from .provenance import VERSION_DIGEST_TAG, VERSION_ORIGIN_TAG, digest_tag, folder_digest
+from .provenance import VERSION_DIGEST_TAG, VERSION_ORIGIN_TAG, folder_digest
 from .pyfunc import PyFuncModel
 from .transfer import download, no_model_message, reaching, repository_for
 
 if TYPE_CHECKING:
+    from ..entities import ModelVersion
     from ..tracking.client import Client
 
 #: Run tag holding a JSON list of the models logged in the run.
@@ -179,10 +178,14 @@ def _read_meta(folder: Path, source: str) -> ModelMeta:
 
 #: ``resolver(uri, client)`` for each URI scheme that names a registry entry: the
 #: ModelVersion whose ``source`` holds the files. The model format knows no registry;
-#: the registry registers its ``models:/`` resolver when it is imported (and
-#: ``import jupyter_mltrack`` imports it).
-ModelUriResolver = Callable[[str, "Client | None"], ModelVersion]
+#: the registry registers its ``models:/`` resolver when it is imported.
+ModelUriResolver = Callable[[str, "Client | None"], "ModelVersion"]
 _RESOLVERS: dict[str, ModelUriResolver] = {}
+
+#: The module that registers the built-in resolver of a scheme, imported the first time
+#: a URI of that scheme is met (as the built-in flavors are), so that ``import
+#: jupyter_mltrack`` need not load the registry up front.
+BUILTIN_RESOLVERS = {"models": "jupyter_mltrack.registry.resolve"}
 
 
 def register_model_uri_resolver(scheme: str, resolver: ModelUriResolver) -> None:
@@ -192,11 +195,16 @@ def register_model_uri_resolver(scheme: str, resolver: ModelUriResolver) -> None
 
 def _model_version(uri: str, client: Client | None) -> ModelVersion:
     """The registry's ModelVersion a ``models:/`` URI names."""
-    resolver = _RESOLVERS.get(uri.split(":", 1)[0])
+    scheme = uri.split(":", 1)[0]
+    if scheme not in _RESOLVERS and scheme in BUILTIN_RESOLVERS:
+        import importlib
+
+        importlib.import_module(BUILTIN_RESOLVERS[scheme])
+    resolver = _RESOLVERS.get(scheme)
     if resolver is None:
         raise MissingDependency(
-            f"{uri}: no model registry is loaded to resolve it; import jupyter_mltrack (which "
-            "loads the registry) or load the model by its runs:/<run_id>/<name> URI."
+            f"{uri}: no model registry is loaded to resolve it; import the module that "
+            "registers it, or load the model by its runs:/<run_id>/<name> URI."
         )
     return resolver(uri, client)
 
@@ -215,6 +223,8 @@ class _Where:
 
 def _where(uri: str, client: Client | None) -> _Where:
     if uri.startswith("runs:/"):
+        from ..artifacts import clean_artifact_path
+        from ..entities import digest_tag
         from ..tracking import fluent
         from ..uris import parse_runs_uri
 

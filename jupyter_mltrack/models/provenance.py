@@ -1,9 +1,9 @@
 """Where a model's bytes came from, and whether loading them may run code.
 
 The store trusts the files its own writer made, not a location: ``log_model`` records a
-digest of the model folder it wrote in a run tag (:func:`digest_tag`), and a model
-loaded through ``runs:/`` or ``models:/`` is trusted only while its files still have
-that digest. A pickle uploaded with ``log_artifacts``, files swapped afterwards, or a
+digest of the model folder it wrote in a run tag (:func:`~jupyter_mltrack.entities.digest_tag`),
+and a model loaded through ``runs:/`` or ``models:/`` is trusted only while its files still
+have that digest. A pickle uploaded with ``log_artifacts``, files swapped afterwards, or a
 folder registered from outside the store need ``trust=True``.
 
 A registered version may pin the digest of the files it was registered with (tag
@@ -22,9 +22,6 @@ import json
 import os
 import stat
 from pathlib import Path
-
-from ..entities import RUN_DIGEST_PREFIX as RUN_DIGEST_PREFIX
-from ..entities import digest_tag as digest_tag
 
 #: Model version tag: the digest of the files trusted when the version was registered.
 VERSION_DIGEST_TAG = "mltrack.model.digest"

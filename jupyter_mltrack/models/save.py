@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ..artifacts import artifact_repository, clean_artifact_path
 from ..errors import (
     AlreadyExists,
     InvalidParameter,
@@ -133,6 +132,7 @@ def log_model(model: Any, name: str = "model", signature: Any = "infer",
     Returns a ModelInfo whose ``model_uri`` (``runs:/<run_id>/<name>``) loads it back
     with :func:`load_model`. Arguments as for :func:`save_model`.
     """
+    from ..artifacts import artifact_repository, clean_artifact_path
     from ..tracking import fluent
 
     client = client or fluent.client()

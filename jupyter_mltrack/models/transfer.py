@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import artifact_repository, clean_artifact_path
 from ..errors import ArtifactUnavailable, InvalidModel, InvalidURI, MissingDependency, MLTrackError
 from . import progress as _progress
 from .format import MLMODEL_FILE
@@ -58,6 +57,8 @@ def reaching(where: str) -> Iterator[None]:
 
 def repository_for(url: str) -> Any:
     """The artifact repository of a URL, or a clear error when no backend serves it."""
+    from ..artifacts import artifact_repository
+
     try:
         return artifact_repository(url)
     except MLTrackError:
@@ -74,6 +75,8 @@ def repository_for(url: str) -> Any:
 def download(repo: Any, path: str, dst: Path, progress: bool | None, uri: str,
              where: str | None = None) -> Path:
     """Copy the model folder ``path`` of ``repo`` to the local folder ``dst``."""
+    from ..artifacts import clean_artifact_path
+
     with reaching(where or uri):
         files = []
         stack = [path]
@@ -120,6 +123,8 @@ def copy_into_store(location: str, artifact_root: str,
                     progress: bool | None = None) -> tuple[str, str]:
     """Copy the model at ``location`` (a local folder or a URL) to a new folder under the
     store's ``artifact_root``; return where the copy is and the digest of its files."""
+    from ..artifacts import artifact_repository
+
     dest = f"{artifact_root.rstrip('/')}/{REGISTERED_COPIES_DIR}/{uuid.uuid4().hex}"
     repo = artifact_repository(dest)
     if hasattr(repo, "local_path"):
@@ -146,6 +151,8 @@ def copy_into_store(location: str, artifact_root: str,
 
 def remove_copy(dest: str) -> None:
     """Delete a copy made by :func:`copy_into_store` (registration failed after it)."""
+    from ..artifacts import artifact_repository
+
     with reaching(dest):
         artifact_repository(dest).delete_all()
 

@@ -200,8 +200,8 @@ def record_model(call: Call) -> dict[str, Any]:
     """The digest tag ``log_model`` writes after uploading a model: recomputed here from
     the files as the server has them, and written only when it matches the client's."""
     from ..artifacts.paths import clean_artifact_path
+    from ..entities import digest_tag
     from ..models import model_files_digest
-    from ..models.provenance import digest_tag
 
     run = call.state.store.get_run(call.text("run_id"))
     path = clean_artifact_path(call.text("artifact_path"))

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from ..._importers import import_optional
-from ...artifacts import clean_artifact_path
 from ...errors import InvalidParameter, NotFound, UntrustedModel
 from ..format import model_file
 from ..pyfunc import PythonModel, PythonModelContext, takes_context
@@ -30,6 +29,8 @@ class PythonFlavor:
         return isinstance(model, PythonModel) or (callable(model) and not isinstance(model, type))
 
     def save(self, model: Any, ctx: SaveContext) -> dict[str, Any]:
+        from ...artifacts import clean_artifact_path
+
         cloudpickle = import_optional("cloudpickle", "models")
         artifacts = ctx.options.pop("artifacts", None) or {}
         model_config = ctx.options.pop("model_config", None) or {}
