@@ -134,6 +134,10 @@ def widget_build(uri: str, repeats: int, baseline: str | None = None
     """Medians of the CHILD steps; with ``baseline`` (the folder holding an earlier
     version's ``jupyter_mltrack``) the two versions alternate, one fresh process each."""
     trees = {"this": str(HERE.parent), **({"baseline": baseline} if baseline else {})}
+    import compileall
+
+    for tree in trees.values():  # from bytecode, as an installed package starts
+        compileall.compile_dir(str(Path(tree) / "jupyter_mltrack"), quiet=1)
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     for _ in range(repeats):
         for name, tree in trees.items():
