@@ -26,7 +26,7 @@ import difflib
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..entities import Run, RunStatus
@@ -530,16 +530,7 @@ class CompareWidget(StaticCopy, w.VBox):
             self._frame_data, self._rows = None, rows
             self._labels = labels_of([r["run_id"] for r in rows],
                                      [r.get("run_name") for r in rows])
-            self._suspended += 1
-            try:
-                self.table.set_rows(rows, self._columns(), more=self._more)
-                self._set_options()
-                self._update_header()
-                self._check_keys()
-            finally:
-                self._suspended -= 1
-            self._update_charts()
-            self._update_side()
+            self._show_runs(lambda columns: self.table.set_rows(rows, columns, more=self._more))
         threading.Thread(target=self._load_rest, args=("", generation),
                          name="mltrack-compare-load", daemon=True).start()
 
@@ -646,9 +637,15 @@ class CompareWidget(StaticCopy, w.VBox):
         frame = _mark_stale(frame)
         self._frame_data, self._rows = frame, None
         self._labels = run_labels(frame) if len(frame) else {}
-        self._suspended += 1  # one chart update at the end, not one per control
+        self._show_runs(lambda columns: self.table.set_frame(frame, columns, more=self._more))
+
+    def _show_runs(self, put: Callable[[list[Column]], None]) -> None:
+        """``put(columns)`` puts the runs just set in the table; the pickers, header,
+        notes, charts and side-by-side follow (one chart update at the end, not one per
+        control)."""
+        self._suspended += 1
         try:
-            self.table.set_frame(frame, self._columns(), more=self._more)
+            put(self._columns())
             self._set_options()
             self._update_header()
             self._check_keys()
