@@ -41,7 +41,7 @@ def state(w):
             "columns": [c["key"] for c in w.table._columns], "header": w.header_html,
             "metric": w.metric, "param": w.param_picker.value}
 
-w = compare("sweep", client=Client(sys.argv[1]), refresh_interval=None)
+w = compare(sys.argv[2] or None, client=Client(sys.argv[1]), refresh_interval=None)
 first = state(w)
 first["modules"] = sorted(m for m in ("pandas", "numpy", "sqlalchemy") if m in sys.modules)
 first["loading_or_done"] = True
@@ -52,9 +52,9 @@ print(json.dumps({"first": first, "after": after}))
 """
 
 
-def _fresh_compare(uri: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, uri], capture_output=True, text=True,
-                         cwd=ROOT, timeout=300)
+def _fresh_compare(uri: str, experiment: str = "sweep") -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, uri, experiment], capture_output=True,
+                         text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -75,6 +75,19 @@ def test_first_widget_of_a_fresh_kernel_loads_neither_sqlalchemy_nor_pandas(clie
     assert first["columns"] == after["columns"]
     assert first["rows"] == after["rows"]
     assert (first["metric"], first["param"]) == (after["metric"], after["param"])
+
+
+def test_all_experiments_in_a_fresh_kernel_show_as_the_frame_does(client) -> None:
+    make_runs(client, n=4)
+    make_runs(client, experiment="other", n=3, seed=1)
+    seen = _fresh_compare(client.tracking_uri, "")
+    first, after = seen["first"], seen["after"]
+    assert first["modules"] == []
+    assert "experiment" in first["columns"]  # runs of two experiments: the column shows
+    assert "all experiments" in first["header"]
+    assert (first["ids"], first["columns"], first["rows"]) == \
+        (after["ids"], after["columns"], after["rows"])
+    assert after["total"] == 7
 
 
 def test_plain_rows_make_the_frame_the_store_reads(client) -> None:
