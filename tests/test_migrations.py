@@ -103,9 +103,9 @@ def test_head_is_the_newest_revision_file() -> None:
     script = ScriptDirectory.from_config(config)
     assert script.get_heads() == [migrate.HEAD]
     chain = [rev.revision for rev in script.walk_revisions()][::-1]
-    assert chain == migrate._ORDER
+    assert chain == list(migrate.ORDER)
     files = sorted(p.name for p in (MIGRATIONS / "versions").glob("[0-9]*.py"))
-    assert [name.split("_", 1)[0] for name in files] == migrate._ORDER
+    assert [name.split("_", 1)[0] for name in files] == list(migrate.ORDER)
 
 
 def test_a_newer_unknown_revision_is_refused_clearly(store_uri: str, tmp_path: Path) -> None:
@@ -144,11 +144,11 @@ def test_an_older_database_is_upgraded_keeping_its_data(store_uri: str, tmp_path
             config = Config()
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = conn
-            command.upgrade(config, migrate._ORDER[0])
+            command.upgrade(config, migrate.ORDER[0])
             conn.execute(sa.text(
                 "INSERT INTO experiments (name, artifact_location, lifecycle_stage) "
                 "VALUES ('old', '/x', 'active')"))
-            assert migrate.current_revision(conn) == migrate._ORDER[0]
+            assert migrate.current_revision(conn) == migrate.ORDER[0]
     finally:
         engine.dispose()
     store = SqlStore(store_uri, str(tmp_path))

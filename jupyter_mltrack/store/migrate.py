@@ -28,7 +28,6 @@ from . import schema
 from .revisions import HEAD, ORDER
 from .sql_engine import BUSY_TIMEOUT_S as _BUSY_TIMEOUT_S
 
-_ORDER = list(ORDER)
 _PG_LOCK_KEY = 7_236_512_994  # any constant; names this project's migration lock
 
 _OURS = frozenset(schema.metadata.tables)
@@ -67,7 +66,7 @@ def check_owned(where: str, tables: Collection[str], revision: str | None,
     MLflow's or another program's database, SchemaError for our tables without a
     revision row. Reads only: the caller has written nothing yet.
     """
-    if revision in _ORDER:
+    if revision in ORDER:
         return
     names = {n for n in tables if not n.startswith("sqlite_") and n != "alembic_version"}
     if not names:
@@ -88,7 +87,7 @@ def check_owned(where: str, tables: Collection[str], revision: str | None,
         )
     if revision is not None:
         return  # ours, from a newer version: ensure_schema says to upgrade
-    guess = next((rev for rev in reversed(_ORDER) if _TABLES_AT[rev] <= names), None)
+    guess = next((rev for rev in reversed(ORDER) if _TABLES_AT[rev] <= names), None)
     missing = "table" if "alembic_version" not in tables else "row"
     if guess is None:
         raise SchemaError(
@@ -117,7 +116,7 @@ def current_revision(conn: Connection) -> str | None:
 
 
 def _check_known(revision: str | None) -> None:
-    if revision is not None and revision not in _ORDER:
+    if revision is not None and revision not in ORDER:
         raise SchemaError(
             f"The database has schema revision {revision!r}, which this version of "
             "jupyter_mltrack does not know; upgrade jupyter_mltrack (pip install -U "
@@ -136,7 +135,7 @@ def ensure_schema(engine: Engine) -> None:
             check_sqlite_path(Path(database))
     with engine.connect() as conn:
         revision = current_revision(conn)
-        if revision not in _ORDER:
+        if revision not in ORDER:
             inspector = inspect(conn)
             check_owned(_where(engine), inspector.get_table_names(), revision,
                         lambda table: {c["name"] for c in inspector.get_columns(table)})

@@ -38,7 +38,7 @@ from .live import DEFAULT_INTERVAL, HistoryCache, LiveLoop
 from .runs import frame_of_ids, labels_of, run_labels
 from .side_by_side import MAX_RUNS, MIN_RUNS, select_notice, side_by_side_html
 from .static import StaticCopy, chart_svg
-from .table import Column, Grid
+from .table import Column, Grid, is_missing
 from .vega import chart_view, show_chart
 from .views import Html, View
 
@@ -93,11 +93,12 @@ class _ShownProbe(View):
     _esm = _PROBE_ESM
 
 
-def _experiment_ids(client: Client, experiment: Any) -> list[str]:
+def _experiments(experiment: Any) -> list[str]:
+    """The experiment names or ids ``compare(experiment=...)`` was given (none: all)."""
     if experiment is None:
         return []
-    items = [experiment] if isinstance(experiment, (str, int)) else list(experiment)
-    return [client.resolve_experiment_id(str(item)) for item in items]
+    return [str(e) for e in ([experiment] if isinstance(experiment, (str, int))
+                             else experiment)]
 
 
 def _run_ids(runs: Any) -> list[str] | None:
@@ -196,9 +197,6 @@ def plain_columns(rows: list[dict[str, Any]]) -> list[str]:
         out += sorted(k for k in keys if k.startswith(prefix))
     return out + (["duration"] if "duration" in keys else [])
 
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
 
 
 class CompareWidget(StaticCopy, w.VBox):
@@ -499,13 +497,13 @@ class CompareWidget(StaticCopy, w.VBox):
             if key not in self._frame_data:
                 return 0
             return int(self._frame_data[key].nunique(dropna=dropna))
-        values = {None if _missing(r.get(key)) else r.get(key) for r in self._rows or []}
+        values = {None if is_missing(r.get(key)) else r.get(key) for r in self._rows or []}
         return len(values - {None}) if dropna else len(values)
 
     def _present(self, key: str) -> int:
         if self._frame_data is not None:
             return int(self._frame_data[key].notna().sum())
-        return sum(not _missing(r.get(key)) for r in self._rows or [])
+        return sum(not is_missing(r.get(key)) for r in self._rows or [])
 
     def _running(self) -> int:
         if self._frame_data is not None:
@@ -741,7 +739,7 @@ class CompareWidget(StaticCopy, w.VBox):
         """The first present value of a column."""
         if self._frame_data is not None:
             return self._frame_data[key].dropna().iloc[0]
-        return next(r[key] for r in self._rows or [] if not _missing(r.get(key)))
+        return next(r[key] for r in self._rows or [] if not is_missing(r.get(key)))
 
     def _chart_frame(self, run_ids: list[str]) -> pd.DataFrame:
         frame = self._frame.set_index("run_id", drop=False)
@@ -952,7 +950,7 @@ def _static_rows(widget: CompareWidget, limit: int = 20) -> tuple[list[str], lis
             value = row.get(c.key)
             if c.kind == "duration":
                 value = style.format_duration(value)
-            values.append(None if _missing(value) else value)
+            values.append(None if is_missing(value) else value)
         rows.append(values)
     numeric = [n and c.kind != "duration" for n, c in zip(numeric, cols, strict=False)]
     return header, rows, numeric
@@ -1009,13 +1007,11 @@ def compare(experiment: str | Sequence[str] | None = None, filter: str | None = 
     first = None
     if runs is None and not filter:
         # A fresh kernel: the first page as plain rows, before SQLAlchemy and pandas load.
-        names = [] if experiment is None else (
-            [experiment] if isinstance(experiment, (str, int)) else list(experiment))
-        first = c.peek_runs([str(n) for n in names], max(FIRST_ROWS, page_size))
+        first = c.peek_runs(_experiments(experiment), max(FIRST_ROWS, page_size))
     if first is not None:
         experiment_ids = first.experiment_ids
     else:
-        experiment_ids = _experiment_ids(c, experiment)
+        experiment_ids = [c.resolve_experiment_id(e) for e in _experiments(experiment)]
     if filter:
         c.search_runs_frame(experiment_ids, filter, max_results=1)  # bad filters fail here
     widget = CompareWidget(

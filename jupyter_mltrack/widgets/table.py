@@ -274,7 +274,8 @@ class Grid(View):
             self._row_ids = page[self.id_column].astype(str).tolist()
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """None or NaN: a cell with no value."""
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
@@ -282,8 +283,8 @@ def sort_rows(values: Sequence[Any], ascending: bool) -> list[int]:
     """Positions of ``values`` in sorted order, as :func:`sort_positions` orders a
     column: missing values last either way, text that reads as numbers everywhere as
     numbers, other text case-insensitively."""
-    present = [i for i, v in enumerate(values) if not _missing(v)]
-    missing = [i for i, v in enumerate(values) if _missing(v)]
+    present = [i for i, v in enumerate(values) if not is_missing(v)]
+    missing = [i for i, v in enumerate(values) if is_missing(v)]
     keys: dict[int, Any] = {}
     try:
         for i in present:
@@ -301,7 +302,7 @@ def sort_rows(values: Sequence[Any], ascending: bool) -> list[int]:
 
 def plain_cell(value: Any) -> Any:
     """A JSON-ready cell of a plain row (None for missing)."""
-    if _missing(value):
+    if is_missing(value):
         return None
     return value if isinstance(value, (str, int, float, bool)) else str(value)
 
