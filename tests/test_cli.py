@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 
 from jupyter_mltrack import Client
 from jupyter_mltrack.cli import main
+from tests.fresh import fresh_stdout
 
 
 @pytest.fixture
@@ -306,9 +307,6 @@ def test_serve_command_resolves_without_the_store_stack() -> None:
     """``mltrack models serve -m FOLDER`` starts on the CLI alone: finding the command
     loads no registry, tracking client, store, server or model code (a ``models:/`` or
     ``runs:/`` URI loads them when the command runs)."""
-    import subprocess
-    import sys
-
     code = (
         "import sys, click\n"
         "from jupyter_mltrack.cli import main\n"
@@ -318,6 +316,5 @@ def test_serve_command_resolves_without_the_store_stack() -> None:
         "print(serve.name, sorted(m for m in sys.modules if m.split('.')[:2][-1] in heavy\n"
         "                         and m.startswith('jupyter_mltrack.')))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    out = fresh_stdout(code)
     assert out == "serve []"

@@ -1,12 +1,11 @@
 """The front door: exactly these names are public, and importing stays light."""
 
 import inspect
-import subprocess
-import sys
 import types
 
 import jupyter_mltrack
 from jupyter_mltrack import errors
+from tests.fresh import fresh_stdout
 
 EXTENSION_HOOKS = {"load_ipython_extension", "unload_ipython_extension"}
 
@@ -67,8 +66,7 @@ def test_import_loads_no_service_until_a_name_is_used() -> None:
         "print(ours, 'jupyter_mltrack.models' in sys.modules,"
         " 'jupyter_mltrack.registry' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    out = fresh_stdout(code)
     assert out == ("['jupyter_mltrack._version', 'jupyter_mltrack.errors', "
                    "'jupyter_mltrack.exceptions'] True False")
 
@@ -83,8 +81,7 @@ def test_star_import_binds_every_exported_name() -> None:
         "print(sorted(n for n in m.__all__ if space.get(n) is not getattr(m, n)))\n"
         "print(sorted(set(m.__all__) - set(dir(m))))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = fresh_stdout(code).split()
     assert out == ["[]", "[]"]
 
 
@@ -101,8 +98,7 @@ def test_import_does_not_load_heavy_libraries() -> None:
         "'httptools', 'pyarrow') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    out = fresh_stdout(code)
     assert out == ""
 
 
